@@ -1,0 +1,132 @@
+"""The `pike-reports` command line.
+
+Each sub-command lives in its own module and is imported only when used, so
+`pike-reports export` and `pike-reports sandbox` never pay for importing Prefect.
+A handler returns the process exit code; any PikeError becomes one readable line on
+stderr and exit code 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pike_tasks import __version__
+from pike_tasks.errors import PikeError
+
+# command name -> "module:function"; each function takes the parsed args and returns an exit code
+HANDLERS = {
+    "export": "pike_tasks.export:run_export_command",
+    "sandbox": "pike_tasks.sandbox.cli:run_sandbox_command",
+    "run": "pike_tasks.runner:run_command",
+    "setup": "pike_tasks.setup_blocks:run_setup_command",
+}
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="Write every record of a listing as JSON Lines.",
+        description="Write every record of a Pike listing as JSON Lines (one record per line, "
+        "exactly as the API sent it). Progress goes to stderr.",
+    )
+    p.add_argument("resource", choices=["projects", "tasks", "customers", "members"])
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="A documented filter: status, teamId, projectId (tasks), q (customers). Repeatable.",
+    )
+    p.add_argument("--out", metavar="FILE", help="Write to FILE instead of stdout.")
+
+
+def _add_sandbox(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sandbox",
+        help="Serve a local Pike API with demo data (and optional faults).",
+        description="Start a local implementation of the Pike Open API on 127.0.0.1 with demo "
+        "data, so reports run without a Pike account. Prints its URL and secret, then serves "
+        "until interrupted.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="Port (default: a free one).")
+    p.add_argument("--seed", type=int, default=42, help="Seed of the generated demo data.")
+    p.add_argument("--today", metavar="YYYY-MM-DD", help="Date the demo data is relative to (default: today).")
+    p.add_argument("--tasks", type=int, default=None, help="Number of generated tasks.")
+    p.add_argument("--projects", type=int, default=None, help="Number of generated projects.")
+    p.add_argument("--members", type=int, default=None, help="Number of generated members.")
+    p.add_argument("--customers", type=int, default=None, help="Number of generated customers.")
+    p.add_argument("--data", metavar="FILE", help="Serve the records of this JSON file instead.")
+    p.add_argument("--secret", default=None, help="Secret to accept (default: sandbox-secret).")
+    p.add_argument("--p429", type=float, default=0.0, help="Probability of a 429 with Retry-After.")
+    p.add_argument("--p5xx", type=float, default=0.0, help="Probability of a 500/502/503.")
+    p.add_argument("--pdrop", type=float, default=0.0, help="Probability of a dropped connection.")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="Added latency per request.")
+    p.add_argument("--rate", type=float, default=0.0, help="Token-bucket requests/s per secret (0: off).")
+    p.add_argument("--burst", type=int, default=None, help="Token-bucket burst size.")
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="Build reports (overdue, workload, digest, or all) as a Prefect flow run.",
+        description="Build reports as a Prefect flow run (Prefect's temporary local API unless "
+        "PREFECT_API_URL is set). Reads PIKE_API_BASE_URL and PIKE_API_SECRET; with neither set, "
+        "runs against the built-in sandbox.",
+    )
+    p.add_argument("report", choices=["overdue", "workload", "digest", "all"])
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="Report date (default: today in the configured timezone).")
+    p.add_argument("--out", metavar="DIR", default="out", help="Output folder (default: ./out).")
+    p.add_argument("--teams-config", metavar="FILE", help="Teams config YAML/JSON (names, managers, timezone).")
+    p.add_argument("--team", action="append", default=[], metavar="ID", help="Only this team id. Repeatable.")
+    p.add_argument("--project", action="append", default=[], metavar="ID", help="Workload: only this project id. Repeatable.")
+    p.add_argument("--customer", action="append", default=[], metavar="ID", help="Workload: only this customer id. Repeatable.")
+    p.add_argument("--dry-run", action="store_true", help="Digest: write .eml files instead of sending.")
+    p.add_argument("--force", action="store_true", help="Digest: send again even if already sent.")
+    p.add_argument("--preview-to", metavar="ADDRESS", help="Digest: send every digest to this address only, as a preview.")
+    p.add_argument("--skip-if-empty", action="store_true", help="Digest: do not send a digest with nothing overdue.")
+
+
+def _add_setup(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "setup",
+        help="Create the Prefect blocks and variables the deployments read.",
+        description="Create the `pike-api-secret` Secret block, the email credentials block and the "
+        "teams config Variable from environment variables and a teams config file.",
+    )
+    p.add_argument("--teams-config", metavar="FILE", help="Teams config to store as a Prefect Variable.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pike-reports",
+        description="Reporting jobs for Pike workspaces: overdue tasks, billable workload and "
+        "manager digests, orchestrated by Prefect.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_export(sub)
+    _add_sandbox(sub)
+    _add_run(sub)
+    _add_setup(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = HANDLERS[args.command].split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(handler(args) or 0)
+    except PikeError as exc:
+        print(f"pike-reports: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pike-reports: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

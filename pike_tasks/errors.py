@@ -1,0 +1,114 @@
+"""Typed errors for everything that can go wrong talking to Pike.
+
+Every error carries ``status`` (HTTP status or None), ``code`` (the API's error code,
+or one of ours), ``message`` and ``request_id`` (from the API's error body, when any).
+No error message ever contains the API secret: messages are built only from the
+response body and our own text, never from request headers.
+"""
+
+from __future__ import annotations
+
+SCOPE_FOR_RESOURCE = {
+    "projects": "projects:read",
+    "tasks": "tasks:read",
+    "customers": "customers:read",
+    "members": "members:read",
+}
+
+
+class PikeError(Exception):
+    """Base class: a failure talking to the Pike API."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        resource: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.resource = resource
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        meta = []
+        if self.status is not None:
+            meta.append(f"HTTP {self.status}")
+        if self.code:
+            meta.append(f"code {self.code}")
+        if self.request_id:
+            meta.append(f"requestId {self.request_id}")
+        if meta:
+            parts.append(f"({', '.join(meta)})")
+        return " ".join(parts)
+
+    def __reduce__(self):  # keep keyword fields when pickled (Prefect persists exceptions)
+        return (
+            _rebuild,
+            (type(self), self.message, self.status, self.code, self.request_id, self.resource),
+        )
+
+
+def _rebuild(cls, message, status, code, request_id, resource):
+    return cls(message, status=status, code=code, request_id=request_id, resource=resource)
+
+
+class PikeAuthError(PikeError):
+    """401 unauthorized: the secret is missing, wrong, or revoked."""
+
+
+class PikeForbidden(PikeError):
+    """403 forbidden: the secret lacks the scope for this resource."""
+
+    @property
+    def scope(self) -> str | None:
+        return SCOPE_FOR_RESOURCE.get(self.resource or "")
+
+
+class PikeNotFound(PikeError):
+    """404 not_found."""
+
+
+class PikeInvalidRequest(PikeError):
+    """400 invalid_request (a bad filter value, a bad cursor, ...)."""
+
+
+class PikeRateLimited(PikeError):
+    """429 rate_limited, still throttled after the client's retries."""
+
+    retryable = True
+
+
+class PikeServerError(PikeError):
+    """5xx, or a non-JSON error page, still failing after the client's retries."""
+
+    retryable = True
+
+
+class PikeConnectionError(PikeError):
+    """The API could not be reached (refused, reset, timed out) after the client's retries."""
+
+    retryable = True
+
+
+class PikePaginationError(PikeError):
+    """The API's paging broke its contract (a cursor loop, hasMore without a cursor, too many pages)."""
+
+    retryable = True
+
+
+class PikeConfigError(PikeError):
+    """Our own configuration is unusable (no secret, a bad base URL, an unreadable teams file)."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True for failures that no retry can fix (bad secret, missing scope, bad request, bad config)."""
+    return isinstance(exc, PikeError) and not exc.retryable
