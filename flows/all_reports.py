@@ -1,0 +1,39 @@
+"""Flow: every report from one fetch, in one flow run (what `pike-reports run all` runs)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from pydantic import Field
+from typing_extensions import Annotated
+
+from flows.common import TeamsConfigParam, run_name, settings_for
+from pike_tasks.prefect_tasks import (
+    api_source_label,
+    build_overdue_report,
+    build_workload_report,
+    fetch_workspace,
+    publish_artifacts,
+    resolve_workspace,
+)
+
+
+@flow(name="run-all-reports", flow_run_name=run_name("all"), validate_parameters=True)
+def run_all_reports(
+    as_of: Annotated[date | None, Field(title="As of", description="Report date; empty means today in the configured timezone.")] = None,
+    team_ids: Annotated[list[str] | None, Field(title="Teams", description="Only these Pike team ids.")] = None,
+    output_dir: Annotated[str, Field(title="Output folder", description="Reports go to <folder>/<report>/<as_of>/.")] = "out",
+    teams_config: Annotated[TeamsConfigParam, Field(title="Teams config", description="Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.")] = None,
+) -> dict:
+    """Overdue and workload reports sharing one fetch of the workspace."""
+    as_of, config = settings_for(as_of, teams_config)
+    resolved = resolve_workspace(fetch_workspace(), config)
+    source = api_source_label()
+    overdue = build_overdue_report(
+        resolved, as_of=as_of, config=config, output_dir=output_dir, team_ids=team_ids, source=source
+    )
+    workload = build_workload_report(resolved, as_of=as_of, output_dir=output_dir, team_ids=team_ids, source=source)
+    for result in (overdue, workload):
+        publish_artifacts(result)
+    return {"overdue": str(overdue.folder), "workload": str(workload.folder)}

@@ -1,0 +1,39 @@
+"""Flow: overdue tasks by team (REPORTS.md, Report 1)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from pydantic import Field
+from typing_extensions import Annotated
+
+from flows.common import TeamsConfigParam, run_name, settings_for
+from pike_tasks.prefect_tasks import (
+    api_source_label,
+    build_overdue_report,
+    fetch_workspace,
+    publish_artifacts,
+    resolve_workspace,
+)
+
+
+@flow(name="report-overdue-tasks", flow_run_name=run_name("overdue"), validate_parameters=True)
+def report_overdue_tasks(
+    as_of: Annotated[date | None, Field(title="As of", description="Report date; empty means today in the configured timezone.")] = None,
+    team_ids: Annotated[list[str] | None, Field(title="Teams", description="Only these Pike team ids; empty means every team.")] = None,
+    output_dir: Annotated[str, Field(title="Output folder", description="Reports go to <folder>/overdue/<as_of>/.")] = "out",
+    teams_config: Annotated[TeamsConfigParam, Field(title="Teams config", description="Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.")] = None,
+) -> dict:
+    """Overdue tasks by team: open tasks whose due date is before the as-of date.
+
+    Writes overdue.csv, index.html and summary.json, and publishes the headline numbers
+    and top rows as artifacts.
+    """
+    as_of, config = settings_for(as_of, teams_config)
+    resolved = resolve_workspace(fetch_workspace(), config)
+    result = build_overdue_report(
+        resolved, as_of=as_of, config=config, output_dir=output_dir, team_ids=team_ids, source=api_source_label()
+    )
+    publish_artifacts(result)
+    return {"overdue": str(result.folder)}
