@@ -1,0 +1,56 @@
+"""`pike-reports sandbox`: serve the sandbox in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shlex
+import signal
+import sys
+import threading
+
+from pike_tasks.sandbox.server import ALL_SCOPES, DEFAULT_SECRET, FaultConfig, load_data_file, start_sandbox
+
+_SIZE_FLAGS = ("tasks", "projects", "members", "customers")
+
+
+def _faults(args: argparse.Namespace) -> FaultConfig:
+    return FaultConfig(p429=args.p429, p5xx=args.p5xx, pdrop=args.pdrop, latency_ms=args.latency_ms,
+                       rate=args.rate, burst=args.burst)
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM; both mean a clean stop (exit 0), not an interruption."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_sandbox_command(args: argparse.Namespace) -> int:
+    """Start the sandbox from the `sandbox` sub-command's flags, print how to use it, serve."""
+    try:
+        today = datetime.date.fromisoformat(args.today) if args.today else None
+        data = load_data_file(args.data) if args.data else None
+    except (ValueError, OSError) as exc:
+        print(f"pike-reports sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    secret = args.secret or DEFAULT_SECRET
+    sizes = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
+    server = start_sandbox(data, secrets={secret: set(ALL_SCOPES)}, faults=_faults(args), host=args.host,
+                           port=args.port, seed=args.seed, today=today, sizes=sizes)
+    counts = ", ".join(f"{len(server.data.get(r) or [])} {r}" for r in ("projects", "tasks", "customers", "members"))
+    print(f"Pike sandbox serving at {server.url} ({counts})")
+    print(f"Secret: {server.secret}")
+    print(f"export PIKE_API_BASE_URL={shlex.quote(server.url)}")
+    print(f"export PIKE_API_SECRET={shlex.quote(server.secret)}")
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        server.stop()
+    return 0
