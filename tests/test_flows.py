@@ -1,0 +1,141 @@
+"""End to end under a real Prefect API (prefect_test_harness) against the sandbox over HTTP.
+
+The expected CSVs in tests/fixtures/small were worked out by hand from workspace.json and
+REPORTS.md (as_of 2026-04-09):
+- overdue: Delivery has 3 (SSO 8 days; "apple" and "Apple" 7 days, tied on priority, days and
+  casefolded title, so ordered by task id), then the two one-task teams by label casefold:
+  "No team" (status "blocked" is unknown, so open) before "Team 22222222" (no name in config).
+- workload: Jane 2 billable of 3 = 66.7; Zoë (inactive) flagged; the invited member without a
+  display name is labelled by email; the dangling assignee is "Unknown member deadbeef";
+  idle active "bob idle" has a zero row; Unassigned is last.
+- by customer: "No customer" collects the null customer, the project without customer and the
+  dangling project; the dangling customer id is "Unknown customer".
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pike_tasks.sandbox.server import load_data_file, start_sandbox
+
+FIXTURE = Path(__file__).parent / "fixtures" / "small"
+AS_OF = date(2026, 4, 9)
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8").replace("\r\n", "\n")
+
+
+@pytest.fixture(scope="module")
+def small_sandbox():
+    server = start_sandbox(load_data_file(FIXTURE / "workspace.json"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api_env(monkeypatch, small_sandbox):
+    monkeypatch.setenv("PIKE_API_BASE_URL", small_sandbox.url)
+    monkeypatch.setenv("PIKE_API_SECRET", small_sandbox.secret)
+    return small_sandbox
+
+
+def test_all_reports_match_hand_computed_csvs(prefect_harness, api_env, tmp_path):
+    from flows.all_reports import run_all_reports
+
+    folders = run_all_reports(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
+
+    overdue = Path(folders["overdue"])
+    workload = Path(folders["workload"])
+    assert overdue == tmp_path / "overdue" / "2026-04-09"
+    assert _read(overdue / "overdue.csv") == _read(FIXTURE / "overdue.csv")
+    assert _read(workload / "workload.csv") == _read(FIXTURE / "workload.csv")
+    assert _read(workload / "workload_by_customer.csv") == _read(FIXTURE / "workload_by_customer.csv")
+    assert not (overdue / "overdue.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_outputs_escape_hostile_text_and_never_hold_the_secret(prefect_harness, api_env, tmp_path):
+    from flows.all_reports import run_all_reports
+
+    folders = run_all_reports(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
+    html = (Path(folders["overdue"]) / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in html.lower()
+    assert "onerror" not in html.lower()
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert api_env.secret not in path.read_text(encoding="utf-8")
+
+
+def test_rerun_gives_byte_identical_csv_and_json(prefect_harness, api_env, tmp_path):
+    from flows.all_reports import run_all_reports
+
+    config = str(FIXTURE / "teams.yaml")
+    first = run_all_reports(as_of=AS_OF, output_dir=str(tmp_path / "a"), teams_config=config)
+    second = run_all_reports(as_of=AS_OF, output_dir=str(tmp_path / "b"), teams_config=config)
+    for report in ("overdue", "workload"):
+        a, b = Path(first[report]), Path(second[report])
+        for name in [p.name for p in a.iterdir() if p.suffix in (".csv", ".json")]:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    summary = json.loads((Path(first["overdue"]) / "summary.json").read_text(encoding="utf-8"))
+    assert summary["as_of"] == "2026-04-09"
+    assert summary["totals"]["overdue_tasks"] == 5
+
+
+def test_one_fetch_per_resource_with_limit_200(prefect_harness, api_env, tmp_path):
+    from flows.all_reports import run_all_reports
+
+    api_env.requests.clear()
+    run_all_reports(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
+    paths = sorted(r.path for r in api_env.requests)
+    assert paths == ["/customers", "/members", "/projects", "/tasks"]
+    assert all(r.query.get("limit") == "200" for r in api_env.requests)
+
+
+def test_artifacts_are_published_per_report(prefect_harness, api_env, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.overdue import report_overdue_tasks
+
+    report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["overdue-report"])))
+    assert found, "no overdue-report artifact"
+    text = found[-1].data
+    assert "2026\\-04\\-09" in text or "2026-04-09" in text
+    assert "<script" not in text
+
+
+def test_bad_secret_fails_at_once_with_a_clear_reason(prefect_harness, monkeypatch, small_sandbox, tmp_path):
+    from flows.overdue import report_overdue_tasks
+
+    monkeypatch.setenv("PIKE_API_BASE_URL", small_sandbox.url)
+    monkeypatch.setenv("PIKE_API_SECRET", "not-the-secret")
+    small_sandbox.requests.clear()
+    state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(Exception) as info:
+        state.result()
+    assert "401" in str(info.value) or "unauthorized" in str(info.value).lower()
+    assert "not-the-secret" not in str(info.value)
+    # permanent errors are not retried by Prefect: one request per listing
+    assert len([r for r in small_sandbox.requests if r.path == "/tasks"]) == 1
+
+
+def test_missing_scope_names_the_scope(prefect_harness, monkeypatch, tmp_path):
+    from flows.overdue import report_overdue_tasks
+
+    limited = {"limited-secret": {"tasks:read", "projects:read", "customers:read"}}
+    with start_sandbox(load_data_file(FIXTURE / "workspace.json"), secrets=limited) as server:
+        monkeypatch.setenv("PIKE_API_BASE_URL", server.url)
+        monkeypatch.setenv("PIKE_API_SECRET", "limited-secret")
+        state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(Exception) as info:
+        state.result()
+    assert "members:read" in str(info.value)
