@@ -379,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _route(path: str) -> tuple[str, str | None]:
     """``(resource, id or None)`` for a documented route, else 404 (``/v1/...`` included)."""
-    segments = path.strip("/").split("/")
+    segments = path.removeprefix("/").split("/")
     if segments[0] in RESOURCES and len(segments) <= 2 and all(segments):
         return segments[0], (segments[1] if len(segments) == 2 else None)
     raise ApiError(404, "not_found", f"No route for {path}.")
