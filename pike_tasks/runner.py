@@ -55,8 +55,8 @@ def _quiet_prefect_tracebacks() -> None:
 
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs"):
-        for handler in logging.getLogger(name).handlers:
+    for name in ["", *logging.root.manager.loggerDict]:
+        for handler in getattr(logging.getLogger(name), "handlers", []):
             if isinstance(handler, PrefectConsoleHandler):
                 handler.addFilter(_NoTraceback())
 

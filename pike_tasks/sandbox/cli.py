@@ -31,14 +31,24 @@ def _wait_for_signal() -> None:
             signal.signal(sig, handler)
 
 
+def _error(message: str) -> int:
+    print(f"pike-reports sandbox: error: {message}", file=sys.stderr)
+    return 2
+
+
 def run_sandbox_command(args: argparse.Namespace) -> int:
     """Start the sandbox from the `sandbox` sub-command's flags, print how to use it, serve."""
     try:
         today = datetime.date.fromisoformat(args.today) if args.today else None
+    except ValueError:
+        return _error(f"--today must be a date like 2026-04-09, not {args.today!r}")
+    for flag in ("p429", "p5xx", "pdrop"):
+        if not 0 <= getattr(args, flag) <= 1:
+            return _error(f"--{flag} must be a probability between 0 and 1")
+    try:
         data = load_data_file(args.data) if args.data else None
     except (ValueError, OSError) as exc:
-        print(f"pike-reports sandbox: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(f"cannot read --data file: {exc}")
     secret = args.secret or DEFAULT_SECRET
     sizes = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
     server = start_sandbox(data, secrets={secret: set(ALL_SCOPES)}, faults=_faults(args), host=args.host,
