@@ -459,3 +459,13 @@ def test_cli_prints_exports_serves_and_stops_cleanly_on_sigterm(web):
         assert proc.wait(timeout=10) == 0
         proc.stdout.close()
         proc.stderr.close()
+
+
+@pytest.mark.parametrize("argv", [["--today", "09/04/2026"], ["--p429", "1.5"], ["--data", "/no/such/file.json"]])
+def test_cli_rejects_bad_flags_with_one_line_and_exit_2(argv, capsys):
+    from pike_tasks.cli import build_parser
+    from pike_tasks.sandbox.cli import run_sandbox_command
+
+    assert run_sandbox_command(build_parser().parse_args(["sandbox", *argv])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pike-reports sandbox: error: ") and err.count("\n") == 1

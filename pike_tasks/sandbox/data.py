@@ -283,11 +283,11 @@ class _Builder:
         self._apply_awkward_cases()
 
     def _apply_awkward_cases(self) -> None:
-        """Overwrite tasks spread evenly through the list with the awkward cases, most important first."""
+        """Overwrite tasks spread evenly through the list with the awkward cases (as many as fit)."""
         cases = _awkward_cases(self)
         n = len(self.tasks)
         for k, patch in enumerate(cases[:n]):
-            self.tasks[(k * n) // min(n, len(cases))].update(patch(self))
+            self.tasks[(k * n) // min(n, len(cases))].update(patch)
 
 
 def _overdue(b: _Builder, days: int) -> str:
@@ -314,51 +314,51 @@ def _delivery_project(b: _Builder) -> dict | None:
     return _project_where(b, lambda p: p["teamId"] == DELIVERY and p["customerId"])
 
 
-def _awkward_cases(b: _Builder) -> list[Callable[[_Builder], dict]]:
-    """Patches for tasks that reports must handle; each returns the fields it overrides."""
+def _awkward_cases(b: _Builder) -> list[dict]:
+    """Field overrides for tasks that reports must handle, most important first."""
     open_overdue = {"status": "toDo", "priority": "high"}
     tie = {**open_overdue, "title": "Weekly status report", "dueDate": _overdue(b, 10)}
-    ties = [lambda b: {**tie, **_on_project(_delivery_project(b))}] * 3
+    ties = [{**tie, **_on_project(_delivery_project(b))} for _ in range(3)]
     return [
-        lambda b: {**open_overdue, "title": "<script>alert(1)</script>", "dueDate": _overdue(b, 3)},
-        lambda b: {**open_overdue, "title": "<img src=x onerror=alert(1)>", "dueDate": _overdue(b, 12)},
-        lambda b: {**open_overdue, "title": "=HYPERLINK(\"http://evil.example\",\"click\")", "dueDate": _overdue(b, 4)},
-        lambda b: {**open_overdue, "title": "-2+3 budget check", "dueDate": _overdue(b, 5)},
-        lambda b: {**open_overdue, "title": "🚀 Launch checklist ✅ — café naïve façade", "dueDate": _overdue(b, 40)},
-        lambda b: {**open_overdue, "title": "設計レビュー（第２版）", "dueDate": _overdue(b, 8)},
-        lambda b: {**open_overdue, "title": "مراجعة التصميم النهائي", "dueDate": _overdue(b, 31)},
-        lambda b: {**open_overdue, "status": "inProgress", "dueDate": _overdue(b, 2),
+        {**open_overdue, "title": "<script>alert(1)</script>", "dueDate": _overdue(b, 3)},
+        {**open_overdue, "title": "<img src=x onerror=alert(1)>", "dueDate": _overdue(b, 12)},
+        {**open_overdue, "title": "=HYPERLINK(\"http://evil.example\",\"click\")", "dueDate": _overdue(b, 4)},
+        {**open_overdue, "title": "-2+3 budget check", "dueDate": _overdue(b, 5)},
+        {**open_overdue, "title": "🚀 Launch checklist ✅ — café naïve façade", "dueDate": _overdue(b, 40)},
+        {**open_overdue, "title": "設計レビュー（第２版）", "dueDate": _overdue(b, 8)},
+        {**open_overdue, "title": "مراجعة التصميم النهائي", "dueDate": _overdue(b, 31)},
+        {**open_overdue, "status": "inProgress", "dueDate": _overdue(b, 2),
                    "description": "<p>Allowed: <strong>bold</strong>, <em>em</em>, <a href=\"https://example.com\">link</a>"
                                   "</p><script>alert('x')</script><iframe src=\"https://evil.example\"></iframe>"
                                   "<p onclick=\"alert(2)\" style=\"color:red\">handler</p><img src=x onerror=alert(3)>"},
         # team null on the task: reports fall back to the project's team
-        lambda b: {**open_overdue, **_on_project(_delivery_project(b)), "teamId": None, "dueDate": _overdue(b, 6)},
+        {**open_overdue, **_on_project(_delivery_project(b)), "teamId": None, "dueDate": _overdue(b, 6)},
         # team null on task and project
-        lambda b: {**open_overdue, **_on_project(_project_where(b, lambda p: p["teamId"] is None)), "dueDate": _overdue(b, 7)},
+        {**open_overdue, **_on_project(_project_where(b, lambda p: p["teamId"] is None)), "dueDate": _overdue(b, 7)},
         # no project at all
-        lambda b: {**open_overdue, **_on_project(None), "dueDate": _overdue(b, 9)},
+        {**open_overdue, **_on_project(None), "dueDate": _overdue(b, 9)},
         # customer null on the task: reports fall back to the project's customer
-        lambda b: {**open_overdue, **_on_project(_delivery_project(b)), "customerId": None, "dueDate": _overdue(b, 1)},
+        {**open_overdue, **_on_project(_delivery_project(b)), "customerId": None, "dueDate": _overdue(b, 1)},
         # dangling references
-        lambda b: {**open_overdue, "assigneeIds": ["deadbeef-0000-4000-8000-000000000001"], "dueDate": _overdue(b, 11)},
-        lambda b: {**open_overdue, "projectId": "deadbeef-0000-4000-8000-000000000002", "teamId": DATA,
+        {**open_overdue, "assigneeIds": ["deadbeef-0000-4000-8000-000000000001"], "dueDate": _overdue(b, 11)},
+        {**open_overdue, "projectId": "deadbeef-0000-4000-8000-000000000002", "teamId": DATA,
                    "customerId": None, "phaseId": None, "dueDate": _overdue(b, 13)},
-        lambda b: {**open_overdue, "customerId": "deadbeef-0000-4000-8000-000000000003", "billableStatus": "billable",
+        {**open_overdue, "customerId": "deadbeef-0000-4000-8000-000000000003", "billableStatus": "billable",
                    "dueDate": _overdue(b, 14)},
-        lambda b: {**open_overdue, "teamId": UNKNOWN_TEAM_ID, "dueDate": _overdue(b, 15)},
-        lambda b: {**open_overdue, "status": "blocked", "dueDate": _overdue(b, 16)},
+        {**open_overdue, "teamId": UNKNOWN_TEAM_ID, "dueDate": _overdue(b, 15)},
+        {**open_overdue, "status": "blocked", "dueDate": _overdue(b, 16)},
         # leavers still holding open work, and a repeated assignee id
-        lambda b: {**open_overdue, "assigneeIds": _member_ids(b, "inactive")[:2], "dueDate": _overdue(b, 20)},
-        lambda b: {**open_overdue, "status": "inProgress", "assigneeIds": _member_ids(b, "inactive")[-1:], "dueDate": None},
-        lambda b: {**open_overdue, "assigneeIds": _member_ids(b, "active")[:1] * 2, "dueDate": _overdue(b, 18)},
-        lambda b: {**open_overdue, "assigneeIds": [], "priority": None, "dueDate": _overdue(b, 19)},
-        lambda b: {**open_overdue, "priority": "none", "dueDate": _overdue(b, 22)},
-        lambda b: {**open_overdue, "priority": "urgent", "dueDate": _overdue(b, 1)},
-        lambda b: {**open_overdue, "dueDate": b.today.isoformat()},
-        lambda b: {**open_overdue, "status": "done", "dueDate": _overdue(b, 30)},
-        lambda b: {**open_overdue, "status": "cancelled", "dueDate": _overdue(b, 30)},
-        lambda b: {**open_overdue, "status": "duplicate", "dueDate": _overdue(b, 30)},
-        lambda b: {**open_overdue, "title": "   Leading spaces,\ttab and\nnewline  ", "dueDate": _overdue(b, 21)},
+        {**open_overdue, "assigneeIds": _member_ids(b, "inactive")[:2], "dueDate": _overdue(b, 20)},
+        {**open_overdue, "status": "inProgress", "assigneeIds": _member_ids(b, "inactive")[-1:], "dueDate": None},
+        {**open_overdue, "assigneeIds": _member_ids(b, "active")[:1] * 2, "dueDate": _overdue(b, 18)},
+        {**open_overdue, "assigneeIds": [], "priority": None, "dueDate": _overdue(b, 19)},
+        {**open_overdue, "priority": "none", "dueDate": _overdue(b, 22)},
+        {**open_overdue, "priority": "urgent", "dueDate": _overdue(b, 1)},
+        {**open_overdue, "dueDate": b.today.isoformat()},
+        {**open_overdue, "status": "done", "dueDate": _overdue(b, 30)},
+        {**open_overdue, "status": "cancelled", "dueDate": _overdue(b, 30)},
+        {**open_overdue, "status": "duplicate", "dueDate": _overdue(b, 30)},
+        {**open_overdue, "title": "   Leading spaces,\ttab and\nnewline  ", "dueDate": _overdue(b, 21)},
         *ties,
     ]
 

@@ -110,7 +110,11 @@ def load_data_file(path) -> dict:
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a JSON object with lists of records")
-    return {r: list(raw.get(r) or []) for r in RESOURCES}
+    data = {r: raw.get(r) or [] for r in RESOURCES}
+    for resource, records in data.items():
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ValueError(f"{path}: {resource!r} must be a list of records")
+    return data
 
 
 # -- listings ------------------------------------------------------------------------------
