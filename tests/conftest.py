@@ -41,3 +41,22 @@ def sandbox_factory():
     yield factory
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """One real Prefect API for the whole session (a temporary database), started on first use.
+
+    Starting Prefect's local API costs 10-25 s here, so every test module shares this one.
+    Results are stored under a session temp folder so tests never touch ~/.prefect.
+    """
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    storage = tmp_path_factory.mktemp("prefect-storage")
+    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: storage}):
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
