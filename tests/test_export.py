@@ -1,0 +1,156 @@
+"""`pike-reports export` end to end: cli.main against the sandbox, output via capsys or a file."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from pike_tasks import client as client_module
+from pike_tasks import settings as settings_module
+from pike_tasks.cli import main
+from pike_tasks.sandbox import ScriptedResponse
+
+SECRET = "sk-export-secret-42"
+TASKS = [
+    {"id": "t1", "title": "Ünïcode — <b>bold</b> & \"quotes\"", "status": "done", "dueDate": None,
+     "someFutureField": {"nested": [1, 2.5, None, True]}},
+    {"id": "t2", "title": "emoji 🚀\nnewline", "status": "inProgress", "assigneeIds": []},
+    {"id": "t3", "title": "plain", "status": "done", "projectId": "p1"},
+]
+
+
+def first_request(server):
+    """The first logged request (the sandbox logs a request just after answering it)."""
+    deadline = time.monotonic() + 2
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return server.requests[0]
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """Point the CLI at a server: env like a user would set it, no Prefect block lookups."""
+    monkeypatch.setattr(settings_module, "load_secret_block", lambda: None)
+    monkeypatch.setattr(client_module, "BACKOFF_BASE", 0.001)  # keep the unreachable-API test fast
+
+    def point_at(url, secret=SECRET):
+        monkeypatch.setenv("PIKE_API_BASE_URL", url)
+        monkeypatch.setenv("PIKE_API_SECRET", secret)
+        monkeypatch.setenv("PIKE_API_RATE_LIMIT", "0")
+
+    return point_at
+
+
+@pytest.fixture
+def server(sandbox_factory):
+    return sandbox_factory({"tasks": TASKS, "projects": [{"id": "p1"}]},
+                           secrets={SECRET: {"tasks:read", "projects:read"}})
+
+
+def test_json_lines_round_trip_to_stdout(server, env, capsys):
+    env(server.url)
+    assert main(["export", "tasks"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert [json.loads(line) for line in lines] == TASKS  # unknown fields kept, nothing added
+    assert lines[0] == json.dumps(TASKS[0], ensure_ascii=False)  # raw UTF-8, not \u escapes
+    assert "🚀" in out and "\\n" in lines[1]
+    assert "exported 3 tasks in 1 pages (0 retries" in err and "stdout" in err
+    assert SECRET not in out + err
+
+
+def test_out_file_and_filters(server, env, capsys, tmp_path):
+    env(server.url)
+    target = tmp_path / "done.jsonl"
+    assert main(["export", "tasks", "--filter", "status=done", "--filter", "projectId=p1", "--out", str(target)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()] == [TASKS[2]]
+    assert first_request(server).query == {"status": "done", "projectId": "p1", "limit": "200"}
+    assert "exported 1 tasks in 1 pages (0 retries, " in err and str(target) in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done.jsonl"]
+
+
+def test_failure_mid_listing_leaves_no_file(server, env, capsys, tmp_path):
+    env(server.url)
+    target = tmp_path / "tasks.jsonl"
+    target.write_text("previous export\n", encoding="utf-8")
+    # page 1 arrives, then the cursor it points to is refused
+    server.enqueue(ScriptedResponse(200, {"items": TASKS[:1], "nextCursor": "bogus", "hasMore": True}, path="/tasks"))
+    assert main(["export", "tasks", "--out", str(target)]) == 2
+    _, err = capsys.readouterr()
+    assert err.strip().splitlines()[-1].startswith("pike-reports: error: The Pike API refused GET /tasks")
+    assert target.read_text(encoding="utf-8") == "previous export\n"  # untouched, no partial file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tasks.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["export", "tasks", "--filter", "q=acme"], "unknown filter 'q' for tasks; allowed: projectId, status, teamId"),
+        (["export", "customers", "--filter", "status=x"], "allowed: q"),
+        (["export", "members", "--filter", "teamId=t"], "allowed: status"),
+        (["export", "projects", "--filter", "statusdone"], "is not KEY=VALUE"),
+        (["export", "projects", "--filter", "status="], "needs a value"),
+        (["export", "projects", "--filter", "status=a", "--filter", "status=b"], "more than once"),
+    ],
+)
+def test_bad_filter_is_one_line_and_exit_2(server, env, capsys, args, expected):
+    env(server.url)
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("pike-reports: error: ") and expected in err
+    assert server.requests == []  # rejected before any request
+
+
+def test_bad_secret_exits_2_with_one_line(server, env, capsys):
+    env(server.url, secret="sk-wrong-secret")
+    assert main(["export", "tasks"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("pike-reports: error: The Pike API rejected the API secret")
+    assert "HTTP 401" in err and "requestId" in err
+    assert "sk-wrong-secret" not in err
+
+
+def test_missing_scope_names_the_scope(server, env, capsys):
+    env(server.url)
+    assert main(["export", "members"]) == 2
+    _, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1
+    assert "lacks the members:read scope needed to read members" in err
+
+
+def test_unreachable_api_exits_2_with_one_line(env, capsys, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env(f"http://127.0.0.1:{port}")
+    target = tmp_path / "x.jsonl"
+    assert main(["export", "projects", "--out", str(target)]) == 2
+    _, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"pike-reports: error: Could not reach the Pike API at http://127.0.0.1:{port}")
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_secret_and_bad_url_are_one_line(env, monkeypatch, capsys):
+    monkeypatch.delenv("PIKE_API_SECRET", raising=False)
+    monkeypatch.delenv("PIKE_API_BASE_URL", raising=False)
+    assert main(["export", "tasks"]) == 2
+    assert "set PIKE_API_SECRET or create a Prefect Secret block" in capsys.readouterr().err
+    env("https://api.usepike.com/v1")
+    assert main(["export", "tasks"]) == 2
+    assert "version segment" in capsys.readouterr().err
+
+
+def test_unwritable_out_is_one_line(server, env, capsys, tmp_path):
+    env(server.url)
+    assert main(["export", "tasks", "--out", str(tmp_path / "missing-dir" / "x.jsonl")]) == 1
+    _, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and "cannot write" in err
