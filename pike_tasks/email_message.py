@@ -1,0 +1,97 @@
+"""Build the digest email (pure): ``multipart/mixed [ multipart/alternative [text, html], CSV ]``.
+
+Built with ``email.message.EmailMessage`` rather than prefect-email's ``email_send_message``,
+which puts the text and HTML bodies side by side in one ``multipart/mixed`` (clients then show
+both). Policy ``SMTP`` (UTF-8 headers encoded as RFC 2047, CRLF line ends); a header value
+containing CR or LF is refused by the policy, and untrusted text is made single-line before
+it gets there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formatdate, getaddresses, make_msgid
+
+from pike_tasks.digest import Digest, single_line
+
+PREVIEW_PREFIX = "[Preview] "
+
+
+class MessageHeaderError(ValueError):
+    """An address or header value that cannot go into a message safely."""
+
+
+def _checked_address(value: str, what: str) -> str:
+    if any(ch in value for ch in "\r\n\x00"):
+        raise MessageHeaderError(f"{what} contains a line break")
+    parsed = getaddresses([value])
+    if len(parsed) != 1 or "@" not in parsed[0][1]:
+        raise MessageHeaderError(f"{what} is not one email address: {single_line(value)!r}")
+    return value.strip()
+
+
+def _domain_of(sender: str) -> str | None:
+    address = getaddresses([sender])[0][1]
+    return address.rsplit("@", 1)[1] if "@" in address else None
+
+
+def build_message(
+    digest: Digest,
+    html: str,
+    text: str,
+    *,
+    sender: str,
+    attachments: Sequence[tuple[str, bytes, str]] = (),
+    message_id_domain: str | None = None,
+    preview: bool = False,
+    preview_to: str | None = None,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """The finished message for one digest.
+
+    Args:
+        digest: what the subject and recipient come from.
+        html: the rendered HTML part (CSS already inlined).
+        text: the plain-text part with the same content.
+        sender: the From address (``Name <addr>`` allowed), from SMTP settings.
+        attachments: ``(filename, bytes, "type/subtype")`` each, e.g. the digest's overdue.csv.
+        message_id_domain: right-hand side of Message-ID; default the sender's domain.
+        preview: subject prefixed ``[Preview] `` and sent to ``preview_to`` instead.
+        preview_to: the preview address (required with ``preview``).
+        date: the Date header (default: now, UTC).
+    """
+    sender = _checked_address(sender, "sender")
+    if preview:
+        if not preview_to:
+            raise MessageHeaderError("preview needs a preview_to address")
+        to = _checked_address(preview_to, "preview address")
+        subject = PREVIEW_PREFIX + single_line(digest.subject)
+    else:
+        to = _checked_address(digest.recipient, "recipient")
+        subject = single_line(digest.subject)
+
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(date) if date is not None else formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=message_id_domain or _domain_of(sender) or "pike-reports.invalid")
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders should not reply
+    msg["X-Pike-Digest"] = f"{digest.as_of.isoformat()}"
+
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    for filename, data, mimetype in attachments:  # the first one turns the message into multipart/mixed
+        maintype, _, subtype = mimetype.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=single_line(filename) or "attachment")
+    return msg
+
+
+def envelope_recipient(msg: EmailMessage) -> str:
+    """The bare address of the message's single To (for RCPT TO and error messages)."""
+    return getaddresses([str(msg["To"])])[0][1]
+

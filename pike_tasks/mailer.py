@@ -1,0 +1,311 @@
+"""SMTP settings and sending (I/O), ``.eml`` files for dry runs, and the sent-digest ledger.
+
+Settings come from a prefect-email ``EmailServerCredentials`` block (by name) or from the
+environment (``PIKE_REPORTS_SMTP_*``, ``PIKE_REPORTS_EMAIL_FROM``). The password is a
+``SecretStr`` and is never formatted into a log line or an exception: every error raised
+here is built from our own text and the server's reply, and scrubbed of the password anyway.
+
+Security: ``ssl`` (implicit TLS), ``starttls`` (required: a server that does not offer it
+fails the send before any AUTH), ``none`` (plain; AUTH over it is refused unless the host is
+a loopback address, so a password never crosses a network in clear).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import smtplib
+import socket
+import ssl
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from pike_tasks.errors import PikeConfigError
+
+Security = Literal["ssl", "starttls", "none"]
+SECURITIES: tuple[str, ...] = ("ssl", "starttls", "none")
+DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+class DigestDeliveryError(Exception):
+    """A digest did not reach one recipient: refused address, SMTP or connection error."""
+
+    def __init__(self, recipient: str, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(f"digest not delivered to {recipient}: {reason}")
+        self.recipient = recipient
+        self.reason = reason
+        self.permanent = permanent
+
+    def __reduce__(self):  # keep the fields when Prefect pickles the exception
+        return (_rebuild_delivery_error, (self.recipient, self.reason, self.permanent))
+
+
+def _rebuild_delivery_error(recipient: str, reason: str, permanent: bool) -> DigestDeliveryError:
+    return DigestDeliveryError(recipient, reason, permanent=permanent)
+
+
+class SmtpSecurityError(DigestDeliveryError):
+    """The connection cannot be made as secure as configured (e.g. STARTTLS not offered)."""
+
+    def __init__(self, recipient: str, reason: str, *, permanent: bool = True) -> None:
+        super().__init__(recipient, reason, permanent=permanent)
+
+    def __reduce__(self):
+        return (SmtpSecurityError, (self.recipient, self.reason))
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP server. ``repr`` never shows the password."""
+
+    host: str
+    port: int
+    sender: str
+    security: Security = "starttls"
+    username: str | None = None
+    password: SecretStr | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITIES:
+            raise PikeConfigError(f"SMTP security must be one of {', '.join(SECURITIES)}, not {self.security!r}")
+        if not self.host:
+            raise PikeConfigError("SMTP host is empty")
+        if not self.sender or "@" not in self.sender or any(c in self.sender for c in "\r\n"):
+            raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM (the digest sender) must be one email address")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpSettings":
+        """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY`` and ``PIKE_REPORTS_EMAIL_FROM``.
+
+        Raises:
+            PikeConfigError: a variable missing or malformed (named, value never echoed for the password).
+        """
+        env = os.environ if env is None else env
+        host = env.get("PIKE_REPORTS_SMTP_HOST", "").strip()
+        if not host:
+            raise PikeConfigError("PIKE_REPORTS_SMTP_HOST is not set (or name an EmailServerCredentials block)")
+        security = (env.get("PIKE_REPORTS_SMTP_SECURITY") or "starttls").strip().lower()
+        if security not in SECURITIES:
+            raise PikeConfigError(f"PIKE_REPORTS_SMTP_SECURITY must be ssl, starttls or none, not {security!r}")
+        port_text = (env.get("PIKE_REPORTS_SMTP_PORT") or "").strip()
+        try:
+            port = int(port_text) if port_text else DEFAULT_PORTS[security]
+        except ValueError:
+            raise PikeConfigError(f"PIKE_REPORTS_SMTP_PORT must be a number, not {port_text!r}") from None
+        user = (env.get("PIKE_REPORTS_SMTP_USER") or "").strip() or None
+        password = env.get("PIKE_REPORTS_SMTP_PASSWORD") or None
+        sender = (env.get("PIKE_REPORTS_EMAIL_FROM") or "").strip() or (user if user and "@" in user else "")
+        if not sender:
+            raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM is not set (the From address of the digests)")
+        return cls(host=host, port=port, sender=sender, security=security, username=user,
+                   password=SecretStr(password) if password else None)
+
+    @classmethod
+    def from_block(cls, credentials: Any, sender: str | None = None) -> "SmtpSettings":
+        """From a prefect-email ``EmailServerCredentials`` (an instance, or a block name to load).
+
+        The block has no From address: ``sender`` or ``PIKE_REPORTS_EMAIL_FROM``, else its username.
+        Its ``smtp_type`` maps SSL -> ssl, STARTTLS -> starttls, INSECURE -> none.
+        """
+        if isinstance(credentials, str):
+            from prefect_email import EmailServerCredentials
+
+            credentials = EmailServerCredentials.load(credentials)
+        server = credentials.smtp_server
+        host = getattr(server, "value", server)
+        smtp_type = getattr(credentials.smtp_type, "name", str(credentials.smtp_type)).upper()
+        security = {"SSL": "ssl", "STARTTLS": "starttls", "INSECURE": "none"}.get(smtp_type)
+        if security is None:
+            raise PikeConfigError(f"unsupported smtp_type {smtp_type!r} in the EmailServerCredentials block")
+        port = credentials.smtp_port or DEFAULT_PORTS[security]
+        user = credentials.username or None
+        secret = credentials.password.get_secret_value() if credentials.password else ""
+        sender = sender or os.environ.get("PIKE_REPORTS_EMAIL_FROM", "").strip() or (user or "")
+        return cls(host=str(host), port=int(port), sender=sender, security=security, username=user,
+                   password=SecretStr(secret) if secret else None,
+                   verify=credentials.verify if credentials.verify is not None else True)
+
+
+def resolve_smtp_settings(block_name: str | None = None) -> SmtpSettings:
+    """The block's settings when ``block_name`` is given, else the environment's."""
+    return SmtpSettings.from_block(block_name) if block_name else SmtpSettings.from_env()
+
+
+def _scrub(text: str, settings: SmtpSettings) -> str:
+    if settings.password is not None:
+        secret = settings.password.get_secret_value()
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _reply_text(code: int | None, reply: bytes | str | None) -> str:
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    reply = " ".join((reply or "").split())
+    return f"{code} {reply}".strip() if code is not None else reply
+
+
+def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
+    context = ssl.create_default_context()
+    if not settings.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if settings.security == "ssl":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+        smtp.ehlo()
+        return smtp
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    smtp.ehlo()
+    if settings.security == "starttls":
+        if not smtp.has_extn("starttls"):
+            _quit(smtp)
+            raise SmtpSecurityError(
+                recipient,
+                f"SMTP server {settings.host}:{settings.port} does not offer STARTTLS, which is required "
+                "(PIKE_REPORTS_SMTP_SECURITY=starttls); nothing was sent and no credentials were used",
+            )
+        smtp.starttls(context=context)
+        smtp.ehlo()
+    return smtp
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(Exception):
+        smtp.quit()
+    with contextlib.suppress(Exception):
+        smtp.close()
+
+
+def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
+    """Send one message to its single ``To`` recipient.
+
+    Raises:
+        SmtpSecurityError: STARTTLS required but not offered, or AUTH over a plain connection to a
+            non-loopback host (both before any credential is sent).
+        DigestDeliveryError: the recipient refused (``permanent`` for 5xx), or any SMTP/connection
+            error; its text never contains the password.
+    """
+    recipient = getaddresses([str(msg["To"])])[0][1] or str(msg["To"])
+    smtp = None
+    try:
+        smtp = _connect(settings, recipient)
+        if settings.username:
+            if settings.security == "none" and settings.host not in _LOOPBACK:
+                raise SmtpSecurityError(
+                    recipient,
+                    f"refusing to log in to {settings.host} over an unencrypted connection; "
+                    "set PIKE_REPORTS_SMTP_SECURITY to ssl or starttls",
+                )
+            password = settings.password.get_secret_value() if settings.password else ""
+            smtp.login(settings.username, password)
+        refused = smtp.send_message(msg, from_addr=getaddresses([settings.sender])[0][1], to_addrs=[recipient])
+        if refused:
+            code, reply = refused.get(recipient, next(iter(refused.values())))
+            raise DigestDeliveryError(recipient, _reply_text(code, reply), permanent=code >= 500)
+    except DigestDeliveryError:
+        raise
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = exc.recipients.get(recipient, next(iter(exc.recipients.values()), (None, b"refused")))
+        raise DigestDeliveryError(recipient, _scrub(_reply_text(code, reply), settings),
+                                  permanent=bool(code and code >= 500)) from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DigestDeliveryError(recipient, _scrub("SMTP login failed: " + _reply_text(exc.smtp_code, exc.smtp_error), settings),
+                                  permanent=True) from None
+    except smtplib.SMTPResponseException as exc:  # sender refused, data refused, ...
+        raise DigestDeliveryError(recipient, _scrub(_reply_text(exc.smtp_code, exc.smtp_error), settings),
+                                  permanent=exc.smtp_code >= 500) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise SmtpSecurityError(recipient, _scrub(f"SMTP server does not support a required extension: {exc}", settings)) from None
+    except (smtplib.SMTPException, OSError, ssl.SSLError, socket.timeout) as exc:
+        raise DigestDeliveryError(recipient, _scrub(f"{type(exc).__name__}: {exc}", settings)) from None
+    finally:
+        if smtp is not None:
+            _quit(smtp)
+
+
+def write_eml(msg: EmailMessage, path: str | os.PathLike[str]) -> Path:
+    """Write the message as an ``.eml`` file (CRLF line ends, atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = msg.as_bytes()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --- once-only ledger -------------------------------------------------------------------------
+
+
+class SentLedger:
+    """One small JSON file per sent digest key under ``directory``, guarded by an OS file lock.
+
+    Prefect's cache (the ``send-digest`` task's cache key, persisted) is the first guard: a
+    retried task or flow, or a later run, finds the record and does not run the task. It
+    cannot stop two runs that check at the same moment (its default isolation takes no lock,
+    and its SERIALIZABLE file locks never expire, so a crashed run would block every later run
+    for that key), nor cover a crash between the SMTP ``250`` and Prefect writing its record.
+    This ledger covers both: ``claim(key)`` holds an ``fcntl`` lock (released by the OS if the
+    process dies) while the caller checks ``sent``, sends, and ``record``\\ s (written atomically
+    straight after the server accepted the message).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def _path(self, key: str, suffix: str) -> Path:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        return self.directory / f"{digest}{suffix}"
+
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self._path(key, ".lock"), "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def sent(self, key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._path(key, ".json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def record(self, key: str, info: Mapping[str, Any]) -> None:
+        path = self._path(key, ".json")
+        body = {"key": key, "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **info}
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(body, fh, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def forget(self, key: str) -> None:
+        self._path(key, ".json").unlink(missing_ok=True)
