@@ -147,7 +147,9 @@ def run_export_command(args) -> int:
                     return 1
                 label = str(target)
             else:
-                _export_to_stdout(client, resource, filters, progress)
+                if not _export_to_stdout(client, resource, filters, progress):
+                    progress.abort()
+                    return 0  # the reader went away (`| head`): not an error, and nothing to report
                 label = "stdout"
     except requests.RequestException as exc:  # the client wraps these; never let one become a traceback
         progress.abort()
@@ -159,7 +161,8 @@ def run_export_command(args) -> int:
     return 0
 
 
-def _export_to_stdout(client: PikeClient, resource: str, filters: dict[str, str], progress: _Progress) -> None:
+def _export_to_stdout(client: PikeClient, resource: str, filters: dict[str, str], progress: _Progress) -> bool:
+    """Write the listing to stdout; False if the reader closed the pipe before the end."""
     stdout = sys.stdout
     binary = getattr(stdout, "buffer", None)
     stdout.flush()
@@ -175,6 +178,8 @@ def _export_to_stdout(client: PikeClient, resource: str, filters: dict[str, str]
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+        return False
+    return True
 
 
 class _TextSink:
