@@ -1,0 +1,299 @@
+"""The three report CSVs from a plain requests + pandas script: no Prefect, no pike_tasks.
+
+Written from ../shared/REPORTS.md alone, as a second implementation: the benchmarks time
+our flow against it, and ``tests/test_independent.py`` checks that both give byte-identical
+``overdue.csv``, ``workload.csv`` and ``workload_by_customer.csv``.
+
+    PIKE_API_BASE_URL=http://127.0.0.1:8000 PIKE_API_SECRET=... \\
+        python -m benchmarks.plain_script --as-of 2026-04-09 --out DIR [--teams-config FILE]
+
+Readings where REPORTS.md is silent (the same as the lead's): a customer with a null
+``customerName`` is labelled ""; a project label is ``f"{projectNumber} · {title}"`` with
+null parts as ""; a listed member with neither displayName nor email is ``Member <id8>``;
+a listed member's null status is an empty ``status`` cell (flag ``unknown``); duplicate ids
+in ``assigneeIds`` count once; the due date is the first 10 characters of ``dueDate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pandas as pd
+import requests
+
+RESOURCES = ("projects", "tasks", "customers", "members")
+CLOSED = {"done", "cancelled", "duplicate"}
+PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3, "none": 4}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+OVERDUE_COLUMNS = ["task_id", "team_id", "team", "title", "project", "customer", "assignees",
+                   "priority", "status", "due_date", "days_overdue"]
+WORKLOAD_COLUMNS = ["member_id", "member", "status", "open", "billable", "non_billable", "unclassified",
+                    "billable_share", "overdue", "flag"]
+CUSTOMER_COLUMNS = ["customer_id", "customer", "open_tasks", "billable_tasks", "assignees", "projects"]
+
+
+# -- fetch -------------------------------------------------------------------------------------
+
+def fetch_listing(base_url: str, secret: str, resource: str, limit: int = 200) -> list[dict]:
+    """Every record of one listing, following ``nextCursor``; retries 429/5xx/connection errors."""
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {secret}", "Accept": "application/json"})
+    items: list[dict] = []
+    cursor = None
+    while True:
+        params = {"limit": limit} if cursor is None else {"limit": limit, "cursor": cursor}
+        page = _get_json(session, f"{base_url}/{resource}", params)
+        items.extend(page.get("items") or [])
+        cursor = page.get("nextCursor")
+        if not page.get("hasMore") or not cursor:
+            return items
+
+
+def _get_json(session: requests.Session, url: str, params: dict, attempts: int = 8) -> dict:
+    for attempt in range(attempts):
+        try:
+            response = session.get(url, params=params, timeout=(5, 60))
+        except requests.ConnectionError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(0.1 * 2**attempt, 5))
+            continue
+        if response.status_code == 429 or response.status_code >= 500:
+            if attempt == attempts - 1:
+                response.raise_for_status()
+            retry_after = response.headers.get("Retry-After", "")
+            delay = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 0.1 * 2**attempt
+            time.sleep(min(delay, 10))
+            continue
+        response.raise_for_status()
+        return response.json()
+    raise RuntimeError("unreachable")
+
+
+def fetch_workspace(base_url: str, secret: str) -> dict[str, list[dict]]:
+    """The four listings, fetched concurrently (one thread each)."""
+    base_url = base_url.rstrip("/")
+    gc_was_on = gc.isenabled()
+    gc.disable()  # the collector re-scans the growing lists of dicts while pages are parsed
+    try:
+        with ThreadPoolExecutor(max_workers=len(RESOURCES)) as pool:
+            futures = {r: pool.submit(fetch_listing, base_url, secret, r) for r in RESOURCES}
+            return {r: f.result() for r, f in futures.items()}
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+# -- labels --------------------------------------------------------------------------------------
+
+def _text_key(label: str, record_id: str | None) -> tuple[str, str]:
+    return (label.casefold(), record_id or "")
+
+
+def _member_label(member_id: str, members: dict[str, dict]) -> str:
+    member = members.get(member_id)
+    if member is None:
+        return f"Unknown member {member_id[:8]}"
+    return member.get("displayName") or member.get("email") or f"Member {member_id[:8]}"
+
+
+def _half_up_share(part: int, whole: int) -> str:
+    if whole == 0:
+        return "0.0"
+    value = (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{value:.1f}"
+
+
+def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]) -> pd.DataFrame:
+    """One row per task with everything the three reports need (labels, open/overdue flags).
+
+    Null ids, priority and status are "" here (pandas would turn None into NaN).
+    """
+    projects = {p["id"]: p for p in data["projects"]}
+    customers = {c["id"]: c for c in data["customers"]}
+    members = {m["id"]: m for m in data["members"]}
+    rows = []
+    for t in data["tasks"]:
+        project_id = t.get("projectId")
+        project = projects.get(project_id) if project_id is not None else None
+        if project_id is None:
+            project_label = "No project"
+        elif project is None:
+            project_label = "Unknown project"
+        else:
+            number, title = project.get("projectNumber"), project.get("title")
+            project_label = f"{number if number is not None else ''} · {title if title is not None else ''}"
+        team_id = t.get("teamId")
+        if team_id is None and project is not None:
+            team_id = project.get("teamId")
+        team = "No team" if team_id is None else (team_names.get(team_id) or f"Team {team_id[:8]}")
+        customer_id = t.get("customerId")
+        if customer_id is None and project is not None:
+            customer_id = project.get("customerId")
+        if customer_id is None:
+            customer = "No customer"
+        elif customer_id in customers:
+            customer = customers[customer_id].get("customerName") or ""
+        else:
+            customer = "Unknown customer"
+        assignee_ids = list(dict.fromkeys(t.get("assigneeIds") or []))
+        status = t.get("status")
+        is_open = status not in CLOSED
+        due_text = t.get("dueDate")
+        due = date.fromisoformat(due_text[:10]) if due_text else None
+        days = (as_of - due).days if due is not None else 0
+        billable_status = t.get("billableStatus")
+        rows.append({
+            "task_id": t["id"],
+            "title": t.get("title") or "",
+            "status": status or "",
+            "priority": t.get("priority") or "",
+            "priority_rank": PRIORITY_RANK.get(t.get("priority"), 4),
+            "is_open": is_open,
+            "is_overdue": is_open and due is not None and days >= 1,
+            "due_date": due.isoformat() if due else "",
+            "days_overdue": days,
+            "project_id": project_id or "",
+            "project": project_label,
+            "team_id": team_id or "",
+            "team": team,
+            "customer_id": customer_id or "",
+            "customer": customer,
+            "assignee_ids": assignee_ids,
+            "assignees": "; ".join(_member_label(a, members) for a in assignee_ids) or "Unassigned",
+            "billable": billable_status == "billable",
+            "non_billable": billable_status == "nonBillable",
+        })
+    frame = pd.DataFrame(rows, columns=[
+        "task_id", "title", "status", "priority", "priority_rank", "is_open", "is_overdue", "due_date",
+        "days_overdue", "project_id", "project", "team_id", "team", "customer_id", "customer",
+        "assignee_ids", "assignees", "billable", "non_billable"])
+    flags = ["is_open", "is_overdue", "billable", "non_billable"]
+    frame[flags] = frame[flags].astype(bool)  # an empty frame would otherwise mask as object
+    frame["days_overdue"] = frame["days_overdue"].astype(int)
+    return frame
+
+
+# -- reports -------------------------------------------------------------------------------------
+
+def overdue_rows(tasks: pd.DataFrame) -> list[list]:
+    overdue = tasks[tasks["is_overdue"]]
+    counts = overdue.groupby("team_id", sort=False).size().to_dict()
+    labels = dict(zip(overdue["team_id"], overdue["team"]))
+    team_order = sorted(counts, key=lambda tid: (-counts[tid], *_text_key(labels[tid], tid)))
+    team_pos = {tid: i for i, tid in enumerate(team_order)}
+    records = overdue.to_dict(orient="records")
+    records.sort(key=lambda r: (team_pos[r["team_id"]], r["priority_rank"], -r["days_overdue"],
+                                *_text_key(r["title"], r["task_id"])))
+    return [[r["task_id"], r["team_id"], r["team"], r["title"], r["project"], r["customer"],
+             r["assignees"], r["priority"], r["status"], r["due_date"], r["days_overdue"]]
+            for r in records]
+
+
+def workload_rows(tasks: pd.DataFrame, member_records: list[dict]) -> list[list]:
+    members = {m["id"]: m for m in member_records}
+    open_tasks = tasks[tasks["is_open"]]
+    assignments = open_tasks.explode("assignee_ids")
+    assignments["who"] = assignments["assignee_ids"].fillna("")  # "" is Unassigned
+    assignments["unclassified"] = ~(assignments["billable"] | assignments["non_billable"])
+    stats = assignments.groupby("who").agg(
+        open=("task_id", "size"), billable=("billable", "sum"), non_billable=("non_billable", "sum"),
+        unclassified=("unclassified", "sum"), overdue=("is_overdue", "sum"),
+    )
+    counts = {who: {k: int(v) for k, v in row.items()} for who, row in stats.iterrows()}
+    zero = {"open": 0, "billable": 0, "non_billable": 0, "unclassified": 0, "overdue": 0}
+    rows = []
+    for member_id, member in members.items():
+        c = counts.get(member_id, zero)
+        status = member.get("status")
+        if status != "active" and c["open"] == 0:
+            continue
+        flag = "" if status == "active" else ("unknown" if status is None else status)
+        rows.append((member_id, _member_label(member_id, members), status or "", c, flag))
+    for who, c in counts.items():
+        if who and who not in members:
+            rows.append((who, _member_label(who, members), "", c, ""))
+    rows.sort(key=lambda r: (-r[3]["open"], *_text_key(r[1], r[0])))
+    if "" in counts:
+        rows.append(("", "Unassigned", "", counts[""], ""))
+    return [[mid, label, status, c["open"], c["billable"], c["non_billable"], c["unclassified"],
+             _half_up_share(c["billable"], c["open"]), c["overdue"], flag]
+            for mid, label, status, c, flag in rows]
+
+
+def customer_rows(tasks: pd.DataFrame) -> list[list]:
+    open_tasks = tasks[tasks["is_open"]].copy()
+    open_tasks["project_id"] = open_tasks["project_id"].replace("", None)  # nunique skips nulls
+    stats = open_tasks.groupby("customer_id").agg(
+        open_tasks=("task_id", "size"), billable_tasks=("billable", "sum"),
+        projects=("project_id", "nunique"), customer=("customer", "first"))
+    assignees = open_tasks.explode("assignee_ids").groupby("customer_id")["assignee_ids"].nunique()
+    rows = [[cid, row["customer"], int(row["open_tasks"]), int(row["billable_tasks"]),
+             int(assignees.get(cid, 0)), int(row["projects"])] for cid, row in stats.iterrows()]
+    rows.sort(key=lambda r: (-r[3], *_text_key(r[1], r[0])))
+    return rows
+
+
+# -- output --------------------------------------------------------------------------------------
+
+def _cell(value):
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(path: Path, columns: list[str], rows: list[list]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        writer.writerows([_cell(v) for v in row] for row in rows)
+
+
+def load_team_names(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    import yaml
+
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    names = {}
+    for team_id, entry in (raw.get("teams") or {}).items():
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if name:
+            names[str(team_id)] = str(name)
+    return names
+
+
+def build_reports(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str], out: Path) -> None:
+    tasks = resolve(data, as_of, team_names)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "overdue.csv", OVERDUE_COLUMNS, overdue_rows(tasks))
+    write_csv(out / "workload.csv", WORKLOAD_COLUMNS, workload_rows(tasks, data["members"]))
+    write_csv(out / "workload_by_customer.csv", CUSTOMER_COLUMNS, customer_rows(tasks))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--as-of", required=True, type=date.fromisoformat)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--teams-config")
+    args = parser.parse_args(argv)
+    base_url = os.environ.get("PIKE_API_BASE_URL", "https://api.usepike.com")
+    secret = os.environ["PIKE_API_SECRET"]
+    data = fetch_workspace(base_url, secret)
+    build_reports(data, args.as_of, load_team_names(args.teams_config), args.out)
+    print(f"plain script: {len(data['tasks'])} tasks -> {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

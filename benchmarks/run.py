@@ -1,0 +1,299 @@
+"""`make bench`: the five figures of issue 6, printed as a table and written to results/latest.json.
+
+    python -m benchmarks.run                 # everything (about 12-15 minutes on 2 cores)
+    python -m benchmarks.run --quick         # smaller sizes, one run each: a smoke check
+    python -m benchmarks.run --figures 1,4   # only some figures
+    python -m benchmarks.run --runs 5        # runs per figure (median reported)
+
+Every server (the Pike sandbox, `prefect server`) listens on 127.0.0.1 and is started and
+stopped here. Figures are medians of ``--runs`` runs; the JSON keeps every run.
+See docs/benchmarks.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from benchmarks.harness import (PYTHON, base_env, machine_facts, median, prefect_server, sandbox_process, timed,
+                                worker)
+from benchmarks.workers import sizes_for
+
+AS_OF = "2026-04-09"
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+CSV_NAMES = (("overdue", "overdue.csv"), ("workload", "workload.csv"), ("workload", "workload_by_customer.csv"))
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- figure 1 ------------------------------------------------------------------------------------
+
+def figure_fetch(opts) -> dict:
+    tasks = 20_000 if opts.quick else 100_000
+    sizes = sizes_for(tasks)
+    latency = 20.0
+    bound = math.ceil(tasks / 200) * latency / 1000
+    log(f"figure 1: sandbox with {sizes}, {latency:.0f} ms latency")
+    with sandbox_process(**sizes, latency_ms=latency, today=AS_OF) as sb:
+        env = base_env(**sb.env(), PIKE_API_RATE_LIMIT="0")
+        warm = worker("fetch", {"runs": 1}, env)  # the sandbox encodes items lazily on first read
+        measured = worker("fetch", {"runs": opts.runs}, env)
+        seconds = [r["seconds"] for r in measured["runs"]]
+        result = {
+            "sizes": sizes, "latency_ms": latency, "lower_bound_s": bound,
+            "client_rate_limit": "off (PIKE_API_RATE_LIMIT=0)",
+            "warmup_s": warm["runs"][0]["seconds"], "runs_s": seconds, "median_s": median(seconds),
+            "ratio": median(seconds) / bound, "target": "<= 1.10", "per_resource": measured["runs"][-1]["per_resource"],
+        }
+        if not opts.quick and not opts.skip_default_rate:
+            log("figure 1: once more with the client's default rate limit")
+            default = worker("fetch", {"runs": 1}, base_env(**sb.env()))
+            result["default_rate_limit"] = {"rate_limit_per_sec": default["rate_limit_per_sec"],
+                                            "seconds": default["runs"][0]["seconds"],
+                                            "ratio": default["runs"][0]["seconds"] / bound}
+    result["ok"] = result["ratio"] <= 1.10
+    return result
+
+
+# -- figure 2 ------------------------------------------------------------------------------------
+
+def _read_csvs(folder: Path, nested: bool) -> dict[str, bytes]:
+    out = {}
+    for report, name in CSV_NAMES:
+        path = folder / report / AS_OF / name if nested else folder / name
+        out[name] = path.read_bytes().replace(b"\r\n", b"\n")
+    return out
+
+
+def figure_flow_vs_plain(opts) -> dict:
+    tasks = 8_000 if opts.quick else 40_000
+    sizes = {**sizes_for(100_000), "tasks": tasks}
+    log(f"figure 2: prefect server + sandbox with {sizes}, 20 ms latency")
+    work = Path(tempfile.mkdtemp(prefix="pike-bench-fig2-"))
+    try:
+        with prefect_server() as prefect_env, sandbox_process(**sizes, latency_ms=20, today=AS_OF) as sb:
+            startup = prefect_env.pop("startup_seconds")
+            env = base_env(**sb.env(), **prefect_env, PIKE_API_RATE_LIMIT="0")
+            plain_cmd = [PYTHON, "-m", "benchmarks.plain_script", "--as-of", AS_OF]
+            ours_cmd = [PYTHON, "-m", "pike_tasks.cli", "run", "all", "--as-of", AS_OF]
+            timed(plain_cmd + ["--out", str(work / "warm-plain")], env)  # warm the sandbox's caches
+            plain, ours = [], []
+            for i in range(opts.runs):  # interleaved, so drift on a shared machine hits both alike
+                ours.append(timed(ours_cmd + ["--out", str(work / f"ours-{i}")], env))
+                plain.append(timed(plain_cmd + ["--out", str(work / f"plain-{i}")], env))
+            same = _read_csvs(work / "ours-0", True) == _read_csvs(work / "plain-0", False)
+            repeat = worker("flow_repeat", {"runs": max(3, opts.runs), "as_of": AS_OF, "out": str(work / "rep")}, env)
+            result = {
+                "sizes": sizes, "latency_ms": 20, "prefect_server_startup_s": float(startup),
+                "client_rate_limit": "off (PIKE_API_RATE_LIMIT=0), like the plain script",
+                "ours_runs_s": ours, "plain_runs_s": plain, "ours_s": median(ours), "plain_s": median(plain),
+                "ratio": median(ours) / median(plain), "target": "<= 1.3", "csvs_identical": same,
+                "in_process": {"import_s": repeat["import_s"], "runs_s": repeat["runs"],
+                               "first_s": repeat["runs"][0], "repeat_median_s": median(repeat["runs"][1:])},
+            }
+            if not opts.quick and not opts.skip_default_rate:
+                log("figure 2: our flow once more with the client's default rate limit")
+                default = timed(ours_cmd + ["--out", str(work / "ours-default")], base_env(**sb.env(), **prefect_env))
+                result["default_rate_limit"] = {"seconds": default, "ratio": default / median(plain)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result["ok"] = result["ratio"] <= 1.3
+    return result
+
+
+# -- figure 3 ------------------------------------------------------------------------------------
+
+def _fixed_cost(env: dict, runs: int, work: Path, label: str) -> dict:
+    ours_cmd = [PYTHON, "-m", "pike_tasks.cli", "run", "all", "--as-of", AS_OF]
+    trivial_cmd = [PYTHON, "-m", "benchmarks.workers", "trivial", "{}"]
+    timed(trivial_cmd, env)  # first run creates the database / warms the disk cache
+    ours, trivial = [], []
+    for i in range(runs):
+        ours.append(timed(ours_cmd + ["--out", str(work / f"{label}-{i}")], env))
+        trivial.append(timed(trivial_cmd, env))
+    return {"ours_runs_s": ours, "trivial_runs_s": trivial, "ours_s": median(ours), "trivial_s": median(trivial),
+            "added_s": median(ours) - median(trivial)}
+
+
+def figure_fixed_cost(opts) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="pike-bench-fig3-"))
+    result: dict = {"data": "demo (built-in sandbox: no PIKE_API_* set)", "target": "< 3 s added"}
+    try:
+        log("figure 3: temporary-API mode (each process starts its own Prefect API)")
+        home = work / "prefect-home"
+        result["temporary_api"] = _fixed_cost(base_env(PREFECT_HOME=str(home)), opts.runs, work, "tmp")
+        log("figure 3: against a running prefect server")
+        with prefect_server() as prefect_env:
+            prefect_env.pop("startup_seconds")
+            result["server"] = _fixed_cost(base_env(**prefect_env), opts.runs, work, "srv")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result["ok"] = all(result[m]["added_s"] < 3 for m in ("temporary_api", "server"))
+    return result
+
+
+# -- figure 4 ------------------------------------------------------------------------------------
+
+def figure_transform_scale(opts) -> dict:
+    sizes = [2_000, 10_000, 50_000] if opts.quick else [10_000, 100_000, 500_000]
+    per_size = {}
+    for n in sizes:
+        runs = []
+        for _ in range(opts.runs if n < 500_000 else min(opts.runs, 2)):
+            log(f"figure 4: {n} tasks")
+            runs.append(worker("transform", {"tasks": n, "as_of": AS_OF}, base_env()))
+        keys = ("generate_s", "frames_s", "resolve_s", "aggregate_s", "render_s", "join_aggregate_s", "total_s",
+                "rss_input_mb", "peak_rss_mb")
+        per_size[str(n)] = {"runs": len(runs), **{k: median([r[k] for r in runs]) for k in keys},
+                            "overdue_rows": runs[0]["overdue_rows"], "html_bytes": runs[0]["html_bytes"]}
+    small, large = per_size[str(sizes[0])], per_size[str(sizes[-1])]
+    scale = sizes[-1] / sizes[0]
+    result = {"sizes": per_size, "growth": {
+        "tasks_factor": scale,
+        "total_time_factor": large["total_s"] / small["total_s"],
+        "join_aggregate_time_factor": large["join_aggregate_s"] / small["join_aggregate_s"],
+        "peak_rss_factor": large["peak_rss_mb"] / small["peak_rss_mb"],
+    }, "target": "at 500k: join+aggregate < 5 s, peak RSS < 2048 MB"}
+    if "500000" in per_size:
+        big = per_size["500000"]
+        result["ok"] = big["join_aggregate_s"] < 5 and big["peak_rss_mb"] < 2048
+    return result
+
+
+# -- figure 5 ------------------------------------------------------------------------------------
+
+def figure_digest(opts) -> dict:
+    tasks = 20_000 if opts.quick else 100_000
+    runs = []
+    for _ in range(opts.runs):
+        log(f"figure 5: 50 managers over {tasks} tasks")
+        runs.append(worker("digest", {"tasks": tasks, "managers": 50, "as_of": AS_OF}, base_env()))
+    result = {"tasks": tasks, "managers": 50, "digests": runs[0]["digests"], "runs": len(runs),
+              "seconds": median([r["seconds"] for r in runs]), "build_s": median([r["build_s"] for r in runs]),
+              "render_s": median([r["render_s"] for r in runs]),
+              "largest_html_bytes": max(r["largest_html_bytes"] for r in runs),
+              "largest_text_bytes": max(r["largest_text_bytes"] for r in runs),
+              "min_rows_per_team": min(r["min_rows_per_team"] for r in runs), "target": "largest HTML < 100,000 bytes"}
+    result["ok"] = result["largest_html_bytes"] < 100_000
+    return result
+
+
+FIGURES = {1: figure_fetch, 2: figure_flow_vs_plain, 3: figure_fixed_cost, 4: figure_transform_scale, 5: figure_digest}
+
+
+# -- table ---------------------------------------------------------------------------------------
+
+def _ok(fig: dict) -> str:
+    return {True: "yes", False: "**no**"}.get(fig.get("ok"), "n/a")
+
+
+def table(results: dict) -> str:
+    figs, runs = results["figures"], results["runs"]
+    rows = ["| # | figure | measured | target | met |", "|---|---|---|---|---|"]
+    if f := figs.get("1"):
+        if "error" in f:
+            rows.append(f"| 1 | fetch vs lower bound | error: {f['error']} | <= 1.10 | n/a |")
+        else:
+            s = f["sizes"]
+            extra = (f"; with the default client rate limit ({f['default_rate_limit']['rate_limit_per_sec']:g} req/s): "
+                     f"{f['default_rate_limit']['seconds']:.1f} s = {f['default_rate_limit']['ratio']:.2f}x"
+                     if "default_rate_limit" in f else "")
+            rows.append(f"| 1 | fetch {s['tasks']:,} tasks / {s['projects']:,} projects / {s['members']:,} members / "
+                        f"{s['customers']:,} customers, 20 ms latency, rate limit off | {f['median_s']:.2f} s vs bound "
+                        f"{f['lower_bound_s']:.1f} s = **{f['ratio']:.2f}x**{extra} | <= 1.10 | {_ok(f)} |")
+    if f := figs.get("2"):
+        if "error" in f:
+            rows.append(f"| 2 | flow vs plain script | error: {f['error']} | <= 1.3 | n/a |")
+        else:
+            ip = f["in_process"]
+            extra = (f"; default client rate limit: {f['default_rate_limit']['seconds']:.1f} s = "
+                     f"{f['default_rate_limit']['ratio']:.2f}x" if "default_rate_limit" in f else "")
+            rows.append(f"| 2 | `run all` vs plain script, {f['sizes']['tasks']:,} tasks, 20 ms, prefect server | "
+                        f"{f['ours_s']:.2f} s vs {f['plain_s']:.2f} s = **{f['ratio']:.2f}x** (CSVs identical: "
+                        f"{f['csvs_identical']}); in one process: import {ip['import_s']:.1f} s, first run "
+                        f"{ip['first_s']:.2f} s, repeats {ip['repeat_median_s']:.2f} s{extra} | <= 1.3 | {_ok(f)} |")
+    if f := figs.get("3"):
+        if "error" in f:
+            rows.append(f"| 3 | Prefect fixed cost | error: {f['error']} | < 3 s | n/a |")
+        else:
+            for mode, name in (("temporary_api", "temporary API"), ("server", "running server")):
+                m = f[mode]
+                rows.append(f"| 3 | `run all` on demo data vs trivial flow, {name} | {m['ours_s']:.1f} s vs "
+                            f"{m['trivial_s']:.1f} s: **+{m['added_s']:.1f} s** | < 3 s | "
+                            f"{'yes' if m['added_s'] < 3 else '**no**'} |")
+    if f := figs.get("4"):
+        if "error" in f:
+            rows.append(f"| 4 | transform scale | error: {f['error']} | | n/a |")
+        else:
+            for n, s in f["sizes"].items():
+                rows.append(f"| 4 | transforms {int(n):,} tasks (frames+resolve+aggregate / +render) | "
+                            f"{s['join_aggregate_s']:.2f} s / {s['total_s']:.2f} s, peak RSS {s['peak_rss_mb']:.0f} MB "
+                            f"(input alone {s['rss_input_mb']:.0f} MB) | | |")
+            g = f["growth"]
+            rows.append(f"| 4 | growth x{g['tasks_factor']:.0f} tasks | time x{g['join_aggregate_time_factor']:.1f} "
+                        f"(join+aggregate), x{g['total_time_factor']:.1f} (total); RSS x{g['peak_rss_factor']:.1f} | "
+                        f"500k: < 5 s, < 2 GB | {_ok(f)} |")
+    if f := figs.get("5"):
+        if "error" in f:
+            rows.append(f"| 5 | digests | error: {f['error']} | < 100 KB | n/a |")
+        else:
+            rows.append(f"| 5 | {f['digests']} digests, {f['managers']} managers over {f['tasks']:,} tasks | "
+                        f"{f['seconds']:.2f} s (build {f['build_s']:.2f} s, render {f['render_s']:.2f} s); largest "
+                        f"HTML {f['largest_html_bytes']:,} B | < 100,000 B | {_ok(f)} |")
+    m = results["machine"]
+    rows.append("")
+    rows.append(f"Medians of {runs} run(s) (500k: at most 2). Machine: {m['nproc']} x {m['cpu_model']}, "
+                f"{m['memory_gb']} GB, Python {m['python']}, Prefect {m['prefect']}, pandas {m['pandas']}. "
+                f"Command: `{results['command']}` ({results['wall_s']:.0f} s, {results['date']}).")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmarks of issue 6 (see docs/benchmarks.md).")
+    parser.add_argument("--quick", action="store_true", help="Smaller sizes, one run each (a smoke check).")
+    parser.add_argument("--figures", default="1,2,3,4,5", help="Comma-separated figure numbers (default: all).")
+    parser.add_argument("--runs", type=int, default=None, help="Runs per figure (default 3; --quick: 1).")
+    parser.add_argument("--skip-default-rate", action="store_true",
+                        help="Skip the extra runs with the client's default rate limit (figures 1 and 2).")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON output (default: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}; "
+                             "--quick runs write nothing unless given).")
+    opts = parser.parse_args(argv)
+    opts.runs = opts.runs or (1 if opts.quick else 3)
+    wanted = [int(x) for x in opts.figures.split(",") if x.strip()]
+    started = time.perf_counter()
+    results = {"command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:]),
+               "date": date.today().isoformat(), "quick": opts.quick, "runs": opts.runs,
+               "machine": machine_facts(), "figures": {}}
+    for n in wanted:
+        t = time.perf_counter()
+        try:
+            results["figures"][str(n)] = FIGURES[n](opts)
+        except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
+            log(f"figure {n} failed: {exc}")
+            results["figures"][str(n)] = {"error": str(exc).splitlines()[0][:300], "detail": str(exc)[-3000:]}
+        results["figures"][str(n)]["bench_seconds"] = time.perf_counter() - t
+    results["wall_s"] = time.perf_counter() - started
+    results["table"] = table(results)
+    print(results["table"])
+    out = opts.out or (None if opts.quick else RESULTS)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        tmp.replace(out)
+        log(f"wrote {out}")
+    return 0 if all(f.get("ok") is not False for f in results["figures"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Differential test: our reports and an independent plain script must write the same CSVs.
+
+``benchmarks/plain_script.py`` was written from REPORTS.md alone (requests + pandas, no Prefect,
+no pike_tasks code). Both read the same sandbox over HTTP; the three CSVs must be
+byte-identical (line endings normalised). Two workspaces: the demo data, and a hostile one
+built below with every awkward case REPORTS.md names (and some it only implies).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from pike_tasks.sandbox.server import start_sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+AS_OF = date(2026, 4, 9)
+CSVS = (("overdue", "overdue.csv"), ("workload", "workload.csv"), ("workload", "workload_by_customer.csv"))
+
+T_DELIVERY = "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b"
+T_FORMULA = "22222222-aaaa-4aaa-8aaa-222222222222"  # config name starts with "@"
+T_NONAME = "33333333-bbbb-4bbb-8bbb-333333333333"  # not in the config: "Team 33333333"
+T_TIE = "0aaaaaaa-cccc-4ccc-8ccc-444444444444"  # config name "delivery" ties "Delivery" casefolded
+
+TEAMS_YAML = f"""\
+timezone: UTC
+teams:
+  {T_DELIVERY}:
+    name: Delivery
+    managers: [lead@example.com]
+  {T_FORMULA}:
+    name: "@Ops <b>team</b>"
+  {T_TIE}:
+    name: delivery
+"""
+
+
+def _id(prefix: str, n: int) -> str:
+    return f"{prefix}{n:07d}-0000-4000-8000-{n:012d}"
+
+
+def _due(days_ago: int) -> str:
+    return (AS_OF - timedelta(days=days_ago)).isoformat()
+
+
+def hostile_workspace() -> dict[str, list[dict]]:
+    """Every awkward case we could think of, in one small workspace (as_of 2026-04-09)."""
+    c = {k: _id(f"c{k}", k) for k in range(1, 8)}
+    customers = [
+        {"id": c[1], "customerName": "Acme"},
+        {"id": c[2], "customerName": "acme"},  # ties c1 casefolded: ordered by id
+        {"id": c[3], "customerName": "<script>alert('c')</script>"},
+        {"id": c[4], "customerName": None},  # label "" (lead's reading)
+        {"id": c[5], "customerName": "=SUM(A1:A9)"},
+        {"id": c[6], "customerName": "Straße GmbH"},
+        {"id": c[7], "customerName": "STRASSE GMBH"},  # ties c6 under casefold, not under lower()
+    ]
+    p = {k: _id(f"d{k}", k) for k in range(1, 9)}
+    projects = [
+        {"id": p[1], "projectNumber": "2026-0001", "title": "Acme — rollout", "teamId": T_DELIVERY, "customerId": c[1]},
+        {"id": p[2], "projectNumber": "2026-0002", "title": "<img src=x onerror=alert(1)>", "teamId": None,
+         "customerId": c[3]},
+        {"id": p[3], "projectNumber": "2026-0003", "title": "No customer here", "teamId": T_NONAME, "customerId": None},
+        {"id": p[4], "projectNumber": None, "title": "-dash first", "teamId": T_FORMULA, "customerId": c[5]},
+        {"id": p[5], "projectNumber": "2026-0005", "title": None, "teamId": T_TIE, "customerId": c[4]},
+        {"id": p[6], "projectNumber": "2026-0006", "title": "Dangling customer", "teamId": T_FORMULA,
+         "customerId": "deadbeef-cust-4000-8000-000000000001"},
+        {"id": p[7], "projectNumber": "2026-0007", "title": "Straße", "teamId": "0badc0de-0000-4000-8000-00000000f00d",
+         "customerId": c[6]},
+        {"id": p[8], "projectNumber": "2026-0008", "title": "STRASSE", "teamId": T_DELIVERY, "customerId": c[7]},
+    ]
+    m = {k: _id(f"e{k}", k) for k in range(1, 17)}
+    members = [
+        {"id": m[1], "displayName": "Ann", "email": "ann@example.com", "status": "active", "teamIds": [T_DELIVERY]},
+        {"id": m[2], "displayName": "ann", "email": "ann2@example.com", "status": "active", "teamIds": [T_DELIVERY]},
+        {"id": m[3], "displayName": "Ivan Inactive", "email": "ivan@example.com", "status": "inactive", "teamIds": []},
+        {"id": m[4], "displayName": "Ines Invited", "email": "ines@example.com", "status": "invited", "teamIds": []},
+        {"id": m[5], "displayName": "Nul Status", "email": "nul@example.com", "status": None, "teamIds": []},
+        {"id": m[6], "displayName": None, "email": None, "status": "active", "teamIds": [T_FORMULA]},
+        {"id": m[7], "displayName": "Gone Quiet", "email": "gq@example.com", "status": "inactive", "teamIds": []},
+        {"id": m[8], "displayName": "Not Yet", "email": "notyet@example.com", "status": "invited", "teamIds": []},
+        {"id": m[9], "displayName": "", "email": "empty.name@example.com", "status": "active", "teamIds": []},
+        {"id": m[10], "displayName": "<b>Bob</b><script>x()</script>", "email": "bob@example.com",
+         "status": "active", "teamIds": [T_DELIVERY]},
+        {"id": m[11], "displayName": "+Plus Person", "email": "plus@example.com", "status": "active", "teamIds": []},
+        {"id": m[12], "displayName": "Idle Active", "email": "idle@example.com", "status": "active", "teamIds": []},
+        {"id": m[13], "displayName": "Sus Pended", "email": "sus@example.com", "status": "suspended", "teamIds": []},
+        {"id": m[14], "displayName": "Null Idle", "email": "nullidle@example.com", "status": None, "teamIds": []},
+        {"id": m[15], "displayName": "Zoë Ångström", "email": "zoe@example.com", "status": "active", "teamIds": []},
+        {"id": m[16], "displayName": "@handle", "email": "handle@example.com", "status": "active", "teamIds": []},
+    ]
+    ghost = "deadbeef-memb-4000-8000-000000000009"
+    tasks: list[dict] = []
+
+    def task(**fields) -> None:
+        n = len(tasks) + 1
+        base = {"id": _id("f", n), "title": f"Task {n}", "status": "toDo", "priority": "medium",
+                "projectId": p[1], "teamId": None, "customerId": None, "assigneeIds": [m[1]],
+                "dueDate": _due(3), "billableStatus": "billable"}
+        base.update(fields)
+        tasks.append(base)
+
+    # ties in every overdue sort key: same team, priority and days; titles equal casefolded
+    task(title="Fix login", priority="high", dueDate=_due(5))
+    task(title="fix LOGIN", priority="high", dueDate=_due(5))
+    task(title="Fix login", priority="high", dueDate=_due(5))
+    task(title="Straße", priority="high", dueDate=_due(5), assigneeIds=[m[2]])
+    task(title="STRASSE", priority="high", dueDate=_due(5), assigneeIds=[m[2]])
+    # formula-like and hostile titles
+    task(title="=HYPERLINK(\"http://evil.example\",\"x\")", priority="urgent", dueDate=_due(1))
+    task(title="-2+3", priority="urgent", dueDate=_due(1), assigneeIds=[m[10]])
+    task(title="+SUM(1)", priority="urgent", dueDate=_due(2), assigneeIds=[m[11]])
+    task(title="@mention", priority="low", dueDate=_due(40), assigneeIds=[m[16]])
+    task(title="\tTabbed", priority="low", dueDate=_due(8))
+    task(title="\rCarriage", priority="low", dueDate=_due(30))
+    task(title="<script>alert(1)</script>", priority="none", dueDate=_due(31), projectId=p[2])
+    task(title="Line\nbreak, \"quoted\"", priority=None, dueDate=_due(7), projectId=p[2])
+    task(title="🚀 ünïcödé 設計 مراجعة", priority="critical", dueDate=_due(9), projectId=p[3])
+    task(title="Upper priority", priority="URGENT", dueDate=_due(9), projectId=p[3])
+    # team fallbacks: task team wins over the project's, null on both, unknown/unnamed teams
+    task(title="Own team", teamId=T_FORMULA, projectId=p[1], dueDate=_due(12))
+    task(title="No project no team", projectId=None, dueDate=_due(12), billableStatus=None)
+    task(title="Dangling project", projectId="deadbeef-proj-4000-8000-000000000002", dueDate=_due(13))
+    task(title="Dangling project w team", projectId="deadbeef-proj-4000-8000-000000000003", teamId=T_TIE,
+         dueDate=_due(13), customerId=c[2])
+    task(title="Ties team label", projectId=p[5], dueDate=_due(14))
+    task(title="Formula project", projectId=p[4], dueDate=_due(15), assigneeIds=[m[6]])
+    task(title="Unknown team via project", projectId=p[7], dueDate=_due(16))
+    task(title="Project 8", projectId=p[8], dueDate=_due(16), assigneeIds=[m[2]])
+    # customers: task's own, the project's, dangling on task, dangling via project
+    task(title="Own customer", customerId=c[2], dueDate=None)
+    task(title="Dangling customer", customerId="deadbeef-cust-4000-8000-000000000004", dueDate=_due(20))
+    task(title="Dangling customer via project", projectId=p[6], dueDate=_due(21))
+    task(title="Customer without name", projectId=p[5], dueDate=None, billableStatus="nonBillable")
+    # statuses: null, unknown (open), closed
+    task(title="Null status", status=None, dueDate=_due(22))
+    task(title="Unknown status", status="blocked", dueDate=_due(22))
+    task(title="Upper DONE is unknown", status="DONE", dueDate=_due(22))
+    for status in ("done", "cancelled", "duplicate"):
+        task(title=f"Closed {status}", status=status, dueDate=_due(50), assigneeIds=[m[7], m[8]])
+    # due dates: none, today, a timestamp, tomorrow
+    task(title="Due today", dueDate=AS_OF.isoformat())
+    task(title="Due timestamp", dueDate=_due(2) + "T23:59:59.000Z")
+    task(title="Due tomorrow", dueDate=(AS_OF + timedelta(days=1)).isoformat())
+    task(title="No due", dueDate=None, billableStatus="Billable")
+    # assignees: duplicates, dangling, none, null, inactive/invited/null-status/suspended
+    task(title="Duplicate assignees", assigneeIds=[m[1], m[1], m[2], m[1]], dueDate=_due(6))
+    task(title="Ghost assignee", assigneeIds=[ghost, m[1]], dueDate=_due(6))
+    task(title="Ghost twice", assigneeIds=[ghost, ghost], dueDate=None, billableStatus="nonBillable")
+    task(title="Nobody", assigneeIds=[], dueDate=_due(6))
+    task(title="Null assignees", assigneeIds=None, dueDate=_due(60), billableStatus=None)
+    task(title="Leaver work", assigneeIds=[m[3]], dueDate=_due(4))
+    task(title="Invitee work", assigneeIds=[m[4]], dueDate=None)
+    task(title="Null-status work", assigneeIds=[m[5]], dueDate=_due(4))
+    task(title="Suspended work", assigneeIds=[m[13]], dueDate=_due(4), billableStatus="nonBillable")
+    task(title="Empty display name", assigneeIds=[m[9], m[15]], dueDate=_due(4))
+    # billable_share rounding half-up: Zoë 1 of 16 = 6.25 -> 6.3, 1 of 8 = 12.5; Ann gets many
+    for i in range(15):
+        task(title=f"Zoë filler {i:02d}", assigneeIds=[m[15]], dueDate=None, billableStatus="nonBillable")
+    for i in range(6):
+        task(title=f"Plus filler {i}", assigneeIds=[m[11]], dueDate=None,
+             billableStatus="billable" if i == 0 else None)
+    for i in range(3):  # m2 (ann) 2 of 3 billable etc.; ties on open count between Ann/ann
+        task(title=f"ann filler {i}", assigneeIds=[m[2]], dueDate=None,
+             billableStatus="billable" if i else "nonBillable")
+    return {"customers": customers, "projects": projects, "members": members, "tasks": tasks}
+
+
+def _run_plain(url: str, secret: str, out: Path, teams: Path) -> None:
+    env = dict(os.environ, PIKE_API_BASE_URL=url, PIKE_API_SECRET=secret,
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, "-m", "benchmarks.plain_script", "--as-of", AS_OF.isoformat(), "--out", str(out),
+                    "--teams-config", str(teams)], env=env, check=True, cwd=REPO, timeout=120)
+
+
+def _normalised(path: Path) -> bytes:
+    return path.read_bytes().replace(b"\r\n", b"\n")
+
+
+def _diff(ours: bytes, plain: bytes) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(plain.decode().splitlines(), ours.decode().splitlines(),
+                                 "plain_script", "ours", lineterm="", n=1)
+    return "\n".join(list(lines)[:60])
+
+
+@pytest.fixture(params=["demo", "hostile"])
+def workspace_server(request):
+    if request.param == "demo":
+        server = start_sandbox(today=AS_OF)
+    else:
+        server = start_sandbox(hostile_workspace())
+    yield server
+    server.stop()
+
+
+def test_reports_match_the_independent_script(prefect_harness, workspace_server, tmp_path, monkeypatch):
+    from flows.all_reports import run_all_reports
+
+    teams = tmp_path / "teams.yaml"
+    teams.write_text(TEAMS_YAML, encoding="utf-8")
+    monkeypatch.setenv("PIKE_API_BASE_URL", workspace_server.url)
+    monkeypatch.setenv("PIKE_API_SECRET", workspace_server.secret)
+    _run_plain(workspace_server.url, workspace_server.secret, tmp_path / "plain", teams)
+    run_all_reports(as_of=AS_OF, output_dir=str(tmp_path / "ours"), teams_config=str(teams))
+
+    differences = []
+    for report, name in CSVS:
+        ours = _normalised(tmp_path / "ours" / report / AS_OF.isoformat() / name)
+        plain = _normalised(tmp_path / "plain" / name)
+        if ours != plain:
+            differences.append(f"{name}:\n{_diff(ours, plain)}")
+    assert not differences, "\n\n".join(differences)
