@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -38,7 +38,6 @@ from pydantic import Field
 from typing_extensions import Annotated
 
 from flows.common import TeamsConfigParam, run_name, settings_for
-from pike_tasks import csv_output, transforms
 from pike_tasks.digest import Digest, build_digests, render_digest
 from pike_tasks.email_message import build_message
 from pike_tasks.errors import PikeError
@@ -51,8 +50,10 @@ from pike_tasks.mailer import (
     write_eml,
 )
 from pike_tasks.outputs import report_dir, write_json
-from pike_tasks.prefect_tasks import Resolved, fetch_workspace, resolve_workspace
 from pike_tasks.teams_config import TeamsConfig
+
+if TYPE_CHECKING:
+    from pike_tasks.prefect_tasks import Resolved
 
 DIGEST_KIND = "manager"
 DRY_RUN_SENDER = "pike-reports <pike-reports@localhost>"
@@ -161,6 +162,8 @@ def prepare_digests(
     report_url: str | None = None,
 ) -> list[PreparedDigest]:
     """Build, render and assemble every manager's message; write each digest's overdue.csv."""
+    from pike_tasks import csv_output, transforms
+
     rows = transforms.overdue_tasks(resolved.tasks, as_of)
     digests: list[Digest] = build_digests(
         resolved.tasks, resolved.members, rows, config.teams, as_of, team_ids=team_ids or None
@@ -192,33 +195,24 @@ def write_digest_eml(recipient: str, message: EmailMessage, path: str) -> str:
     return path
 
 
-def deliver_digests(
-    resolved: Resolved,
+def send_prepared(
+    prepared: list[PreparedDigest],
     *,
     as_of: date,
-    config: TeamsConfig,
-    output_dir: str,
+    settings: SmtpSettings | None,
+    folder: Path,
     team_ids: list[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
-    smtp_block: str | None = None,
-    report_url: str | None = None,
-) -> Path:
-    """The digest steps after fetch/resolve (call inside a flow; ``run_all_reports`` can reuse it).
+) -> dict[str, dict[str, Any]]:
+    """Send (or write) every prepared digest, one task run each; write summary.json.
 
-    Raises:
-        DigestSendFailed: naming every recipient that did not get their digest, after trying all.
+    Returns each recipient's outcome. Raises ``DigestSendFailed`` naming every recipient that
+    did not get their digest, after all of them were tried.
     """
     logger = get_run_logger()
-    settings = None if dry_run else resolve_smtp_settings(smtp_block)
-    sender = settings.sender if settings else (os.environ.get("PIKE_REPORTS_EMAIL_FROM") or DRY_RUN_SENDER)
-    folder = report_dir(output_dir, "digest", as_of)
-    prepared = prepare_digests(
-        resolved, as_of=as_of, config=config, folder=folder, sender=sender,
-        team_ids=team_ids, preview_to=preview_to, report_url=report_url,
-    )
     ledger_dir = str(state_dir() / "sent-digests")
     sender_task = send_digest
     if preview_to:
@@ -267,6 +261,39 @@ def deliver_digests(
     if failures:
         names = "; ".join(f"{r} ({failures[r]})" for r in sorted(failures, key=str.casefold))
         raise DigestSendFailed(f"{len(failures)} of {len(prepared)} digests not delivered: {names}")
+    return outcomes
+
+
+def deliver_digests(
+    resolved: Resolved,
+    *,
+    as_of: date,
+    config: TeamsConfig,
+    output_dir: str,
+    team_ids: list[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    preview_to: str | None = None,
+    skip_if_empty: bool = False,
+    smtp_block: str | None = None,
+    report_url: str | None = None,
+) -> Path:
+    """The digest steps after fetch/resolve (call inside a flow; ``run_all_reports`` can reuse it).
+
+    Raises:
+        DigestSendFailed: naming every recipient that did not get their digest, after trying all.
+    """
+    settings = None if dry_run else resolve_smtp_settings(smtp_block)
+    sender = settings.sender if settings else (os.environ.get("PIKE_REPORTS_EMAIL_FROM") or DRY_RUN_SENDER)
+    folder = report_dir(output_dir, "digest", as_of)
+    prepared = prepare_digests(
+        resolved, as_of=as_of, config=config, folder=folder, sender=sender,
+        team_ids=team_ids, preview_to=preview_to, report_url=report_url,
+    )
+    send_prepared(
+        prepared, as_of=as_of, settings=settings, folder=folder, team_ids=team_ids, dry_run=dry_run,
+        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
+    )
     return folder
 
 
@@ -285,6 +312,8 @@ def send_manager_digests(
 ) -> dict:
     """One email per manager address in the teams config: their teams' overdue tasks and their
     members' workload. Each (as_of, recipient) digest is sent once; ``force`` resends."""
+    from pike_tasks.prefect_tasks import fetch_workspace, resolve_workspace  # the lead's shared fetch/resolve
+
     as_of, config = settings_for(as_of, teams_config)
     resolved = resolve_workspace(fetch_workspace(), config)
     folder = deliver_digests(

@@ -1,0 +1,356 @@
+"""Manager digest emails against a real SMTP server on 127.0.0.1 (aiosmtpd, tests/smtp_server.py).
+
+Message shape and safety (pure), SMTP security and failures (mailer), and once-only
+sending through the ``send-digest`` Prefect task under the session's test harness,
+including a second process sharing the result storage.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from email.policy import default
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import SecretStr
+
+from pike_tasks.digest import Digest, digest_subject, render_digest
+from pike_tasks.email_message import build_message
+from pike_tasks.mailer import DigestDeliveryError, SmtpSecurityError, SmtpSettings, send_message, write_eml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from smtp_server import RecordingSmtpServer  # noqa: E402
+
+AS_OF = date(2026, 4, 9)
+SENDER = "Pike reports <reports@example.com>"
+PASSWORD = "s3cret-pw"
+
+
+def overdue_frame(n: int, team_id: str = "T1", team: str = "Delivery", title: str = "Task {i}",
+                  description: str | None = None) -> pd.DataFrame:
+    ranks = [i % 5 for i in range(n)]
+    names = ["urgent", "high", "medium", "low", None]
+    return pd.DataFrame({
+        "task_id": [f"{team_id}-t{i}" for i in range(n)], "team_id": [team_id] * n, "team": [team] * n,
+        "title": [title.format(i=i) for i in range(n)], "project": ["P-1 · Website"] * n,
+        "customer": ["Acme"] * n, "assignees": ["Jane Doe"] * n, "priority": [names[r] for r in ranks],
+        "status": ["toDo"] * n, "due_date": ["2026-03-01"] * n, "days_overdue": [39] * n,
+        "priority_rank": ranks, "age_bucket": ["31+"] * n, "description": [description] * n,
+    })
+
+
+def summary_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for tid, g in rows.groupby("team_id", sort=False):
+        out.append({"team_id": tid, "team": g["team"].iloc[0], "count": len(g),
+                    **{p: int((g["priority_rank"] == r).sum()) for r, p in enumerate(["urgent", "high", "medium", "low", "none"])},
+                    "oldest_days": int(g["days_overdue"].max()),
+                    "age_1_7": int((g["age_bucket"] == "1-7").sum()), "age_8_30": int((g["age_bucket"] == "8-30").sum()),
+                    "age_31_plus": int((g["age_bucket"] == "31+").sum())})
+    cols = ["team_id", "team", "count", "urgent", "high", "medium", "low", "none", "oldest_days", "age_1_7", "age_8_30", "age_31_plus"]
+    return pd.DataFrame(out, columns=cols)
+
+
+def workload_frame(n: int = 3) -> pd.DataFrame:
+    return pd.DataFrame([{"member_id": f"m{i}", "member": f"Member {i}", "status": "active", "open": 4 + i,
+                          "billable": 2, "non_billable": 1, "unclassified": 1 + i, "billable_share": 50.0,
+                          "overdue": 1, "flag": ""} for i in range(n)])
+
+
+def make_digest(recipient: str = "lead@example.com", n: int = 3, team_name: str = "Delivery", **kw) -> Digest:
+    rows = overdue_frame(n, team=team_name, **kw)
+    return Digest(recipient=recipient, team_ids=("T1",), team_names=(team_name,), as_of=AS_OF,
+                  overdue_rows=rows, team_summary=summary_frame(rows), workload=workload_frame(),
+                  overdue_count=n, subject=digest_subject(AS_OF, n, [team_name]))
+
+
+def make_message(digest: Digest, **kw):
+    rendered = render_digest(digest, report_url="https://reports.example.com/overdue/2026-04-09/")
+    return build_message(digest, rendered.html, rendered.text, sender=SENDER,
+                         attachments=[("overdue.csv", b"task_id\nT1-t0\n", "text/csv")], **kw)
+
+
+def plain_settings(port: int, **kw) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=port, sender="reports@example.com", security="none", **kw)
+
+
+def parts(msg) -> dict[str, str]:
+    return {p.get_content_type(): p.get_content() for p in msg.walk() if not p.is_multipart()}
+
+
+# --- the message ----------------------------------------------------------------------------
+
+
+def test_message_is_alternative_text_and_html_with_csv_and_utf8_subject():
+    digest = make_digest(team_name="Zoë Ångström")
+    with RecordingSmtpServer() as smtp:
+        send_message(plain_settings(smtp.port), make_message(digest))
+    [received] = smtp.messages
+    assert received.rcpt_tos == ["lead@example.com"]
+    msg = received.message
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, attachment = msg.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
+    assert attachment.get_filename() == "overdue.csv" and attachment.get_content_type() == "text/csv"
+    assert msg["Subject"] == "Pike digest 2026-04-09: 3 overdue tasks (Zoë Ångström)"
+    assert msg["To"] == "lead@example.com" and "reports@example.com" in msg["From"]
+    assert msg["Message-ID"].endswith("@example.com>") and msg["Date"]
+    body = parts(msg)
+    for part in (body["text/plain"], body["text/html"]):
+        assert "2026-04-09" in part and "Zoë Ångström" in part and "overdue.csv" in part
+        assert "https://reports.example.com/overdue/2026-04-09/" in part
+
+
+def test_message_without_attachments_is_just_alternative():
+    digest = make_digest()
+    rendered = render_digest(digest)
+    msg = build_message(digest, rendered.html, rendered.text, sender=SENDER)
+    assert msg.get_content_type() == "multipart/alternative"
+
+
+def test_subject_singular():
+    assert digest_subject(AS_OF, 1, ["Delivery", "Platform"]) == "Pike digest 2026-04-09: 1 overdue task (Delivery, Platform)"
+
+
+def test_html_is_self_contained_inlined_and_has_table_charts():
+    html = render_digest(make_digest(n=12)).html.lower()
+    for forbidden in ("<script", "<style", "<link", "<svg", "<img", "data:", "@import", "src="):
+        assert forbidden not in html
+    assert 'role="presentation"' in html and "bgcolor=" in html and "style=" in html
+    assert "urgent" in html and "#b42318" in html  # priority as text and colour
+
+
+def test_empty_digest_says_no_overdue_tasks():
+    rendered = render_digest(make_digest(n=0))
+    assert "No overdue tasks" in rendered.html and "No overdue tasks" in rendered.text
+
+
+def test_html_stays_under_100kb_for_5000_task_team():
+    digest = make_digest(n=5000, description="<p>" + "long words " * 50 + "</p>")
+    rendered = render_digest(digest)
+    assert len(rendered.html.encode("utf-8")) < 100_000
+    shown = rendered.rows_per_team
+    assert f"and {5000 - shown} more" in rendered.html and f"and {5000 - shown} more" in rendered.text
+    msg = make_message(digest)
+    assert len(parts(email.message_from_bytes(msg.as_bytes(), policy=default))["text/html"].encode()) < 100_000
+
+
+def test_crlf_in_team_name_cannot_inject_headers():
+    hostile = "Delivery\r\nBcc: victim@evil.example\r\nX-Injected: yes"
+    digest = make_digest(team_name=hostile)
+    with RecordingSmtpServer() as smtp:
+        send_message(plain_settings(smtp.port), make_message(digest))
+    [received] = smtp.messages
+    assert received.rcpt_tos == ["lead@example.com"]
+    msg = received.message
+    assert msg["Bcc"] is None and msg["X-Injected"] is None
+    assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
+    assert msg["Subject"] == "Pike digest 2026-04-09: 3 overdue tasks (Delivery Bcc: victim@evil.example X-Injected: yes)"
+
+
+def test_untrusted_title_escaped_and_description_sanitised():
+    digest = make_digest(title="<script>alert('t{i}')</script> & <b>bold</b>",
+                         description='<p>Fix <img src=x onerror="steal()"> now<script>evil()</script></p>')
+    html = render_digest(digest).html
+    assert "<script" not in html and "onerror" not in html and "evil()" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "Fix" in html and "now" in html
+
+
+def test_preview_subject_and_recipient():
+    msg = make_message(make_digest(), preview=True, preview_to="me@example.com")
+    assert msg["To"] == "me@example.com" and msg["Subject"].startswith("[Preview] Pike digest 2026-04-09")
+
+
+# --- SMTP -----------------------------------------------------------------------------------
+
+
+def test_starttls_required_but_not_offered_fails_before_auth():
+    with RecordingSmtpServer(auth=True, password=PASSWORD) as smtp:
+        settings = SmtpSettings(host="127.0.0.1", port=smtp.port, sender="reports@example.com",
+                                security="starttls", username="digest", password=SecretStr(PASSWORD))
+        with pytest.raises(SmtpSecurityError) as info:
+            send_message(settings, make_message(make_digest()))
+    assert "STARTTLS" in str(info.value) and PASSWORD not in str(info.value)
+    assert smtp.auth_commands == [] and smtp.logins == [] and smtp.messages == []
+
+
+def test_auth_over_plain_refused_for_non_loopback_host():
+    settings = SmtpSettings(host="smtp.example.invalid", port=25, sender="reports@example.com", security="none",
+                            username="digest", password=SecretStr(PASSWORD), timeout=2)
+    with pytest.raises(DigestDeliveryError) as info:
+        send_message(settings, make_message(make_digest()))
+    assert PASSWORD not in str(info.value)
+
+
+def test_auth_on_loopback_and_password_hidden_from_repr():
+    with RecordingSmtpServer(auth=True, password=PASSWORD) as smtp:
+        settings = plain_settings(smtp.port, username="digest", password=SecretStr(PASSWORD))
+        send_message(settings, make_message(make_digest()))
+    assert smtp.logins == [("digest", PASSWORD)] and len(smtp.messages) == 1
+    assert PASSWORD not in repr(settings) and PASSWORD not in str(settings)
+
+
+def test_refused_recipient_is_a_typed_error():
+    with RecordingSmtpServer(refuse={"gone@example.com"}) as smtp:
+        with pytest.raises(DigestDeliveryError) as info:
+            send_message(plain_settings(smtp.port), make_message(make_digest("gone@example.com")))
+    assert info.value.recipient == "gone@example.com" and info.value.permanent and "550" in info.value.reason
+
+
+def test_settings_from_env_and_block():
+    env = {"PIKE_REPORTS_SMTP_HOST": "smtp.example.com", "PIKE_REPORTS_SMTP_USER": "u",
+           "PIKE_REPORTS_SMTP_PASSWORD": PASSWORD, "PIKE_REPORTS_SMTP_SECURITY": "SSL",
+           "PIKE_REPORTS_EMAIL_FROM": SENDER}
+    s = SmtpSettings.from_env(env)
+    assert (s.host, s.port, s.security, s.username, s.sender) == ("smtp.example.com", 465, "ssl", "u", SENDER)
+    assert s.password.get_secret_value() == PASSWORD and PASSWORD not in repr(s)
+    from prefect_email import EmailServerCredentials
+
+    block = EmailServerCredentials(username="u@example.com", password=PASSWORD, smtp_server="smtp.example.com",
+                                   smtp_type="STARTTLS")
+    b = SmtpSettings.from_block(block, sender=SENDER)
+    assert (b.host, b.port, b.security, b.sender) == ("smtp.example.com", 587, "starttls", SENDER)
+
+
+def test_write_eml_round_trips(tmp_path):
+    path = write_eml(make_message(make_digest()), tmp_path / "lead.eml")
+    msg = email.message_from_bytes(path.read_bytes(), policy=default)
+    assert msg["Subject"].startswith("Pike digest 2026-04-09")
+
+
+# --- once and only once (Prefect task + ledger) -----------------------------------------------
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch, prefect_harness):
+    """A fresh result storage and ledger per test, so records never leak between tests."""
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    monkeypatch.setenv("PIKE_REPORTS_STATE_DIR", str(tmp_path / "state"))
+    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: tmp_path / "storage"}):
+        yield tmp_path
+
+
+def _send_flow():
+    from prefect import flow
+
+    from flows.digest import PreparedDigest, send_prepared
+
+    @flow(name="test-send-digests")
+    def send(recipients: list[str], port: int, out: str, force: bool = False, preview_to: str | None = None,
+             skip_if_empty: bool = False, counts: dict | None = None):
+        prepared = []
+        for r in recipients:
+            d = make_digest(r, n=(counts or {}).get(r, 2))
+            prepared.append(PreparedDigest(r, d.subject, d.overdue_count,
+                                           make_message(d, preview=bool(preview_to), preview_to=preview_to),
+                                           Path(out) / "x.csv"))
+        return send_prepared(prepared, as_of=AS_OF, settings=plain_settings(port), folder=Path(out),
+                             force=force, preview_to=preview_to, skip_if_empty=skip_if_empty)
+
+    return send
+
+
+MANAGERS = ["a.lead@example.com", "b.lead@example.com", "c.lead@example.com"]
+
+
+def test_retry_and_rerun_send_nothing_twice_and_force_resends(state):
+    send = _send_flow()
+    with RecordingSmtpServer(defer={"b.lead@example.com": 1}) as smtp:
+        first = send(MANAGERS, smtp.port, str(state))  # b: 451 once, task retried, delivered
+        assert {r: o["status"] for r, o in first.items()} == dict.fromkeys(MANAGERS, "sent")
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == MANAGERS
+        again = send(MANAGERS, smtp.port, str(state))  # a re-run (or a retried flow): all cached
+        assert {o["status"] for o in again.values()} == {"already-sent"}
+        assert len(smtp.messages) == 3
+        send(["B.Lead@Example.com"], smtp.port, str(state))  # address case does not matter
+        assert len(smtp.messages) == 3
+        forced = send(MANAGERS[:1], smtp.port, str(state), force=True)
+        assert forced[MANAGERS[0]]["status"] == "sent" and len(smtp.messages) == 4
+        send(MANAGERS[:1], smtp.port, str(state))
+        assert len(smtp.messages) == 4
+    assert smtp.handler.rcpt_attempts.count("b.lead@example.com") == 2
+
+
+def test_ledger_blocks_a_second_send_even_without_prefect_record(state):
+    """Two runs racing (or a crash before Prefect's record): the ledger alone stops the resend."""
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        send(MANAGERS[:1], smtp.port, str(state))
+        with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: state / "other-storage"}):
+            out = send(MANAGERS[:1], smtp.port, str(state))
+    assert out[MANAGERS[0]]["status"] == "already-sent" and len(smtp.messages) == 1
+
+
+def test_preview_goes_only_to_preview_address_and_is_not_recorded(state):
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        send(MANAGERS, smtp.port, str(state), preview_to="me@example.com")
+        assert [m.rcpt_tos for m in smtp.messages] == [["me@example.com"]] * 3
+        assert all(m.message["Subject"].startswith("[Preview] ") for m in smtp.messages)
+        send(MANAGERS, smtp.port, str(state))  # the real send still happens afterwards
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages[3:]) == MANAGERS
+
+
+def test_refused_recipient_does_not_stop_others_and_is_named(state):
+    from flows.digest import DigestSendFailed
+
+    send = _send_flow()
+    with RecordingSmtpServer(refuse={"b.lead@example.com"}) as smtp:
+        state_ = send(MANAGERS, smtp.port, str(state), return_state=True)
+        assert state_.is_failed()
+        with pytest.raises(DigestSendFailed) as info:
+            state_.result()
+        assert "b.lead@example.com" in str(info.value) and "a.lead" not in str(info.value)
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["a.lead@example.com", "c.lead@example.com"]
+        assert smtp.handler.rcpt_attempts.count("b.lead@example.com") == 1  # 550 is permanent: no retry
+        send(["a.lead@example.com", "c.lead@example.com"], smtp.port, str(state))  # a re-run
+    assert len(smtp.messages) == 2
+
+
+def test_skip_if_empty(state):
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        out = send(MANAGERS[:2], smtp.port, str(state), skip_if_empty=True, counts={MANAGERS[0]: 0})
+    assert out[MANAGERS[0]]["status"] == "skipped-empty" and [m.rcpt_tos for m in smtp.messages] == [[MANAGERS[1]]]
+
+
+_SECOND_PROCESS = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_email import _send_flow
+    out = _send_flow()({recipients!r}, {port}, {out!r})
+    print("STATUS", sorted(o["status"] for o in out.values()))
+""")
+
+
+def test_second_process_with_same_prefect_storage_does_not_resend(state):
+    """Two separate processes sharing PREFECT_HOME/storage; different ledgers, so only Prefect's
+    persisted cache record can stop the second one."""
+    from prefect.settings import PREFECT_API_URL
+
+    tests = str(Path(__file__).parent)
+    with RecordingSmtpServer() as smtp:
+        outputs = []
+        for n in (1, 2):
+            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": str(state / "home"),
+                   "PREFECT_LOCAL_STORAGE_PATH": str(state / "home" / "storage"),
+                   "PIKE_REPORTS_STATE_DIR": str(state / f"ledger-{n}"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                   "PYTHONPATH": str(Path(tests).parent)}
+            code = _SECOND_PROCESS.format(tests=tests, recipients=MANAGERS[:2], port=smtp.port, out=str(state))
+            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            outputs.append(proc.stdout)
+    assert "STATUS ['sent', 'sent']" in outputs[0]
+    assert "STATUS ['already-sent', 'already-sent']" in outputs[1]
+    assert len(smtp.messages) == 2
