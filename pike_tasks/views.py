@@ -1,0 +1,471 @@
+"""Report DataFrames -> plain dicts of pre-formatted values for the HTML templates.
+
+Pure: no Prefect, no HTTP. Templates get strings, ints, lists and dicts only (the one
+``Markup`` value is a sanitised task description), so formatting rules live here and are
+tested here, and a template never sees a DataFrame or a NaN.
+
+Also the headline totals (:func:`overdue_totals`, :func:`workload_totals`), which are what
+``summary.json`` holds: plain JSON types only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pandas as pd
+
+from pike_tasks import __version__
+from pike_tasks.render import sanitize_description, task_url
+
+# (key, label): the priority order of REPORTS.md, indexed by priority_rank 0..4.
+PRIORITIES: tuple[tuple[str, str], ...] = (
+    ("urgent", "Urgent"),
+    ("high", "High"),
+    ("medium", "Medium"),
+    ("low", "Low"),
+    ("none", "No priority"),
+)
+# (bucket, label, css key): the age buckets of REPORTS.md; the css key is ours, never data.
+AGE_BUCKETS: tuple[tuple[str, str, str], ...] = (
+    ("1-7", "1–7 days", "a1"),
+    ("8-30", "8–30 days", "a2"),
+    ("31+", "31+ days", "a3"),
+)
+_SUMMARY_AGE_COLUMNS = {"1-7": "age_1_7", "8-30": "age_8_30", "31+": "age_31_plus"}
+_FILTER_LABELS = {"teams": "Teams", "projects": "Projects", "customers": "Customers"}
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
+           "August", "September", "October", "November", "December")
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# A segment narrower than this share of the chart width shows its number only in the legend/tooltip.
+_MIN_LABELLED_PCT = 6.0
+
+
+# --- totals (summary.json) ------------------------------------------------------------------
+
+
+def overdue_totals(rows: pd.DataFrame, summary: pd.DataFrame) -> dict[str, Any]:
+    """Headline numbers of the overdue report (also ``summary.json``'s ``totals``).
+
+    Args:
+        rows: overdue rows (``priority_rank``, ``age_bucket``, ``days_overdue`` used).
+        summary: the team summary, one row per team.
+
+    Returns:
+        ``overdue_tasks``, ``teams``, ``by_priority`` (urgent..none), ``by_age``
+        (``1-7``, ``8-30``, ``31+``) and ``oldest_days`` (None when nothing is overdue).
+    """
+    ranks = _ranks(rows["priority_rank"]) if len(rows) else pd.Series([], dtype=int)
+    buckets = rows["age_bucket"].astype("string") if len(rows) else pd.Series([], dtype="string")
+    return {
+        "overdue_tasks": int(len(rows)),
+        "teams": int(len(summary)),
+        "by_priority": {key: int((ranks == rank).sum()) for rank, (key, _) in enumerate(PRIORITIES)},
+        "by_age": {bucket: int((buckets == bucket).sum()) for bucket, _, _ in AGE_BUCKETS},
+        "oldest_days": int(rows["days_overdue"].max()) if len(rows) else None,
+    }
+
+
+def workload_totals(members: pd.DataFrame, customers: pd.DataFrame) -> dict[str, Any]:
+    """Headline numbers of the workload report (also ``summary.json``'s ``totals``).
+
+    ``members`` counts rows that are people (known or unknown ids), not "Unassigned";
+    ``billable_share`` is billable / open assignments as a percentage, rounded half-up to one
+    decimal (0.0 when there are none), the rule REPORTS.md gives per member.
+    """
+    open_total = _sum(members, "open")
+    billable = _sum(members, "billable")
+    ids = members["member_id"].map(_text) if len(members) else pd.Series([], dtype=object)
+    flags = members["flag"].map(_text) if len(members) else pd.Series([], dtype=object)
+    return {
+        "open_assignments": open_total,
+        "billable": billable,
+        "non_billable": _sum(members, "non_billable"),
+        "unclassified": _sum(members, "unclassified"),
+        "billable_share": share_pct(billable, open_total),
+        "members": int((ids != "").sum()),
+        "flagged_members": int((flags != "").sum()),
+        "customers": int(len(customers)),
+    }
+
+
+def share_pct(part: int, whole: int) -> float:
+    """``part / whole`` as a percentage, rounded half-up to one decimal; 0.0 when whole is 0."""
+    if not whole:
+        return 0.0
+    exact = Decimal(int(part)) * 100 / Decimal(int(whole))
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+# --- overdue page ---------------------------------------------------------------------------
+
+
+def overdue_view(
+    rows: pd.DataFrame,
+    summary: pd.DataFrame,
+    *,
+    as_of: date,
+    generated_at: str,
+    filters: Mapping[str, Any],
+    app_url_template: str | None,
+    source: str,
+) -> dict[str, Any]:
+    """Everything ``overdue.html.j2`` shows, pre-formatted.
+
+    Args:
+        rows: overdue rows in report order (transforms.overdue_tasks).
+        summary: one row per team in report order (transforms.overdue_team_summary).
+        as_of: the report date.
+        generated_at: when the run made the page, already formatted.
+        filters: ``{"teams": [ids], ...}``; empty for the whole workspace.
+        app_url_template: ``https://.../tasks/{id}`` or None (titles stay plain text).
+        source: where the data came from (``sandbox`` or the API host), for the footer.
+    """
+    totals = overdue_totals(rows, summary)
+    team_labels = {_text(r["team_id"]): _text(r["team"]) for r in _records(summary)}
+    tasks_by_team: dict[str, list[dict[str, Any]]] = {}
+    for record in _records(rows):
+        tasks_by_team.setdefault(_text(record["team_id"]), []).append(_overdue_task(record, app_url_template, as_of))
+
+    max_count = max((_int(r["count"]) for r in _records(summary)), default=0)
+    teams, chart_rows = [], []
+    for index, record in enumerate(_records(summary), start=1):
+        anchor = f"team-{index}"
+        team = _overdue_team(record, anchor, tasks_by_team.get(_text(record["team_id"]), []))
+        teams.append(team)
+        chart_rows.append(_overdue_chart_row(record, anchor, max_count))
+
+    oldest = totals["oldest_days"]
+    return {
+        **_page_header(
+            title="Overdue tasks by team", as_of=as_of, generated_at=generated_at, source=source,
+            filters=filters, labels={"teams": team_labels},
+        ),
+        "empty": not teams,
+        "empty_message": f"No overdue tasks as of {long_date(as_of)}.",
+        "headline": [
+            _stat("Overdue tasks", totals["overdue_tasks"], _plural(totals["overdue_tasks"], "open task", "open tasks")
+                  + " past due"),
+            _stat("Teams affected", totals["teams"], _plural(totals["teams"], "team", "teams") + " with overdue work"),
+            _stat("Oldest", "—" if oldest is None else fmt_int(oldest),
+                  "no overdue task" if oldest is None else _plural(oldest, "day", "days") + " past due"),
+        ],
+        "priority_totals": [
+            {"key": key, "label": label, "count": fmt_int(totals["by_priority"][key])}
+            for key, label in PRIORITIES
+        ],
+        "age_totals": [
+            {"key": css, "label": label, "count": fmt_int(totals["by_age"][bucket])}
+            for bucket, label, css in AGE_BUCKETS
+        ],
+        "chart": {
+            "rows": chart_rows,
+            "legend": [{"key": css, "label": label} for _, label, css in AGE_BUCKETS],
+            "scale_max": fmt_int(max_count),
+        },
+        "teams": teams,
+    }
+
+
+def _overdue_task(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:
+    rank = _rank(record["priority_rank"])
+    days = _int(record["days_overdue"])
+    bucket_key, bucket_label = _age_bucket(_text(record["age_bucket"]), days)
+    description = sanitize_description(_text(record.get("description")) or None)
+    return {
+        "task_id": _text(record["task_id"]),
+        "title": _text(record["title"]) or "(untitled)",
+        "url": task_url(app_url_template, _text(record["task_id"])),
+        "project": _text(record["project"]),
+        "customer": _text(record["customer"]),
+        "assignees": _text(record["assignees"]),
+        "priority": {"key": PRIORITIES[rank][0], "label": PRIORITIES[rank][1]},
+        "status": humanize_status(_text(record["status"])),
+        "due_date": _text(record["due_date"]),
+        "due_date_label": short_date(_text(record["due_date"]), current_year=as_of.year),
+        "days_overdue": fmt_int(days),
+        "days_label": _plural(days, "day", "days"),
+        "age": {"key": bucket_key, "label": bucket_label},
+        "description": description,
+        "has_description": bool(str(description).strip()),
+    }
+
+
+def _overdue_team(record: Mapping[str, Any], anchor: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    count = _int(record["count"])
+    priorities = [
+        {"key": key, "label": label, "count": fmt_int(_int(record[key]))}
+        for key, label in PRIORITIES
+    ]
+    return {
+        "anchor": anchor,
+        "team": _text(record["team"]),
+        "count": fmt_int(count),
+        "count_label": _plural(count, "overdue task", "overdue tasks"),
+        "priorities": priorities,
+        "oldest_days": fmt_int(_int(record["oldest_days"])),
+        "oldest_label": _plural(_int(record["oldest_days"]), "day", "days"),
+        "ages": [
+            {"key": css, "label": label, "count": fmt_int(_int(record[_SUMMARY_AGE_COLUMNS[bucket]]))}
+            for bucket, label, css in AGE_BUCKETS
+        ],
+        "tasks": tasks,
+    }
+
+
+def _overdue_chart_row(record: Mapping[str, Any], anchor: str, max_count: int) -> dict[str, Any]:
+    count = _int(record["count"])
+    segments = []
+    for bucket, label, css in AGE_BUCKETS:
+        n = _int(record[_SUMMARY_AGE_COLUMNS[bucket]])
+        if n:
+            segments.append(_segment(css, label, n, of_bar=count, of_chart=max_count))
+    described = ", ".join(f"{s['count']} aged {s['label']}" for s in segments)
+    return {
+        "anchor": anchor,
+        "team": _text(record["team"]),
+        "count": fmt_int(count),
+        "width": _pct(100.0 * count / max_count if max_count else 0.0),
+        "segments": segments,
+        "description": f"{_text(record['team'])}: {_plural(count, 'overdue task', 'overdue tasks')}"
+                       + (f" ({described})" if described else ""),
+    }
+
+
+# --- workload page --------------------------------------------------------------------------
+
+
+def workload_view(
+    members: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    as_of: date,
+    generated_at: str,
+    filters: Mapping[str, Any],
+    source: str,
+) -> dict[str, Any]:
+    """Everything ``workload.html.j2`` shows, pre-formatted.
+
+    Args:
+        members: workload per member in report order (transforms.workload_by_member).
+        customers: workload per customer in report order (transforms.workload_by_customer).
+        as_of, generated_at, filters, source: as for :func:`overdue_view`.
+    """
+    totals = workload_totals(members, customers)
+    member_records = _records(members)
+    max_open = max((_int(r["open"]) for r in member_records), default=0)
+    rows = [_workload_member(r, max_open) for r in member_records]
+    customer_labels = {_text(r["customer_id"]): _text(r["customer"]) for r in _records(customers)}
+    flagged = totals["flagged_members"]
+    return {
+        **_page_header(
+            title="Billable workload", as_of=as_of, generated_at=generated_at, source=source,
+            filters=filters, labels={"customers": customer_labels},
+        ),
+        "empty": not totals["open_assignments"],
+        "empty_message": f"No open assignments as of {long_date(as_of)}.",
+        "headline": [
+            _stat("Open assignments", totals["open_assignments"],
+                  f"{fmt_int(totals['billable'])} billable · {fmt_int(totals['non_billable'])} non-billable · "
+                  f"{fmt_int(totals['unclassified'])} unclassified"),
+            _stat("Billable share", f"{totals['billable_share']:.1f}%", "of open assignments"),
+            _stat("People", totals["members"], "active, or holding open tasks"),
+            _stat("Need reassigning", flagged,
+                  "nobody to reassign" if not flagged else _plural(flagged, "person", "people")
+                  + " not active, still holding tasks", tone="warn" if flagged else ""),
+            _stat("Customers", totals["customers"], "with open tasks"),
+        ],
+        "legend": [
+            {"key": "billable", "label": "Billable"},
+            {"key": "non-billable", "label": "Non-billable"},
+            {"key": "unclassified", "label": "Unclassified"},
+        ],
+        "members": rows,
+        "customers": [_workload_customer(r) for r in _records(customers)],
+    }
+
+
+def _workload_member(record: Mapping[str, Any], max_open: int) -> dict[str, Any]:
+    open_ = _int(record["open"])
+    parts = (("billable", "Billable", "billable"), ("non-billable", "Non-billable", "non_billable"),
+             ("unclassified", "Unclassified", "unclassified"))
+    segments = []
+    for key, label, column in parts:
+        n = _int(record[column])
+        if n:
+            segments.append(_segment(key, label, n, of_bar=open_, of_chart=max_open))
+    flag = _text(record["flag"])
+    member = _text(record["member"])
+    share = _float(record["billable_share"])
+    described = ", ".join(f"{s['count']} {s['label'].lower()}" for s in segments)
+    return {
+        "member": member,
+        "unassigned": not _text(record["member_id"]),
+        "status": humanize_status(_text(record["status"])) or "—",
+        "open": fmt_int(open_),
+        "billable": fmt_int(_int(record["billable"])),
+        "non_billable": fmt_int(_int(record["non_billable"])),
+        "unclassified": fmt_int(_int(record["unclassified"])),
+        "billable_share": f"{share:.1f}%",
+        "overdue": fmt_int(_int(record["overdue"])),
+        "flag": f"{flag} — reassign work" if flag else "",
+        "width": _pct(100.0 * open_ / max_open if max_open else 0.0),
+        "segments": segments,
+        "idle": open_ == 0,
+        "description": f"{member}: {_plural(open_, 'open assignment', 'open assignments')}"
+                       + (f" ({described})" if described else ""),
+    }
+
+
+def _workload_customer(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "customer": _text(record["customer"]),
+        "open_tasks": fmt_int(_int(record["open_tasks"])),
+        "billable_tasks": fmt_int(_int(record["billable_tasks"])),
+        "assignees": fmt_int(_int(record["assignees"])),
+        "projects": fmt_int(_int(record["projects"])),
+    }
+
+
+# --- shared formatting ----------------------------------------------------------------------
+
+
+def _page_header(
+    *, title: str, as_of: date, generated_at: str, source: str, filters: Mapping[str, Any],
+    labels: Mapping[str, Mapping[str, str]],
+) -> dict[str, Any]:
+    shown = format_filters(filters, labels)
+    return {
+        "page_title": f"{title} · {as_of.isoformat()}",
+        "title": title,
+        "as_of": as_of.isoformat(),
+        "as_of_long": long_date(as_of),
+        "generated_at": generated_at,
+        "source": source,
+        "filters": shown,
+        "scope": "Whole workspace" if not shown else "Filtered",
+        "version": __version__,
+    }
+
+
+def format_filters(filters: Mapping[str, Any], labels: Mapping[str, Mapping[str, str]] | None = None) -> list[dict[str, str]]:
+    """``{"teams": ["91ab…"]}`` -> ``[{"label": "Teams", "value": "Delivery"}]``; ids without a
+    known label are shown as they are."""
+    labels = labels or {}
+    shown = []
+    for key, value in filters.items():
+        if value is None or value == [] or value == "":
+            continue
+        values = [value] if isinstance(value, str) or not isinstance(value, Iterable) else list(value)
+        names = [labels.get(key, {}).get(str(v)) or str(v) for v in values]
+        shown.append({"label": _FILTER_LABELS.get(key, str(key).replace("_", " ").capitalize()),
+                      "value": ", ".join(names)})
+    return shown
+
+
+def long_date(day: date) -> str:
+    """``Thursday 9 April 2026`` (English whatever the process locale)."""
+    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def short_date(iso: str, current_year: int | None = None) -> str:
+    """``2026-04-01`` -> ``1 Apr 2026`` (``1 Apr`` in ``current_year``); anything unparseable
+    is returned as it is."""
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    short = f"{day.day} {_MONTHS[day.month - 1][:3]}"
+    return short if day.year == current_year else f"{short} {day.year}"
+
+
+def humanize_status(status: str) -> str:
+    """API status values for people: ``inProgress`` -> ``In progress``; unknown ones likewise."""
+    if not status:
+        return ""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", status.replace("_", " ")).split()
+    text = " ".join(words).lower()
+    return text[:1].upper() + text[1:]
+
+
+def fmt_int(n: int) -> str:
+    """``1234`` -> ``1,234``."""
+    return f"{int(n):,}"
+
+
+def _stat(label: str, value: int | str, note: str, tone: str = "") -> dict[str, str]:
+    return {"label": label, "value": fmt_int(value) if isinstance(value, int) else value, "note": note, "tone": tone}
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{fmt_int(n)} {one if n == 1 else many}"
+
+
+def _segment(key: str, label: str, n: int, *, of_bar: int, of_chart: int) -> dict[str, Any]:
+    """One stacked-bar segment: its width within its bar, and whether it is wide enough on
+    the chart to print its number inside (narrow ones keep it in the tooltip and text)."""
+    return {
+        "key": key,
+        "label": label,
+        "count": fmt_int(n),
+        "width": _pct(100.0 * n / of_bar if of_bar else 0.0),
+        "show_count": bool(of_chart) and 100.0 * n / of_chart >= _MIN_LABELLED_PCT,
+    }
+
+
+def _pct(value: float) -> str:
+    return f"{max(0.0, min(100.0, value)):.2f}"
+
+
+def _age_bucket(bucket: str, days: int) -> tuple[str, str]:
+    for name, label, css in AGE_BUCKETS:
+        if bucket == name:
+            return css, label
+    # Not one of the three: derive it from the days, as REPORTS.md defines the buckets.
+    index = 0 if days <= 7 else 1 if days <= 30 else 2
+    return AGE_BUCKETS[index][2], AGE_BUCKETS[index][1]
+
+
+def _rank(value: Any) -> int:
+    try:
+        rank = int(value)
+    except (TypeError, ValueError):
+        return len(PRIORITIES) - 1
+    return rank if 0 <= rank < len(PRIORITIES) else len(PRIORITIES) - 1
+
+
+def _ranks(series: pd.Series) -> pd.Series:
+    ranks = pd.to_numeric(series, errors="coerce").fillna(len(PRIORITIES) - 1).astype(int)
+    return ranks.where(ranks.between(0, len(PRIORITIES) - 1), len(PRIORITIES) - 1)
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return df.to_dict(orient="records")
+
+
+def _sum(df: pd.DataFrame, column: str) -> int:
+    if not len(df):
+        return 0
+    return int(pd.to_numeric(df[column], errors="coerce").fillna(0).sum())
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _text(value: Any) -> str:
+    return "" if _missing(value) else str(value)
+
+
+def _int(value: Any) -> int:
+    return 0 if _missing(value) else int(value)
+
+
+def _float(value: Any) -> float:
+    return 0.0 if _missing(value) else float(value)

@@ -1,0 +1,401 @@
+"""HTML report pages: views from tiny frames, escaping, sanitising, links, totals."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from html import unescape
+from html.parser import HTMLParser
+
+import jinja2
+import pandas as pd
+import pytest
+from markupsafe import Markup
+
+from pike_tasks import render, views
+from pike_tasks.render import (
+    make_environment,
+    render_overdue_html,
+    render_workload_html,
+    sanitize_description,
+    task_url,
+    templates_dir,
+)
+
+AS_OF = date(2026, 4, 9)
+URL = "https://pike.example.com/tasks/{id}"
+HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')
+
+OVERDUE_COLUMNS = [
+    "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
+    "due_date", "days_overdue", "priority_rank", "age_bucket", "description",
+]
+SUMMARY_COLUMNS = [
+    "team_id", "team", "count", "urgent", "high", "medium", "low", "none", "oldest_days",
+    "age_1_7", "age_8_30", "age_31_plus",
+]
+MEMBER_COLUMNS = [
+    "member_id", "member", "status", "open", "billable", "non_billable", "unclassified",
+    "billable_share", "overdue", "flag",
+]
+CUSTOMER_COLUMNS = ["customer_id", "customer", "open_tasks", "billable_tasks", "assignees", "projects"]
+
+
+def overdue_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = pd.DataFrame(
+        [
+            ("t1", "team-d", "Delivery", "Configure SSO", "2026-0001 · Acme rollout", "Acme Corporation",
+             "Jane Doe; alex@example.com", "high", "inProgress", "2026-04-01", 8, 1, "8-30",
+             "<p>Waiting on <strong>IT</strong></p>"),
+            ("t2", "team-d", "Delivery", "Apple", "2026-0001 · Acme rollout", "Acme Corporation",
+             "Jane Doe", "high", "toDo", "2026-04-02", 7, 1, "1-7", None),
+            ("t3", "", "No team", "Tidy drive", "No project", "No customer", "Unassigned", None, "blocked",
+             "2026-03-01", 39, 4, "31+", None),
+        ],
+        columns=OVERDUE_COLUMNS,
+    )
+    summary = pd.DataFrame(
+        [
+            ("team-d", "Delivery", 2, 0, 2, 0, 0, 0, 8, 1, 1, 0),
+            ("", "No team", 1, 0, 0, 0, 0, 1, 39, 0, 0, 1),
+        ],
+        columns=SUMMARY_COLUMNS,
+    )
+    return rows, summary
+
+
+def workload_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    members = pd.DataFrame(
+        [
+            ("m1", "Jane Doe", "active", 3, 2, 1, 0, 66.7, 3, ""),
+            ("m2", "Zoë Ñ", "inactive", 2, 1, 1, 0, 50.0, 1, "inactive"),
+            ("m3", "bob idle", "active", 0, 0, 0, 0, 0.0, 0, ""),
+            ("", "Unassigned", "", 1, 0, 0, 1, 0.0, 1, ""),
+        ],
+        columns=MEMBER_COLUMNS,
+    )
+    customers = pd.DataFrame(
+        [
+            ("", "No customer", 3, 2, 2, 2),
+            ("c1", "Acme Corporation", 2, 1, 2, 1),
+        ],
+        columns=CUSTOMER_COLUMNS,
+    )
+    return members, customers
+
+
+def overdue_html(rows=None, summary=None, *, app_url_template=None, filters=None) -> str:
+    default_rows, default_summary = overdue_frames()
+    view = views.overdue_view(
+        default_rows if rows is None else rows, default_summary if summary is None else summary,
+        as_of=AS_OF, generated_at="2026-04-09 07:00 UTC", filters=filters or {},
+        app_url_template=app_url_template, source="sandbox",
+    )
+    return render_overdue_html(view)
+
+
+def workload_html(members=None, customers=None) -> str:
+    default_members, default_customers = workload_frames()
+    view = views.workload_view(
+        default_members if members is None else members, default_customers if customers is None else customers,
+        as_of=AS_OF, generated_at="2026-04-09 07:00 UTC", filters={}, source="sandbox",
+    )
+    return render_workload_html(view)
+
+
+def cells(html: str) -> list[str]:
+    """The text of every table cell (th and td), tags stripped, whitespace collapsed."""
+    found = re.findall(r"<t([hd])\b[^>]*>(.*?)</t\1>", html, flags=re.S)
+    return [" ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split()) for _, body in found]
+
+
+def row_with(html: str, first_cell: str) -> list[str]:
+    """The cell texts of the table row whose first cell starts with ``first_cell``."""
+    for body in re.findall(r"<tr\b[^>]*>(.*?)</tr>", html, flags=re.S):
+        texts = cells(body)
+        if texts and texts[0].startswith(first_cell):
+            return texts
+    raise AssertionError(f"no row starting with {first_cell!r}")
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+
+def assert_inert(html: str) -> None:
+    """No script or image element and no event-handler attribute anywhere in the page."""
+    assert "<script" not in html.lower() and "<img" not in html.lower()
+    parser = _Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        assert tag not in ("script", "img", "iframe"), tag
+        for name, value in attrs:
+            assert not name.startswith("on"), (tag, name)
+            assert not (value or "").strip().lower().startswith("javascript:"), (tag, name, value)
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+def test_one_cached_environment_with_strict_undefined_and_autoescape():
+    env = make_environment()
+    assert env is make_environment()
+    assert env.undefined is jinja2.StrictUndefined
+    assert env.autoescape("overdue.html.j2") and env.autoescape("page.html") and env.autoescape(None)
+    assert not env.autoescape("digest.txt.j2")
+    assert (templates_dir() / "overdue.html.j2").is_file()
+
+
+def test_a_view_missing_a_key_raises():
+    rows, summary = overdue_frames()
+    view = views.overdue_view(rows, summary, as_of=AS_OF, generated_at="now", filters={},
+                              app_url_template=None, source="sandbox")
+    del view["as_of_long"]
+    with pytest.raises(jinja2.UndefinedError):
+        render_overdue_html(view)
+    members, customers = workload_frames()
+    view = views.workload_view(members, customers, as_of=AS_OF, generated_at="now", filters={}, source="x")
+    del view["members"][0]["billable_share"]
+    with pytest.raises(jinja2.UndefinedError):
+        render_workload_html(view)
+
+
+# --- overdue page -----------------------------------------------------------------------------
+
+
+def test_overdue_page_is_standalone_and_accessible():
+    html = overdue_html()
+    assert html.startswith("<!DOCTYPE html>")
+    assert '<html lang="en">' in html and '<meta charset="utf-8">' in html
+    assert '<meta name="viewport"' in html and "<title>Overdue tasks by team · 2026-04-09</title>" in html
+    assert '<th scope="col">' in html and '<th scope="row">' in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html), "no external assets or links"
+    assert "@media print" in html and "@media (max-width: 640px)" in html
+    assert (templates_dir() / "report.css").read_text(encoding="utf-8").strip() in html
+
+
+def test_overdue_task_table_cells():
+    html = overdue_html()
+    assert row_with(html, "Configure SSO") == [
+        "Configure SSO Description Waiting on IT",
+        "2026-0001 · Acme rollout", "Acme Corporation", "Jane Doe; alex@example.com",
+        "High", "In progress", "1 Apr", "8 days",
+    ]
+    assert row_with(html, "Tidy drive")[4:] == ["No priority", "Blocked", "1 Mar", "39 days"]
+
+
+def test_overdue_header_team_summaries_and_chart():
+    html = overdue_html()
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    assert "As of Thursday 9 April 2026" in text
+    assert "Overdue tasks 3 3 open tasks past due" in text
+    assert "Oldest 39 39 days past due" in text
+    assert "By priority 0 Urgent 2 High 0 Medium 0 Low 1 No priority" in text
+    assert "By age 1 1–7 days 1 8–30 days 1 31+ days" in text
+    # a section per team, in the given order, with its summary line
+    assert text.index("Delivery 2 overdue tasks · oldest 8 days") < text.index("No team 1 overdue task · oldest 39 days")
+    # the chart: one bar per team, segments by age bucket, widths relative to the largest team
+    assert 'href="#team-1"' in html and 'id="team-1"' in html
+    assert 'class="bar" style="width: 100.00%"' in html and 'class="bar" style="width: 50.00%"' in html
+    assert "Delivery: 2 overdue tasks (1 aged 1–7 days, 1 aged 8–30 days)" in text
+
+
+def test_priority_and_age_use_colour_and_words():
+    html = overdue_html()
+    assert '<span class="badge p-high">High</span>' in html
+    assert '<span class="badge p-none">No priority</span>' in html
+    assert re.search(r'<span class="badge age-a3"[^>]*>39 days</span>', html)
+    assert re.search(r'<span class="badge age-a2"[^>]*>8 days</span>', html)
+
+
+def test_empty_overdue_report_says_so():
+    rows, summary = overdue_frames()
+    html = overdue_html(rows.iloc[0:0], summary.iloc[0:0], filters={"teams": ["team-d"]})
+    assert "No overdue tasks as of Thursday 9 April 2026." in html
+    assert "<table" not in html
+    assert "Teams: <strong>team-d</strong>" in html
+
+
+def test_filters_show_team_labels():
+    html = overdue_html(filters={"teams": ["team-d"]})
+    assert "Teams: <strong>Delivery</strong>" in html
+
+
+# --- links ------------------------------------------------------------------------------------
+
+
+def test_titles_link_only_when_an_app_url_template_is_set():
+    plain = overdue_html()
+    assert "<a class=\"task-title\"" not in plain and '<span class="task-title">Configure SSO</span>' in plain
+    rows, summary = overdue_frames()
+    rows.loc[0, "task_id"] = "a/b c?d"
+    linked = overdue_html(rows, summary, app_url_template=URL)
+    assert '<a class="task-title" href="https://pike.example.com/tasks/a%2Fb%20c%3Fd"' in linked
+    assert 'href="https://pike.example.com/tasks/t2"' in linked
+
+
+def test_task_url_quotes_the_id_and_allows_only_http():
+    assert task_url(None, "t1") is None
+    assert task_url("", "t1") is None
+    assert task_url(URL, "t1") == "https://pike.example.com/tasks/t1"
+    assert task_url(URL, "../x/#?") == "https://pike.example.com/tasks/..%2Fx%2F%23%3F"
+    assert task_url("http://pike.local/t/{id}", "é") == "http://pike.local/t/%C3%A9"
+    assert task_url("javascript:alert({id})", "1") is None
+    assert task_url("/tasks/{id}", "1") is None
+    with pytest.raises(ValueError):
+        task_url("https://x/{id}/{other}", "1")
+
+
+# --- untrusted text ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("evil", HOSTILE)
+def test_every_overdue_text_field_is_escaped(evil):
+    rows, summary = overdue_frames()
+    for column in ("task_id", "team", "title", "project", "customer", "assignees", "priority", "status",
+                   "due_date", "age_bucket"):
+        rows[column] = evil
+    rows["description"] = evil
+    summary["team"] = evil
+    html = overdue_html(rows, summary, app_url_template=URL, filters={"teams": [evil]})
+    assert_inert(html)
+    assert html.count("onerror=") == html.count("&lt;img src=x onerror=")  # only ever as escaped text
+    escaped = str(Markup.escape(evil))
+    assert escaped in html  # the text is shown, escaped
+    assert html.count(escaped) >= 5
+
+
+@pytest.mark.parametrize("evil", HOSTILE)
+def test_every_workload_text_field_is_escaped(evil):
+    members, customers = workload_frames()
+    for column in ("member_id", "member", "status", "flag"):
+        members[column] = evil
+    for column in ("customer_id", "customer"):
+        customers[column] = evil
+    html = workload_html(members, customers)
+    assert_inert(html)
+    assert str(Markup.escape(evil)) in html
+
+
+def test_descriptions_are_sanitised_inside_collapsed_details():
+    rows, summary = overdue_frames()
+    rows.loc[0, "description"] = (
+        '<p onclick="x()">Hi <strong>there</strong><script>alert(1)</script>'
+        '<img src=x onerror=alert(1)> <a href="javascript:alert(1)">bad</a> '
+        '<a href="https://ok.example/doc" target="_blank">ok</a></p>'
+    )
+    html = overdue_html(rows, summary)
+    assert "<details>\n" in html and "<summary>Description</summary>" in html
+    block = re.search(r'<div class="desc">(.*?)</div>', html, flags=re.S).group(1)
+    assert "<strong>there</strong>" in block
+    assert '<a href="https://ok.example/doc" rel="noopener noreferrer">ok</a>' in block
+    for bad in ("<script", "onerror", "onclick", "javascript:", "<img", "target="):
+        assert bad not in block.lower()
+
+
+def test_sanitize_description_allow_list():
+    assert sanitize_description(None) == "" and isinstance(sanitize_description(None), Markup)
+    assert sanitize_description("   ") == ""
+    out = sanitize_description(
+        "<p>a<br>b</p><ul><li><em>x</em></li></ol><pre><code>y</code></pre>"
+        '<a href="mailto:a@b.c">m</a><style>p{}</style><iframe src="https://e"></iframe><h1>t</h1>'
+    )
+    assert isinstance(out, Markup)
+    for kept in ("<p>a<br>b</p>", "<em>x</em>", "<pre><code>y</code></pre>", 'href="mailto:a@b.c"'):
+        assert kept in out
+    for dropped in ("<style", "<iframe", "<h1", "p{}"):
+        assert dropped not in out
+    assert "t" in out  # text of a dropped harmless tag is kept
+
+
+def test_task_without_description_has_no_details():
+    rows, summary = overdue_frames()
+    rows["description"] = None
+    assert "<details" not in overdue_html(rows, summary)
+
+
+# --- workload page ----------------------------------------------------------------------------
+
+
+def test_workload_tables_cells_and_flag_badge():
+    html = workload_html()
+    assert row_with(html, "Jane Doe") == ["Jane Doe", "Active", "3", "2", "1", "0", "66.7%", "3"]
+    assert row_with(html, "Zoë Ñ") == ["Zoë Ñ inactive — reassign work", "Inactive", "2", "1", "1", "0", "50.0%", "1"]
+    assert '<span class="badge flag">inactive — reassign work</span>' in html
+    assert row_with(html, "Unassigned")[1] == "—"
+    assert row_with(html, "Acme Corporation") == ["Acme Corporation", "2", "1", "2", "1"]
+    assert row_with(html, "No customer") == ["No customer", "3", "2", "2", "2"]
+    # the chart: stacked bars per member, idle members say so
+    assert 'class="seg seg-billable" style="width: 66.67%"' in html
+    assert "no open work" in html
+
+
+def test_workload_page_is_standalone():
+    html = workload_html()
+    assert '<meta charset="utf-8">' in html and "<title>Billable workload · 2026-04-09</title>" in html
+    assert "<script" not in html.lower()
+
+
+# --- totals -----------------------------------------------------------------------------------
+
+
+def test_overdue_totals_by_hand():
+    rows, summary = overdue_frames()
+    totals = views.overdue_totals(rows, summary)
+    assert totals == {
+        "overdue_tasks": 3,
+        "teams": 2,
+        "by_priority": {"urgent": 0, "high": 2, "medium": 0, "low": 0, "none": 1},
+        "by_age": {"1-7": 1, "8-30": 1, "31+": 1},
+        "oldest_days": 39,
+    }
+    json.dumps(totals)  # plain JSON types only
+
+
+def test_overdue_totals_of_nothing():
+    rows, summary = overdue_frames()
+    totals = views.overdue_totals(rows.iloc[0:0], summary.iloc[0:0])
+    assert totals["overdue_tasks"] == 0 and totals["oldest_days"] is None
+    assert set(totals["by_priority"].values()) == {0}
+
+
+def test_workload_totals_by_hand():
+    members, customers = workload_frames()
+    totals = views.workload_totals(members, customers)
+    assert totals == {
+        "open_assignments": 6,
+        "billable": 3,
+        "non_billable": 2,
+        "unclassified": 1,
+        "billable_share": 50.0,
+        "members": 3,  # Unassigned is not a person
+        "flagged_members": 1,
+        "customers": 2,
+    }
+    json.dumps(totals)
+    assert all(type(v) in (int, float) for v in totals.values())
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "share"),
+    [(1, 16, 6.3), (2, 3, 66.7), (1, 3, 33.3), (1, 8, 12.5), (1, 80, 1.3), (0, 0, 0.0), (5, 5, 100.0)],
+)
+def test_billable_share_rounds_half_up(part, whole, share):
+    assert views.share_pct(part, whole) == share
+
+
+def test_module_layering_is_pure():
+    import sys
+
+    for module in (render, views):
+        source = open(module.__file__, encoding="utf-8").read()
+        assert "import prefect" not in source and "from prefect" not in source
+        assert "import requests" not in source
+    assert "pike_tasks.render" in sys.modules
