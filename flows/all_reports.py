@@ -1,14 +1,16 @@
-"""Flow: every report from one fetch, in one flow run (what `pike-reports run all` runs)."""
+"""Flow: every report from one fetch, in one flow run (what `pike-reports run all` and the demo run)."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from prefect import flow
 from pydantic import Field
 from typing_extensions import Annotated
 
 from flows.common import TeamsConfigParam, run_name, settings_for
+from flows.digest import deliver_digests
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_overdue_report,
@@ -25,8 +27,10 @@ def run_all_reports(
     team_ids: Annotated[list[str] | None, Field(title="Teams", description="Only these Pike team ids.")] = None,
     output_dir: Annotated[str, Field(title="Output folder", description="Reports go to <folder>/<report>/<as_of>/.")] = "out",
     teams_config: Annotated[TeamsConfigParam, Field(title="Teams config", description="Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.")] = None,
+    digests: Annotated[Literal["off", "dry-run", "send"], Field(title="Manager digests", description="off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).")] = "off",
+    force_digests: Annotated[bool, Field(title="Force resend", description="With digests=send: send again even if already sent for this as_of.")] = False,
 ) -> dict:
-    """Overdue and workload reports sharing one fetch of the workspace."""
+    """Overdue and workload reports (and optionally the manager digests) sharing one fetch."""
     as_of, config = settings_for(as_of, teams_config)
     resolved = resolve_workspace(fetch_workspace(), config)
     source = api_source_label()
@@ -36,4 +40,11 @@ def run_all_reports(
     workload = build_workload_report(resolved, as_of=as_of, output_dir=output_dir, team_ids=team_ids, source=source)
     for result in (overdue, workload):
         publish_artifacts(result)
-    return {"overdue": str(overdue.folder), "workload": str(workload.folder)}
+    folders = {"overdue": str(overdue.folder), "workload": str(workload.folder)}
+    if digests != "off":
+        folder = deliver_digests(
+            resolved, as_of=as_of, config=config, output_dir=output_dir, team_ids=team_ids,
+            dry_run=digests == "dry-run", force=force_digests, report_url=overdue.html.as_uri(),
+        )
+        folders["digest"] = str(folder)
+    return folders

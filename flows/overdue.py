@@ -29,6 +29,12 @@ def report_overdue_tasks(
 
     Writes overdue.csv, index.html and summary.json, and publishes the headline numbers
     and top rows as artifacts.
+
+    Args:
+        as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
+        team_ids: Only these Pike team ids; empty means every team.
+        output_dir: Folder the reports are written to (<folder>/<report>/<as_of>/); relative paths are relative to the worker's checkout.
+        teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
     """
     as_of, config = settings_for(as_of, teams_config)
     resolved = resolve_workspace(fetch_workspace(), config)

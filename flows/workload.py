@@ -31,6 +31,14 @@ def report_billable_workload(
 
     Writes workload.csv, workload_by_customer.csv, index.html and summary.json, and
     publishes artifacts.
+
+    Args:
+        as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
+        team_ids: Only tasks of these Pike team ids; empty means every team.
+        project_ids: Only tasks of these Pike project ids; empty means every project.
+        customer_ids: Only tasks of these Pike customer ids; empty means every customer.
+        output_dir: Folder the reports are written to (<folder>/<report>/<as_of>/); relative paths are relative to the worker's checkout.
+        teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
     """
     as_of, config = settings_for(as_of, teams_config)
     resolved = resolve_workspace(fetch_workspace(), config)

@@ -1,0 +1,309 @@
+"""Deployments: prefect.yaml, the UI parameter forms, `pike-reports setup`, and one end-to-end run.
+
+The end-to-end test (marked ``e2e``; ``pytest -m e2e`` selects it, ``-m "not e2e"`` skips it)
+does what an operator does: a real ``prefect server`` with a temporary home, the sandbox,
+``pike-reports setup``, the work pool, ``prefect deploy --all`` from the repo root, a process
+worker, and a run triggered through the Prefect client with parameters (the UI's Custom run).
+Then a run whose job variables carry a wrong secret must end Failed saying why.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from prefect_server import PrefectServer, start_server
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "tests" / "fixtures" / "small"
+AS_OF = date(2026, 4, 9)
+POOL = "pike-reports"
+OVERDUE = "report-overdue-tasks/overdue-weekdays-0700"
+SECRETISH = re.compile(r"secret|password|token|api_key|apikey|credential", re.IGNORECASE)
+
+FLOWS = {
+    "flows/overdue.py:report_overdue_tasks": {"as_of", "team_ids", "output_dir", "teams_config"},
+    "flows/workload.py:report_billable_workload": {
+        "as_of", "team_ids", "project_ids", "customer_ids", "output_dir", "teams_config",
+    },
+    "flows/all_reports.py:run_all_reports": {"as_of", "team_ids", "output_dir", "teams_config"},
+    "flows/digest.py:send_manager_digests": {"as_of", "team_ids", "output_dir", "teams_config"},
+}
+
+
+def _prefect_yaml() -> dict:
+    return yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+
+
+# --- prefect.yaml ---------------------------------------------------------------------------
+
+
+def test_prefect_yaml_deployments_schedules_and_pool():
+    spec = _prefect_yaml()
+    deployments = {d["name"]: d for d in spec["deployments"]}
+    expected = {
+        "overdue-weekdays-0700": ("flows/overdue.py:report_overdue_tasks", "0 7 * * 1-5"),
+        "workload-mondays-0800": ("flows/workload.py:report_billable_workload", "0 8 * * 1"),
+        "digests-weekdays-0730": ("flows/digest.py:send_manager_digests", "30 7 * * 1-5"),
+    }
+    for name, (entrypoint, cron) in expected.items():
+        deployment = deployments[name]
+        assert deployment["entrypoint"] == entrypoint
+        [schedule] = deployment["schedules"]
+        assert schedule["cron"] == cron
+        ZoneInfo(schedule["timezone"])  # an explicit IANA name, not an offset
+        assert "/" in schedule["timezone"]
+    for deployment in deployments.values():
+        assert deployment["work_pool"]["name"] == POOL
+        assert deployment["work_pool"]["work_queue_name"] == "default"
+        assert deployment["tags"] and "pike-reports" in deployment["tags"]
+        path, func = deployment["entrypoint"].split(":")
+        assert f"def {func}(" in (REPO / path).read_text(encoding="utf-8")
+        # teams config left empty: the pike-teams-config Variable
+        assert deployment["parameters"]["teams_config"] is None
+        assert set(deployment["parameters"]) <= FLOWS[deployment["entrypoint"]] | {"smtp_block", "dry_run"}
+    [pull] = spec["pull"]
+    assert pull == {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PIKE_REPORTS_DIR }}"}}
+
+
+def test_prefect_yaml_holds_no_secrets():
+    def walk(node, path=""):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                assert not SECRETISH.search(str(key)), f"secret-like key {path}/{key}"
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+        elif isinstance(node, str):
+            assert "sandbox-secret" not in node and not node.startswith(("sk_", "pk_")), path
+
+    walk(_prefect_yaml())
+
+
+# --- the UI form ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entrypoint", sorted(FLOWS))
+def test_parameter_schema_is_a_usable_form(entrypoint):
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+
+    flow = load_flow_from_entrypoint(str(REPO / entrypoint))
+    props = parameter_schema(flow.fn).model_dump()["properties"]
+
+    assert FLOWS[entrypoint] <= set(props)
+    assert not [name for name in props if SECRETISH.search(name)]
+    assert {"format": "date", "type": "string"} in props["as_of"]["anyOf"]
+    assert {"items": {"type": "string"}, "type": "array"} in props["team_ids"]["anyOf"]
+    assert props["output_dir"]["type"] == "string"
+    assert props["teams_config"]["default"] is None
+    for name in ("project_ids", "customer_ids"):
+        if name in props:
+            assert {"items": {"type": "string"}, "type": "array"} in props[name]["anyOf"]
+    # Prefect 3.9 takes descriptions from the docstring's Args section (not from Annotated Field)
+    if entrypoint != "flows/digest.py:send_manager_digests":
+        missing = [name for name, prop in props.items() if not prop.get("description")]
+        assert not missing, f"parameters without a description in the UI: {missing}"
+
+
+# --- pike-reports setup ---------------------------------------------------------------------
+
+
+def test_setup_creates_blocks_variable_and_limit(prefect_harness, capsys):
+    from prefect.blocks.system import Secret
+    from prefect.client.orchestration import get_client
+    from prefect.variables import Variable
+    from prefect_email import EmailServerCredentials
+
+    from pike_tasks.setup_blocks import run_setup
+
+    env = {
+        "PIKE_API_SECRET": "s3cret-value-123",
+        "PIKE_REPORTS_SMTP_HOST": "smtp.example.com",
+        "PIKE_REPORTS_SMTP_PORT": "2525",
+        "PIKE_REPORTS_SMTP_USER": "reports@example.com",
+        "PIKE_REPORTS_SMTP_PASSWORD": "mail-pass-456",
+        "PIKE_REPORTS_SMTP_SECURITY": "starttls",
+        "PIKE_API_GLOBAL_SLOTS": "3",
+    }
+    lines = run_setup(str(FIXTURE / "teams.yaml"), env=env)
+    lines += run_setup(None, env={**env, "PIKE_API_GLOBAL_SLOTS": "5"})  # again: updates in place
+    out = capsys.readouterr().out + "\n".join(lines)
+    assert "s3cret-value-123" not in out and "mail-pass-456" not in out
+
+    assert Secret.load("pike-api-secret").get() == "s3cret-value-123"
+    smtp = EmailServerCredentials.load("pike-reports-smtp")
+    assert (smtp.smtp_server, smtp.smtp_port, smtp.smtp_type.name) == ("smtp.example.com", 2525, "STARTTLS")
+    assert smtp.password.get_secret_value() == "mail-pass-456"
+    config = Variable.get("pike-teams-config")
+    assert config["timezone"] == "Europe/London"
+    assert config["teams"]["91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b"]["name"] == "Delivery"
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("pike-api")
+    assert limit.limit == 5 and limit.active
+
+
+def test_setup_skips_what_is_not_configured(prefect_harness):
+    from pike_tasks.setup_blocks import run_setup
+
+    lines = run_setup(None, env={}, echo=lambda line: None)
+    assert len(lines) == 4 and all(line.startswith("skipped ") for line in lines)
+
+
+def test_setup_rejects_bad_smtp_security_without_echoing_the_password(prefect_harness):
+    from pike_tasks.errors import PikeConfigError
+    from pike_tasks.setup_blocks import save_smtp_block
+
+    with pytest.raises(PikeConfigError, match="ssl, starttls or none") as info:
+        save_smtp_block({"PIKE_REPORTS_SMTP_HOST": "h", "PIKE_REPORTS_SMTP_SECURITY": "tls",
+                         "PIKE_REPORTS_SMTP_PASSWORD": "pw-789"})
+    assert "pw-789" not in str(info.value)
+
+
+# --- end to end: server, sandbox, setup, deploy, worker, runs ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """A Prefect server with every deployment of prefect.yaml and one process worker.
+
+    Yields (server, sandbox, timings). Everything started here is stopped in the finally.
+    """
+    from pike_tasks.sandbox.server import load_data_file, start_sandbox
+
+    timings: dict[str, float] = {}
+    home = tmp_path_factory.mktemp("prefect-e2e") / "home"
+    sandbox = server = None
+    t0 = time.monotonic()
+    try:
+        sandbox = start_sandbox(load_data_file(FIXTURE / "workspace.json"))
+        server = start_server(home)
+        timings["server"] = time.monotonic() - t0
+
+        t = time.monotonic()
+        setup = subprocess.run(
+            [str(Path(sys.executable).parent / "pike-reports"), "setup", "--teams-config", str(FIXTURE / "teams.yaml")],
+            cwd=REPO, env={**server.env, "PIKE_API_SECRET": sandbox.secret},
+            capture_output=True, text=True, timeout=120,
+        )
+        assert setup.returncode == 0, setup.stderr[-2000:]
+        assert sandbox.secret not in setup.stdout + setup.stderr
+        assert "saved Secret block 'pike-api-secret'" in setup.stdout
+        assert "saved Variable 'pike-teams-config'" in setup.stdout
+        timings["setup"] = time.monotonic() - t
+
+        t = time.monotonic()
+        server.cli("work-pool", "create", POOL, "--type", "process")
+        server.cli("deploy", "--all", cwd=REPO)
+        timings["pool+deploy"] = time.monotonic() - t
+
+        # The worker knows where the API is and where the checkout is, but not the secret:
+        # the flow run reads it from the pike-api-secret block that setup saved.
+        server.start_worker(POOL, cwd=REPO, env={
+            "PIKE_REPORTS_DIR": str(REPO),
+            "PIKE_API_BASE_URL": sandbox.url,
+        })
+        yield server, sandbox, timings
+    finally:
+        if server is not None:
+            server.stop()
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def _run(server: PrefectServer, **kwargs):
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        return run_deployment(OVERDUE, timeout=150, poll_interval=0.5, **kwargs)
+
+
+def _artifacts(server: PrefectServer, flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        with get_client(sync_client=True) as client:
+            return client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            )
+
+
+def _deployments(server: PrefectServer) -> dict:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        with get_client(sync_client=True) as client:
+            return {d.name: d for d in client.read_deployments()}
+
+
+def _explain(server: PrefectServer) -> str:
+    return "\n--- worker log ---\n" + "\n".join(w.tail(80) for w in server.workers)
+
+
+@pytest.mark.e2e
+def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
+    server, sandbox, timings = deployed
+    deployments = _deployments(server)
+    assert set(deployments) == {"overdue-weekdays-0700", "workload-mondays-0800", "digests-weekdays-0730",
+                                "all-reports-on-demand"}
+    overdue = deployments["overdue-weekdays-0700"]
+    [schedule] = overdue.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 7 * * 1-5", "Europe/London")
+    assert overdue.work_pool_name == POOL and overdue.pull_steps == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PIKE_REPORTS_DIR }}"}}
+    ]
+    assert "as_of" in overdue.parameter_openapi_schema["properties"]
+
+    t = time.monotonic()
+    run = _run(server, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path)})
+    timings["good run"] = time.monotonic() - t
+    assert run.state is not None and run.state.is_completed(), f"{run.state!r}{_explain(server)}"
+    assert run.name == "overdue-2026-04-09"
+
+    folder = tmp_path / "overdue" / AS_OF.isoformat()
+    csv_path = folder / "overdue.csv"
+    assert csv_path.exists() and (folder / "index.html").exists() and (folder / "summary.json").exists()
+    with csv_path.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header == ["task_id", "team_id", "team", "title", "project", "customer", "assignees",
+                      "priority", "status", "due_date", "days_overdue"]
+    # the teams config came from the Variable that setup stored (names from tests/fixtures/small)
+    expected = (FIXTURE / "overdue.csv").read_bytes().decode("utf-8").replace("\r\n", "\n")
+    assert csv_path.read_bytes().decode("utf-8").replace("\r\n", "\n") == expected
+
+    keys = {a.key for a in _artifacts(server, run.id)}
+    assert {"overdue-report", "overdue-top-rows"} <= keys
+    print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+@pytest.mark.e2e
+def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_path):
+    server, sandbox, timings = deployed
+    t = time.monotonic()
+    run = _run(
+        server,
+        parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path)},
+        job_variables={"env": {"PIKE_API_SECRET": "wrong-secret"}},
+    )
+    timings["bad-secret run"] = time.monotonic() - t
+    assert run.state is not None and run.state.is_failed(), f"{run.state!r}{_explain(server)}"
+    message = run.state.message or ""
+    assert "rejected the API secret" in message and "PikeAuthError" in message, message
+    assert "wrong-secret" not in message
+    assert not (tmp_path / "overdue").exists()
+    print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
