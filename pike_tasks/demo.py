@@ -26,6 +26,8 @@ def main(out: str = "demo-out") -> int:
     out_dir = Path(out).resolve()
     inbox = out_dir / "digest" / as_of.isoformat() / "inbox"
     teams_config = str(REPO / "teams.example.yaml")
+    for old in inbox.glob("*.eml"):  # a re-run shows this run's mail only
+        old.unlink()
     with start_sandbox(today=as_of) as sandbox, LocalSmtpServer(inbox) as smtp:
         os.environ.update(
             PIKE_API_BASE_URL=sandbox.url,
@@ -40,7 +42,7 @@ def main(out: str = "demo-out") -> int:
 
         state = run_all_reports(
             as_of=as_of, output_dir=str(out_dir), teams_config=teams_config,
-            send_digests=True, force_digests=True, return_state=True,
+            digests="send", force_digests=True, return_state=True,
         )
     if not state.is_completed():
         print(f"demo failed: {state.message}", file=sys.stderr)

@@ -126,5 +126,7 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
         ), ["digest"]
     from flows.all_reports import run_all_reports
 
-    return run_all_reports(as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
-                           return_state=True), ["overdue", "workload"]
+    return run_all_reports(
+        as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
+        digests="dry-run" if args.dry_run else "off", return_state=True,
+    ), ["overdue", "workload"]

@@ -38,6 +38,8 @@ def test_invalid_teams_config(api_env, capsys, tmp_path):
 
 
 def test_missing_secret(monkeypatch, capsys):
+    # no env secret and no Prefect Secret block (looking one up would start Prefect)
+    monkeypatch.setattr("pike_tasks.settings.load_secret_block", lambda: None)
     monkeypatch.setenv("PIKE_API_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.delenv("PIKE_API_SECRET", raising=False)
     assert main(["run", "overdue"]) == 2
