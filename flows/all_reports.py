@@ -30,7 +30,16 @@ def run_all_reports(
     digests: Annotated[Literal["off", "dry-run", "send"], Field(title="Manager digests", description="off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).")] = "off",
     force_digests: Annotated[bool, Field(title="Force resend", description="With digests=send: send again even if already sent for this as_of.")] = False,
 ) -> dict:
-    """Overdue and workload reports (and optionally the manager digests) sharing one fetch."""
+    """Overdue and workload reports (and optionally the manager digests) sharing one fetch.
+
+    Args:
+        as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
+        team_ids: Only these Pike team ids; empty means every team.
+        output_dir: Folder the reports are written to (<folder>/<report>/<as_of>/); relative paths are relative to the worker's checkout.
+        teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
+        digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
+        force_digests: With digests=send: send again even if already sent for this as_of.
+    """
     as_of, config = settings_for(as_of, teams_config)
     resolved = resolve_workspace(fetch_workspace(), config)
     source = api_source_label()
