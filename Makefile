@@ -28,6 +28,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Only the end-to-end deployment test (prefect server + worker + sandbox, about 40 s); `make test` runs it too.
+e2e: install
+	$(BIN)/python -m pytest -q -m e2e -s tests/test_deployments.py
+
 bench: install
 	$(BIN)/python -m benchmarks.run
 

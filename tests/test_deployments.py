@@ -10,12 +10,14 @@ Then a run whose job variables carry a wrong secret must end Failed saying why.
 from __future__ import annotations
 
 import csv
-import os
+import json
 import re
+import threading
 import subprocess
 import sys
 import time
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -174,19 +176,79 @@ def test_setup_rejects_bad_smtp_security_without_echoing_the_password(prefect_ha
 # --- end to end: server, sandbox, setup, deploy, worker, runs ---------------------------------
 
 
+def documented_automation() -> dict:
+    """The failure automation exactly as docs/deployments.md shows it."""
+    text = (REPO / "docs" / "deployments.md").read_text(encoding="utf-8")
+    block = text.split("<!-- automation:begin", 1)[1].split("<!-- automation:end", 1)[0]
+    return yaml.safe_load(block.split("```yaml", 1)[1].split("```", 1)[0])
+
+
+def test_documented_automation_is_valid():
+    from prefect.events.schemas.automations import AutomationCore
+
+    spec = documented_automation()
+    spec["actions"][0]["block_document_id"] = "00000000-0000-0000-0000-000000000000"
+    automation = AutomationCore.model_validate(spec)
+    assert automation.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+
+
+class WebhookSink:
+    """A loopback HTTP server that records the JSON bodies POSTed to it (the alert target)."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body or b"{}"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _create_failure_automation(server: PrefectServer, sink: WebhookSink, folder: Path) -> None:
+    """The documented automation, notifying through a Custom Webhook block aimed at ``sink``."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        block = CustomWebhookNotificationBlock(
+            name="pike-reports-alerts", url=sink.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        )
+        block_id = block.save("pike-reports-alerts")
+    spec = documented_automation()
+    spec["actions"][0]["block_document_id"] = str(block_id)
+    path = folder / "pike-reports-failed-runs.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    server.cli("automation", "create", "--from-file", str(path))
+
+
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
     """A Prefect server with every deployment of prefect.yaml and one process worker.
 
-    Yields (server, sandbox, timings). Everything started here is stopped in the finally.
+    Yields (server, webhook sink of the failure automation, timings). Everything started here
+    is stopped in the finally.
     """
     from pike_tasks.sandbox.server import load_data_file, start_sandbox
 
     timings: dict[str, float] = {}
     home = tmp_path_factory.mktemp("prefect-e2e") / "home"
-    sandbox = server = None
+    sandbox = server = sink = None
     t0 = time.monotonic()
     try:
+        sink = WebhookSink()
         sandbox = start_sandbox(load_data_file(FIXTURE / "workspace.json"))
         server = start_server(home)
         timings["server"] = time.monotonic() - t0
@@ -207,6 +269,7 @@ def deployed(tmp_path_factory):
         server.cli("work-pool", "create", POOL, "--type", "process")
         server.cli("deploy", "--all", cwd=REPO)
         timings["pool+deploy"] = time.monotonic() - t
+        _create_failure_automation(server, sink, home)
 
         # The worker knows where the API is and where the checkout is, but not the secret:
         # the flow run reads it from the pike-api-secret block that setup saved.
@@ -214,12 +277,14 @@ def deployed(tmp_path_factory):
             "PIKE_REPORTS_DIR": str(REPO),
             "PIKE_API_BASE_URL": sandbox.url,
         })
-        yield server, sandbox, timings
+        yield server, sink, timings
     finally:
         if server is not None:
             server.stop()
         if sandbox is not None:
             sandbox.stop()
+        if sink is not None:
+            sink.stop()
 
 
 def _run(server: PrefectServer, **kwargs):
@@ -257,7 +322,7 @@ def _explain(server: PrefectServer) -> str:
 
 @pytest.mark.e2e
 def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
-    server, sandbox, timings = deployed
+    server, sink, timings = deployed
     deployments = _deployments(server)
     assert set(deployments) == {"overdue-weekdays-0700", "workload-mondays-0800", "digests-weekdays-0730",
                                 "all-reports-on-demand"}
@@ -293,7 +358,7 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
 
 @pytest.mark.e2e
 def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_path):
-    server, sandbox, timings = deployed
+    server, sink, timings = deployed
     t = time.monotonic()
     run = _run(
         server,
@@ -306,4 +371,14 @@ def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_pa
     assert "rejected the API secret" in message and "PikeAuthError" in message, message
     assert "wrong-secret" not in message
     assert not (tmp_path / "overdue").exists()
+
+    # the documented automation sent the reason to the alert webhook
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(run.name in a.get("body", "") for a in sink.received):
+        time.sleep(0.5)
+    alerts = [a for a in sink.received if run.name in a.get("body", "")]
+    assert alerts, f"no failure notification arrived; got {sink.received!r}"
+    assert "rejected the API secret" in alerts[0]["body"] and "Failed" in alerts[0]["subject"]
+    assert "wrong-secret" not in json.dumps(alerts)
+    timings["bad-secret run + alert"] = time.monotonic() - t
     print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
