@@ -10,6 +10,7 @@ Then a run whose job variables carry a wrong secret must end Failed saying why.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import re
 import threading
@@ -41,6 +42,15 @@ FLOWS = {
     "flows/all_reports.py:run_all_reports": {"as_of", "team_ids", "output_dir", "teams_config"},
     "flows/digest.py:send_manager_digests": {"as_of", "team_ids", "output_dir", "teams_config"},
 }
+
+
+# The report flows import these modules; until every one has landed, the tests that load or
+# run a report flow are skipped (the server, setup, deploy and worker parts still run).
+_REPORT_MODULES = ("frames", "transforms", "csv_output", "views", "render", "outputs")
+needs_report_modules = pytest.mark.skipif(
+    any(importlib.util.find_spec(f"pike_tasks.{name}") is None for name in _REPORT_MODULES),
+    reason="report modules (pike_tasks.transforms, csv_output, ...) have not landed yet",
+)
 
 
 def _prefect_yaml() -> dict:
@@ -96,6 +106,7 @@ def test_prefect_yaml_holds_no_secrets():
 # --- the UI form ----------------------------------------------------------------------------
 
 
+@needs_report_modules
 @pytest.mark.parametrize("entrypoint", sorted(FLOWS))
 def test_parameter_schema_is_a_usable_form(entrypoint):
     from prefect.flows import load_flow_from_entrypoint
@@ -321,7 +332,7 @@ def _explain(server: PrefectServer) -> str:
 
 
 @pytest.mark.e2e
-def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
+def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
     server, sink, timings = deployed
     deployments = _deployments(server)
     assert set(deployments) == {"overdue-weekdays-0700", "workload-mondays-0800", "digests-weekdays-0730",
@@ -333,6 +344,16 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
         {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PIKE_REPORTS_DIR }}"}}
     ]
     assert "as_of" in overdue.parameter_openapi_schema["properties"]
+    digests = deployments["digests-weekdays-0730"]
+    assert digests.parameters["smtp_block"] == "pike-reports-smtp"
+    assert digests.global_concurrency_limit is not None and digests.global_concurrency_limit.limit == 1
+    assert deployments["all-reports-on-demand"].schedules == []
+
+
+@pytest.mark.e2e
+@needs_report_modules
+def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
+    server, sink, timings = deployed
 
     t = time.monotonic()
     run = _run(server, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path)})
@@ -357,6 +378,7 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
 
 
 @pytest.mark.e2e
+@needs_report_modules
 def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_path):
     server, sink, timings = deployed
     t = time.monotonic()
