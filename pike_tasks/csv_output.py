@@ -1,0 +1,111 @@
+"""Pure: the CSV dialect of REPORTS.md "Machine-readable outputs".
+
+UTF-8 without BOM, a header row, Python's ``csv`` default dialect (quoted only where needed),
+integers plain, ``billable_share`` with one decimal, dates ``YYYY-MM-DD``, text raw (no HTML
+escaping) except the formula guard: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return gets a leading ``'``. The guard is applied here, when a cell is written,
+never to the labels the reports sort on.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+OVERDUE_COLUMNS = (
+    "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
+    "due_date", "days_overdue",
+)
+WORKLOAD_COLUMNS = (
+    "member_id", "member", "status", "open", "billable", "non_billable", "unclassified",
+    "billable_share", "overdue", "flag",
+)
+WORKLOAD_BY_CUSTOMER_COLUMNS = ("customer_id", "customer", "open_tasks", "billable_tasks", "assignees", "projects")
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SHARE_COLUMNS = frozenset({"billable_share"})
+
+
+def guard_cell(value: str) -> str:
+    """``value`` with a leading ``'`` when a spreadsheet would run it as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def format_share(x: float) -> str:
+    """A percentage already rounded to one decimal, as ``80.0`` / ``6.3`` / ``0.0`` (no ``%``)."""
+    return f"{float(x):.1f}"
+
+
+def _cell(value: Any) -> Any:
+    """One cell as csv should write it: "" for null, guarded text, plain ints, ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return guard_cell(value)
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return ""
+        return int(value) if float(value).is_integer() else repr(float(value))
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return guard_cell(str(value))
+
+
+def _share_cell(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return format_share(value)
+
+
+def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike) -> None:
+    """Write ``df[columns]`` as a report CSV (REPORTS.md dialect), atomically.
+
+    The file is written to a temporary name in the same folder and moved into place with
+    ``os.replace``, so a reader never sees half a file. Missing parent folders are created.
+
+    Args:
+        df: report rows in report order (must hold every name in ``columns``).
+        columns: the exact header, in order.
+        path: where the CSV goes.
+    """
+    columns = list(columns)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns not in frame: {missing}")
+    cells = []
+    for column in columns:
+        values = df[column].astype(object).tolist()
+        convert = _share_cell if column in SHARE_COLUMNS else _cell
+        cells.append([convert(v) for v in values])
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            writer.writerows(zip(*cells))
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
