@@ -59,7 +59,8 @@ class Frames:
 def _raw(records: Iterable[Mapping[str, Any]] | None, fields: Sequence[str]) -> pd.DataFrame:
     """The wanted API fields as object columns (missing fields -> all None)."""
     records = [r for r in (records or []) if isinstance(r, Mapping)]
-    raw = pd.DataFrame.from_records(records) if records else pd.DataFrame(index=pd.RangeIndex(0))
+    # dtype=object: a numeric id next to a null must stay 7, not become the float 7.0
+    raw = pd.DataFrame(records, dtype=object) if records else pd.DataFrame(index=pd.RangeIndex(0))
     out = {}
     for name in fields:
         if name in raw.columns:

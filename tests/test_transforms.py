@@ -416,3 +416,11 @@ def test_workload_by_customer_respects_filters():
     _, resolved = resolve([task(1, teamId=None, projectId=PROJ), task(2, customerId="c-x")], projects)
     table = tf.workload_by_customer(resolved, AS_OF, team_ids=[TEAM_B])
     assert table["customer_id"].tolist() == [CUST]
+
+
+def test_non_text_scalars_become_their_text_not_floats():
+    frame = fr.tasks_frame([{"id": 1, "projectId": 7, "title": 5, "dueDate": 20260401}, {"id": "t2", "projectId": None}])
+    assert frame["task_id"].tolist() == ["1", "t2"]
+    assert frame["project_id"].tolist() == ["7", None]
+    assert frame["title"].tolist() == ["5", None]
+    assert frame["due_date"].tolist() == [None, None] and frame.attrs["bad_due_dates"] == 1
