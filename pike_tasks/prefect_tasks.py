@@ -68,9 +68,8 @@ def api_source_label() -> str:
 def fetch_listing(resource: str) -> pd.DataFrame:
     """Read every record of one listing (limit 200 per page) and return it as a typed frame."""
     logger = get_run_logger()
-    with PikeClient(resolve_api_settings(), log=logger) as client:
+    with PikeClient(resolve_api_settings(), log=logger) as client:  # logs records, pages, retries
         records = client.list_all(resource)
-    logger.info("fetched %d %s", len(records), resource)
     return _FRAME_BUILDERS[resource](records)
 
 

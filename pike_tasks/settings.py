@@ -46,7 +46,7 @@ class ApiSettings:
     rate_limit_per_sec: float = DEFAULT_RATE_LIMIT
     timeout_connect: float = 5.0
     timeout_read: float = 30.0
-    max_attempts: int = 6
+    max_attempts: int = 10  # at 30% injected faults, 0.3**10: a page gives up about once in 170,000
     max_retry_seconds: float = 120.0
 
     def __post_init__(self) -> None:
