@@ -11,7 +11,9 @@ Readings where REPORTS.md is silent (the same as the lead's): a customer with a 
 ``customerName`` is labelled ""; a project label is ``f"{projectNumber} · {title}"`` with
 null parts as ""; a listed member with neither displayName nor email is ``Member <id8>``;
 a listed member's null status is an empty ``status`` cell (flag ``unknown``); duplicate ids
-in ``assigneeIds`` count once; the due date is the first 10 characters of ``dueDate``.
+in ``assigneeIds`` count once (a null entry is
+no id and is skipped); the due date is the first 10 characters of ``dueDate`` (unparseable: none); an id listed twice
+keeps its first record, as our client does.
 """
 
 from __future__ import annotations
@@ -107,6 +109,22 @@ def _member_label(member_id: str, members: dict[str, dict]) -> str:
     return member.get("displayName") or member.get("email") or f"Member {member_id[:8]}"
 
 
+def _by_id(records: list[dict]) -> dict:
+    """Records by id; an id listed twice keeps its first record (as our client does)."""
+    out: dict = {}
+    for record in records:
+        out.setdefault(record.get("id"), record)
+    return out
+
+
+def _due_date(text) -> date | None:
+    """The first 10 characters as a date; a missing or unparseable due date counts as none."""
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _half_up_share(part: int, whole: int) -> str:
     if whole == 0:
         return "0.0"
@@ -119,11 +137,9 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
 
     Null ids, priority and status are "" here (pandas would turn None into NaN).
     """
-    projects = {p["id"]: p for p in data["projects"]}
-    customers = {c["id"]: c for c in data["customers"]}
-    members = {m["id"]: m for m in data["members"]}
+    projects, customers, members = (_by_id(data[r]) for r in ("projects", "customers", "members"))
     rows = []
-    for t in data["tasks"]:
+    for t in _by_id(data["tasks"]).values():
         project_id = t.get("projectId")
         project = projects.get(project_id) if project_id is not None else None
         if project_id is None:
@@ -146,16 +162,15 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
             customer = customers[customer_id].get("customerName") or ""
         else:
             customer = "Unknown customer"
-        assignee_ids = list(dict.fromkeys(t.get("assigneeIds") or []))
+        assignee_ids = list(dict.fromkeys(a for a in t.get("assigneeIds") or [] if a is not None))
         status = t.get("status")
         is_open = status not in CLOSED
-        due_text = t.get("dueDate")
-        due = date.fromisoformat(due_text[:10]) if due_text else None
+        due = _due_date(t.get("dueDate"))
         days = (as_of - due).days if due is not None else 0
         billable_status = t.get("billableStatus")
         rows.append({
             "task_id": t["id"],
-            "title": t.get("title") or "",
+            "title": "" if t.get("title") is None else str(t["title"]),
             "status": status or "",
             "priority": t.get("priority") or "",
             "priority_rank": PRIORITY_RANK.get(t.get("priority"), 4),
@@ -188,12 +203,12 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
 
 def overdue_rows(tasks: pd.DataFrame) -> list[list]:
     overdue = tasks[tasks["is_overdue"]]
-    counts = overdue.groupby("team_id", sort=False).size().to_dict()
-    labels = dict(zip(overdue["team_id"], overdue["team"]))
-    team_order = sorted(counts, key=lambda tid: (-counts[tid], *_text_key(labels[tid], tid)))
-    team_pos = {tid: i for i, tid in enumerate(team_order)}
+    # keyed by (id, label): "No team" has id "" here, and so would a team whose id is ""
+    counts = overdue.groupby(["team_id", "team"], sort=False).size().to_dict()
+    team_order = sorted(counts, key=lambda key: (-counts[key], *_text_key(key[1], key[0])))
+    team_pos = {key: i for i, key in enumerate(team_order)}
     records = overdue.to_dict(orient="records")
-    records.sort(key=lambda r: (team_pos[r["team_id"]], r["priority_rank"], -r["days_overdue"],
+    records.sort(key=lambda r: (team_pos[(r["team_id"], r["team"])], r["priority_rank"], -r["days_overdue"],
                                 *_text_key(r["title"], r["task_id"])))
     return [[r["task_id"], r["team_id"], r["team"], r["title"], r["project"], r["customer"],
              r["assignees"], r["priority"], r["status"], r["due_date"], r["days_overdue"]]
@@ -201,7 +216,7 @@ def overdue_rows(tasks: pd.DataFrame) -> list[list]:
 
 
 def workload_rows(tasks: pd.DataFrame, member_records: list[dict]) -> list[list]:
-    members = {m["id"]: m for m in member_records}
+    members = _by_id(member_records)
     open_tasks = tasks[tasks["is_open"]]
     assignments = open_tasks.explode("assignee_ids")
     assignments["who"] = assignments["assignee_ids"].fillna("")  # "" is Unassigned
