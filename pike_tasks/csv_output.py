@@ -12,14 +12,14 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from pike_tasks.outputs import atomic_writer
 
 OVERDUE_COLUMNS = (
     "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
@@ -94,18 +94,7 @@ def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike)
         values = df[column].astype(object).tolist()
         convert = _share_cell if column in SHARE_COLUMNS else _cell
         cells.append([convert(v) for v in values])
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            writer.writerows(zip(*cells))
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_writer(path) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        writer.writerows(zip(*cells))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -19,6 +18,7 @@ import requests
 
 from pike_tasks.client import LIST_FILTERS, ListingStats, PikeClient
 from pike_tasks.errors import PikeConnectionError
+from pike_tasks.outputs import atomic_writer
 
 PROGRESS_EVERY_PAGES = 25  # when stderr is not a terminal, a progress line every this many pages
 
@@ -103,20 +103,10 @@ def export_listing(client: PikeClient, resource: str, filters: dict[str, str], o
 
 def _write_atomically(path: Path, write) -> None:
     """Run ``write(binary_file)`` on a temp file beside ``path``, then rename it over ``path``."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
+    with atomic_writer(path, binary=True, make_parents=False) as tmp:  # a typo'd folder is an error
+        write(tmp)
+        tmp.flush()
+        os.fsync(tmp.fileno())
 
 
 def run_export_command(args) -> int:

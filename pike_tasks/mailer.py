@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from pike_tasks.errors import PikeConfigError
+from pike_tasks.outputs import atomic_writer
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITIES: tuple[str, ...] = ("ssl", "starttls", "none")
@@ -242,15 +243,8 @@ def write_eml(msg: EmailMessage, path: str | os.PathLike[str]) -> Path:
     """Write the message as an ``.eml`` file (CRLF line ends, atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = msg.as_bytes()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, binary=True) as fh:
+        fh.write(msg.as_bytes())
     return path
 
 

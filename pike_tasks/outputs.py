@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def report_dir(output_dir: str | os.PathLike[str], report: str, as_of: date) -> Path:
@@ -22,17 +24,40 @@ def report_dir(output_dir: str | os.PathLike[str], report: str, as_of: date) -> 
     return path
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write UTF-8 text via a temp file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_writer(
+    path: str | os.PathLike[str], binary: bool = False, make_parents: bool = True
+) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; on success rename it over ``path``, else delete it.
+
+    Text mode is UTF-8 with newlines written as given (the csv module writes its own).
+    The file gets ordinary permissions (0666 less the umask), not mkstemp's 0600, since
+    reports are meant to be read from a file share.
+    """
+    target = Path(path)
+    if make_parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        os.fchmod(fd, 0o666 & ~_umask())
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")) as fh:
+            yield fh
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write UTF-8 text atomically (see ``atomic_writer``)."""
+    with atomic_writer(path) as fh:
+        fh.write(text)
     return path
 
 
