@@ -91,12 +91,11 @@ def run_command(args) -> int:
         print(f"pike-reports: error: {_failure_reason(state)}", file=sys.stderr)
         return 1
     folders = state.result()
-    for name in report_names:
+    for name in [*report_names, "digest"]:
         if name in folders:
             folder = Path(folders[name])
-            print(f"{name}: {folder / 'index.html'}")
-    if "digest" in folders:
-        print(f"digest: {folders['digest']}")
+            files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+            print(f"{name}: {folder}/ ({', '.join(files)})")
     return 0
 
 
