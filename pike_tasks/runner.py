@@ -100,31 +100,28 @@ def run_command(args) -> int:
 
 
 def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
-    _quiet_prefect_tracebacks()
+    from flows.all_reports import run_all_reports
+    from flows.digest import send_manager_digests
+    from flows.overdue import report_overdue_tasks
+    from flows.workload import report_billable_workload
+
+    _quiet_prefect_tracebacks()  # after the imports: importing Prefect sets up its handlers
     team_ids = args.team or None
     if args.report == "overdue":
-        from flows.overdue import report_overdue_tasks
-
         return report_overdue_tasks(
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source, return_state=True
         ), ["overdue"]
     if args.report == "workload":
-        from flows.workload import report_billable_workload
-
         return report_billable_workload(
             as_of=as_of, team_ids=team_ids, project_ids=args.project or None, customer_ids=args.customer or None,
             output_dir=out, teams_config=teams_source, return_state=True,
         ), ["workload"]
     if args.report == "digest":
-        from flows.digest import send_manager_digests
-
         return send_manager_digests(
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
             dry_run=args.dry_run, force=args.force, preview_to=args.preview_to,
             skip_if_empty=args.skip_if_empty, return_state=True,
         ), ["digest"]
-    from flows.all_reports import run_all_reports
-
     return run_all_reports(
         as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
         digests="dry-run" if args.dry_run else "off", return_state=True,
