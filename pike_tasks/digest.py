@@ -191,6 +191,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(?:p|li|div|h[1-6]|tr|td|th|blockquote|pre)\s*>")
+
+
 def _plain_excerpt(description: Any, limit: int = 160) -> str:
     """Task description (untrusted HTML) as a short plain-text excerpt.
 
@@ -202,8 +205,10 @@ def _plain_excerpt(description: Any, limit: int = 160) -> str:
         return ""
     import nh3
 
-    text = html_lib.unescape(nh3.clean(raw, tags=set(), attributes={}))
-    text = single_line(text)
+    # a space where a block or line break ended, so "<li>a</li><li>b</li>" reads "a b", not "ab"
+    spaced = _BLOCK_END.sub(" ", raw)
+    text = html_lib.unescape(nh3.clean(spaced, tags=set(), attributes={}))
+    text = " ".join(single_line(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
