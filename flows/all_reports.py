@@ -6,8 +6,6 @@ from datetime import date
 from typing import Literal
 
 from prefect import flow
-from pydantic import Field
-from typing_extensions import Annotated
 
 from flows.common import TeamsConfigParam, run_name, settings_for
 from flows.digest import deliver_digests
@@ -23,12 +21,12 @@ from pike_tasks.prefect_tasks import (
 
 @flow(name="run-all-reports", flow_run_name=run_name("all"), validate_parameters=True)
 def run_all_reports(
-    as_of: Annotated[date | None, Field(title="As of", description="Report date; empty means today in the configured timezone.")] = None,
-    team_ids: Annotated[list[str] | None, Field(title="Teams", description="Only these Pike team ids.")] = None,
-    output_dir: Annotated[str, Field(title="Output folder", description="Reports go to <folder>/<report>/<as_of>/.")] = "out",
-    teams_config: Annotated[TeamsConfigParam, Field(title="Teams config", description="Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.")] = None,
-    digests: Annotated[Literal["off", "dry-run", "send"], Field(title="Manager digests", description="off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).")] = "off",
-    force_digests: Annotated[bool, Field(title="Force resend", description="With digests=send: send again even if already sent for this as_of.")] = False,
+    as_of: date | None = None,
+    team_ids: list[str] | None = None,
+    output_dir: str = "out",
+    teams_config: TeamsConfigParam = None,
+    digests: Literal["off", "dry-run", "send"] = "off",
+    force_digests: bool = False,
 ) -> dict:
     """Overdue and workload reports (and optionally the manager digests) sharing one fetch.
 

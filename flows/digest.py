@@ -30,12 +30,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field
-from typing_extensions import Annotated
 
 from flows.common import TeamsConfigParam, run_name, settings_for
 from pike_tasks.digest import Digest, build_digests, render_digest
@@ -50,10 +48,9 @@ from pike_tasks.mailer import (
     write_eml,
 )
 from pike_tasks.outputs import report_dir, write_json
+from pike_tasks.prefect_tasks import Resolved, fetch_workspace, resolve_workspace
 from pike_tasks.teams_config import TeamsConfig
 
-if TYPE_CHECKING:
-    from pike_tasks.prefect_tasks import Resolved
 
 DIGEST_KIND = "manager"
 DRY_RUN_SENDER = "pike-reports <pike-reports@localhost>"
@@ -299,20 +296,32 @@ def deliver_digests(
 
 @flow(name="send-manager-digests", flow_run_name=run_name("digest"), validate_parameters=True)
 def send_manager_digests(
-    as_of: Annotated[date | None, Field(title="As of", description="Digest date; empty means today in the configured timezone.")] = None,
-    teams_config: Annotated[TeamsConfigParam, Field(title="Teams config", description="Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.")] = None,
-    team_ids: Annotated[list[str] | None, Field(title="Teams", description="Only digest these Pike team ids; empty means every team in the config.")] = None,
-    output_dir: Annotated[str, Field(title="Output folder", description="Per-digest CSVs, .eml files (dry run) and summary.json go to <folder>/digest/<as_of>/.")] = "out",
-    dry_run: Annotated[bool, Field(title="Dry run", description="Write .eml files instead of sending; nothing is recorded as sent.")] = False,
-    force: Annotated[bool, Field(title="Force resend", description="Send again even if this as-of date's digest was already sent.")] = False,
-    preview_to: Annotated[str | None, Field(title="Preview to", description="Send every digest to this one address only, marked [Preview]; not recorded as sent.")] = None,
-    skip_if_empty: Annotated[bool, Field(title="Skip if empty", description="Do not send a digest with nothing overdue.")] = False,
-    smtp_block: Annotated[str | None, Field(title="SMTP block", description="Name of a prefect-email EmailServerCredentials block; empty means the PIKE_REPORTS_SMTP_* environment variables.")] = None,
-    report_url: Annotated[str | None, Field(title="Full report URL", description="Where the full HTML report is published, linked from each digest.")] = None,
+    as_of: date | None = None,
+    teams_config: TeamsConfigParam = None,
+    team_ids: list[str] | None = None,
+    output_dir: str = "out",
+    dry_run: bool = False,
+    force: bool = False,
+    preview_to: str | None = None,
+    skip_if_empty: bool = False,
+    smtp_block: str | None = None,
+    report_url: str | None = None,
 ) -> dict:
     """One email per manager address in the teams config: their teams' overdue tasks and their
-    members' workload. Each (as_of, recipient) digest is sent once; ``force`` resends."""
-    from pike_tasks.prefect_tasks import fetch_workspace, resolve_workspace  # the lead's shared fetch/resolve
+    members' workload. Each (as_of, recipient) digest is sent once; ``force`` resends.
+
+    Args:
+        as_of: Digest date; empty means today in the configured timezone.
+        teams_config: Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.
+        team_ids: Only digest these Pike team ids; empty means every team in the config.
+        output_dir: Per-digest CSVs, .eml files (dry run) and summary.json go to <folder>/digest/<as_of>/.
+        dry_run: Write .eml files instead of sending; nothing is recorded as sent.
+        force: Send again even if this as-of date's digest was already sent.
+        preview_to: Send every digest to this one address only, marked [Preview]; not recorded as sent.
+        skip_if_empty: Do not send a digest with nothing overdue.
+        smtp_block: Name of a prefect-email EmailServerCredentials block; empty means the PIKE_REPORTS_SMTP_* environment variables.
+        report_url: Where the full HTML report is published, linked from each digest.
+    """
 
     as_of, config = settings_for(as_of, teams_config)
     resolved = resolve_workspace(fetch_workspace(), config)

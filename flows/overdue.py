@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
-from pydantic import Field
-from typing_extensions import Annotated
 
 from flows.common import TeamsConfigParam, run_name, settings_for
 from pike_tasks.prefect_tasks import (
@@ -20,10 +18,10 @@ from pike_tasks.prefect_tasks import (
 
 @flow(name="report-overdue-tasks", flow_run_name=run_name("overdue"), validate_parameters=True)
 def report_overdue_tasks(
-    as_of: Annotated[date | None, Field(title="As of", description="Report date; empty means today in the configured timezone.")] = None,
-    team_ids: Annotated[list[str] | None, Field(title="Teams", description="Only these Pike team ids; empty means every team.")] = None,
-    output_dir: Annotated[str, Field(title="Output folder", description="Reports go to <folder>/overdue/<as_of>/.")] = "out",
-    teams_config: Annotated[TeamsConfigParam, Field(title="Teams config", description="Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.")] = None,
+    as_of: date | None = None,
+    team_ids: list[str] | None = None,
+    output_dir: str = "out",
+    teams_config: TeamsConfigParam = None,
 ) -> dict:
     """Overdue tasks by team: open tasks whose due date is before the as-of date.
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
-from pydantic import Field
-from typing_extensions import Annotated
 
 from flows.common import TeamsConfigParam, run_name, settings_for
 from pike_tasks.prefect_tasks import (
@@ -20,12 +18,12 @@ from pike_tasks.prefect_tasks import (
 
 @flow(name="report-billable-workload", flow_run_name=run_name("workload"), validate_parameters=True)
 def report_billable_workload(
-    as_of: Annotated[date | None, Field(title="As of", description="Report date; empty means today in the configured timezone.")] = None,
-    team_ids: Annotated[list[str] | None, Field(title="Teams", description="Only tasks of these Pike team ids.")] = None,
-    project_ids: Annotated[list[str] | None, Field(title="Projects", description="Only tasks of these project ids.")] = None,
-    customer_ids: Annotated[list[str] | None, Field(title="Customers", description="Only tasks of these customer ids.")] = None,
-    output_dir: Annotated[str, Field(title="Output folder", description="Reports go to <folder>/workload/<as_of>/.")] = "out",
-    teams_config: Annotated[TeamsConfigParam, Field(title="Teams config", description="Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.")] = None,
+    as_of: date | None = None,
+    team_ids: list[str] | None = None,
+    project_ids: list[str] | None = None,
+    customer_ids: list[str] | None = None,
+    output_dir: str = "out",
+    teams_config: TeamsConfigParam = None,
 ) -> dict:
     """Billable workload: open assignments per member (billable share, overdue, flags) and per customer.
 
