@@ -314,7 +314,7 @@ def test_backoff_is_exponential_with_full_jitter_and_bounded(sandbox_factory):
     server.enqueue(*[ScriptedResponse(500, error_body("internal_error"), path="/tasks") for _ in range(6)])
     sleeps = Sleeps()
     with pytest.raises(PikeServerError, match="Gave up after 6 attempts"):
-        make_client(server, sleep=sleeps).list_all("tasks")
+        make_client(server, sleep=sleeps, max_attempts=6).list_all("tasks")
     assert len(logged(server, 6)) == 6 and len(sleeps) == 5
     for retry, slept in enumerate(sleeps, start=1):
         assert 0 <= slept <= min(8.0, 0.25 * 2 ** (retry - 1))
