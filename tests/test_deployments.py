@@ -125,9 +125,8 @@ def test_parameter_schema_is_a_usable_form(entrypoint):
         if name in props:
             assert {"items": {"type": "string"}, "type": "array"} in props[name]["anyOf"]
     # Prefect 3.9 takes descriptions from the docstring's Args section (not from Annotated Field)
-    if entrypoint != "flows/digest.py:send_manager_digests":
-        missing = [name for name, prop in props.items() if not prop.get("description")]
-        assert not missing, f"parameters without a description in the UI: {missing}"
+    missing = [name for name, prop in props.items() if not prop.get("description")]
+    assert not missing, f"parameters without a description in the UI: {missing}"
 
 
 # --- pike-reports setup ---------------------------------------------------------------------
@@ -249,7 +248,7 @@ def _create_failure_automation(server: PrefectServer, sink: WebhookSink, folder:
 def deployed(tmp_path_factory):
     """A Prefect server with every deployment of prefect.yaml and one process worker.
 
-    Yields (server, webhook sink of the failure automation, timings). Everything started here
+    Yields (server, webhook sink of the failure automation, timings, the sandbox's secret). Everything started here
     is stopped in the finally.
     """
     from pike_tasks.sandbox.server import load_data_file, start_sandbox
@@ -288,7 +287,7 @@ def deployed(tmp_path_factory):
             "PIKE_REPORTS_DIR": str(REPO),
             "PIKE_API_BASE_URL": sandbox.url,
         })
-        yield server, sink, timings
+        yield server, sink, timings, sandbox.secret
     finally:
         if server is not None:
             server.stop()
@@ -327,13 +326,24 @@ def _deployments(server: PrefectServer) -> dict:
             return {d.name: d for d in client.read_deployments()}
 
 
+def _logs(server: PrefectServer, flow_run_id) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    return [log.message for log in logs]
+
+
 def _explain(server: PrefectServer) -> str:
     return "\n--- worker log ---\n" + "\n".join(w.tail(80) for w in server.workers)
 
 
 @pytest.mark.e2e
 def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
-    server, sink, timings = deployed
+    server, sink, timings, sandbox_secret = deployed
     deployments = _deployments(server)
     assert set(deployments) == {"overdue-weekdays-0700", "workload-mondays-0800", "digests-weekdays-0730",
                                 "all-reports-on-demand"}
@@ -353,7 +363,7 @@ def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
 @pytest.mark.e2e
 @needs_report_modules
 def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
-    server, sink, timings = deployed
+    server, sink, timings, sandbox_secret = deployed
 
     t = time.monotonic()
     run = _run(server, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path)})
@@ -374,13 +384,18 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
 
     keys = {a.key for a in _artifacts(server, run.id)}
     assert {"overdue-report", "overdue-top-rows"} <= keys
+    deadline = time.monotonic() + 20  # the run's process ships its last log batch as it exits
+    while "overdue report:" not in (logs := "\n".join(_logs(server, run.id))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert re.search(r"fetched \d+ tasks", logs) and "overdue report:" in logs, logs[-2000:]
+    assert sandbox_secret not in logs
     print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
 
 
 @pytest.mark.e2e
 @needs_report_modules
 def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_path):
-    server, sink, timings = deployed
+    server, sink, timings, sandbox_secret = deployed
     t = time.monotonic()
     run = _run(
         server,
