@@ -108,7 +108,3 @@ class PikePaginationError(PikeError):
 class PikeConfigError(PikeError):
     """Our own configuration is unusable (no secret, a bad base URL, an unreadable teams file)."""
 
-
-def is_permanent(exc: BaseException) -> bool:
-    """True for failures that no retry can fix (bad secret, missing scope, bad request, bad config)."""
-    return isinstance(exc, PikeError) and not exc.retryable

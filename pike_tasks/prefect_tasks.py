@@ -11,7 +11,9 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -22,10 +24,11 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 
 from pike_tasks import csv_output, frames, transforms, views
 from pike_tasks.client import PikeClient
-from pike_tasks.errors import is_permanent
+from pike_tasks.errors import PikeError
 from pike_tasks.outputs import report_dir, write_json, write_text_atomic
 from pike_tasks.render import render_overdue_html, render_workload_html
 from pike_tasks.settings import resolve_api_settings
@@ -42,11 +45,16 @@ TOP_ROWS = 20
 
 
 def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's signature)
-    """Retry a failed fetch unless no retry can help (bad secret, missing scope, bad request)."""
+    """Retry a fetch only for failures a later try can fix (throttling, 5xx, network, paging).
+
+    A bad secret, a missing scope, a bad request or our own configuration fails at once.
+    """
     try:
         state.result()
-    except Exception as exc:  # the task's exception, re-raised by result()
-        return not is_permanent(exc)
+    except PikeError as exc:  # the task's exception, re-raised by result()
+        return exc.retryable
+    except Exception:  # noqa: BLE001 - not the API's fault (a bad limit name, a bug): retrying won't help
+        return False
     return True
 
 
@@ -68,9 +76,19 @@ def api_source_label() -> str:
 def fetch_listing(resource: str) -> pd.DataFrame:
     """Read every record of one listing (limit 200 per page) and return it as a typed frame."""
     logger = get_run_logger()
-    with PikeClient(resolve_api_settings(), log=logger) as client:  # logs records, pages, retries
+    with _api_slot(), PikeClient(resolve_api_settings(), log=logger) as client:  # logs records, pages, retries
         records = client.list_all(resource)
     return _FRAME_BUILDERS[resource](records)
+
+
+def _api_slot():
+    """One slot of the global concurrency limit named by PIKE_API_CONCURRENCY_LIMIT, for a whole listing.
+
+    Opt-in: many report runs (one per team, several workers) then share the workspace's rate limit.
+    Unset, it costs nothing; set, about 70 ms per listing (docs/deployments.md, "Scale").
+    """
+    name = os.environ.get("PIKE_API_CONCURRENCY_LIMIT", "").strip()
+    return concurrency(name, occupy=1, strict=True) if name else nullcontext()
 
 
 def fetch_workspace() -> frames.Frames:

@@ -139,3 +139,22 @@ def test_missing_scope_names_the_scope(prefect_harness, monkeypatch, tmp_path):
     with pytest.raises(Exception) as info:
         state.result()
     assert "members:read" in str(info.value)
+
+
+def test_fetches_hold_a_slot_of_the_named_global_limit(prefect_harness, api_env, monkeypatch, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    from flows.overdue import report_overdue_tasks
+
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name="pike-api-test", limit=1))
+    monkeypatch.setenv("PIKE_API_CONCURRENCY_LIMIT", "pike-api-test")
+    state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), return_state=True)
+    assert state.is_completed()  # four listings through one slot, one after another
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name("pike-api-test").active_slots == 0
+
+    monkeypatch.setenv("PIKE_API_CONCURRENCY_LIMIT", "no-such-limit")
+    state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), return_state=True)
+    assert state.is_failed()  # a named limit that does not exist is a configuration error
