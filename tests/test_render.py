@@ -397,3 +397,24 @@ def test_render_and_views_import_neither_prefect_nor_requests():
         source = open(module.__file__, encoding="utf-8").read()
         assert "import prefect" not in source and "from prefect" not in source
         assert "import requests" not in source
+
+
+def test_overdue_page_caps_rows_per_team_and_says_how_many_more():
+    from pike_tasks.views import MAX_TASKS_PER_TEAM
+
+    n = MAX_TASKS_PER_TEAM + 7
+    rows = pd.DataFrame({
+        "task_id": [f"t{i:04d}" for i in range(n)], "team_id": ["T1"] * n, "team": ["Delivery"] * n,
+        "title": [f"Task {i}" for i in range(n)], "project": ["No project"] * n, "customer": ["No customer"] * n,
+        "assignees": ["Unassigned"] * n, "priority": ["high"] * n, "status": ["toDo"] * n,
+        "due_date": ["2026-04-01"] * n, "days_overdue": [8] * n, "priority_rank": [1] * n,
+        "age_bucket": ["8-30"] * n, "description": [None] * n,
+    })
+    summary = pd.DataFrame([{"team_id": "T1", "team": "Delivery", "count": n, "urgent": 0, "high": n, "medium": 0,
+                             "low": 0, "none": 0, "oldest_days": 8, "age_1_7": 0, "age_8_30": n, "age_31_plus": 0}])
+    view = views.overdue_view(rows, summary, as_of=date(2026, 4, 9), generated_at="now", filters={},
+                        app_url_template=None, source="sandbox")
+    html = render.render_overdue_html(view)
+    assert f"Task {MAX_TASKS_PER_TEAM - 1}<" in html
+    assert f"Task {MAX_TASKS_PER_TEAM}<" not in html
+    assert "and 7 more overdue tasks in Delivery" in html
