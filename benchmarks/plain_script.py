@@ -140,7 +140,7 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
     projects, customers, members = (_by_id(data[r]) for r in ("projects", "customers", "members"))
     rows = []
     for t in _by_id(data["tasks"]).values():
-        project_id = t.get("projectId")
+        project_id = t.get("projectId") or None  # "" is no id
         project = projects.get(project_id) if project_id is not None else None
         if project_id is None:
             project_label = "No project"
@@ -149,20 +149,20 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
         else:
             number, title = project.get("projectNumber"), project.get("title")
             project_label = f"{number if number is not None else ''} · {title if title is not None else ''}"
-        team_id = t.get("teamId")
+        team_id = t.get("teamId") or None
         if team_id is None and project is not None:
-            team_id = project.get("teamId")
+            team_id = project.get("teamId") or None
         team = "No team" if team_id is None else (team_names.get(team_id) or f"Team {team_id[:8]}")
-        customer_id = t.get("customerId")
+        customer_id = t.get("customerId") or None
         if customer_id is None and project is not None:
-            customer_id = project.get("customerId")
+            customer_id = project.get("customerId") or None
         if customer_id is None:
             customer = "No customer"
         elif customer_id in customers:
             customer = customers[customer_id].get("customerName") or ""
         else:
             customer = "Unknown customer"
-        assignee_ids = list(dict.fromkeys(a for a in t.get("assigneeIds") or [] if a is not None))
+        assignee_ids = list(dict.fromkeys(a for a in t.get("assigneeIds") or [] if a not in (None, "")))
         status = t.get("status")
         is_open = status not in CLOSED
         due = _due_date(t.get("dueDate"))

@@ -8,6 +8,7 @@ dtype (Python ``str``), which sort by code point exactly like Python.
 Normalisation choices (documented once, here):
 
 - A record whose id repeats an earlier record's id in the same listing is dropped (first wins).
+- An empty-string id (`teamId: ""`, an `""` inside `assigneeIds`) is no id, like null.
 - Projects, customers and members without an id are dropped (nothing can refer to them);
   tasks without an id are kept (their ``task_id`` is ``None``).
 - A non-null scalar that should be text but is not (e.g. a numeric ``projectNumber``) becomes
@@ -87,6 +88,12 @@ def _text(column: pd.Series) -> pd.Series:
     return converted
 
 
+def _ids(column: pd.Series) -> pd.Series:
+    """Id column: ``str`` or None, where an empty string is no id (``teamId: ""`` means no team)."""
+    text = _text(column)
+    return text.where(text.notna() & (text != ""), None)
+
+
 def _first_by_id(frame: pd.DataFrame, id_column: str, keep_null_ids: bool) -> pd.DataFrame:
     ids = frame[id_column]
     present = ids.notna()
@@ -103,7 +110,8 @@ def _distinct_lists(column: pd.Series) -> pd.Series:
     lists = column.where(is_list, None)
     flat = lists.reset_index(drop=True).explode()
     flat = flat[flat.notna()]
-    flat = _text(flat.astype(object))
+    flat = _ids(flat.astype(object))
+    flat = flat[flat.notna()]
     pairs = pd.DataFrame({"row": flat.index.to_numpy(), "value": flat.to_numpy()})
     pairs = pairs[~pairs.duplicated(keep="first")]
     return pd.Series(regroup(pairs["row"].to_numpy(), pairs["value"].to_numpy(), n),
@@ -178,9 +186,9 @@ def tasks_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
         "description": _text(raw["description"]),
         "status": raw["status"],
         "priority": raw["priority"],
-        "project_id": _text(raw["projectId"]),
-        "team_id": _text(raw["teamId"]),
-        "customer_id": _text(raw["customerId"]),
+        "project_id": _ids(raw["projectId"]),
+        "team_id": _ids(raw["teamId"]),
+        "customer_id": _ids(raw["customerId"]),
         "assignee_ids": _distinct_lists(raw["assigneeIds"]),
         "due_date": due,
         "billable_status": raw["billableStatus"],
@@ -193,20 +201,20 @@ def projects_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     """``/projects`` records -> ``project_id, project_number, project_title, team_id, customer_id``
     (str or None; records without an id dropped, first of a repeated id kept)."""
     raw = _raw(records, ("id", "projectNumber", "title", "teamId", "customerId"))
-    raw = _first_by_id(raw.assign(id=_text(raw["id"])), "id", keep_null_ids=False)
+    raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
     return pd.DataFrame({
         "project_id": raw["id"],
         "project_number": _text(raw["projectNumber"]),
         "project_title": _text(raw["title"]),
-        "team_id": _text(raw["teamId"]),
-        "customer_id": _text(raw["customerId"]),
+        "team_id": _ids(raw["teamId"]),
+        "customer_id": _ids(raw["customerId"]),
     }, columns=list(PROJECT_COLUMNS))
 
 
 def customers_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     """``/customers`` records -> ``customer_id, customer_name`` (str or None)."""
     raw = _raw(records, ("id", "customerName"))
-    raw = _first_by_id(raw.assign(id=_text(raw["id"])), "id", keep_null_ids=False)
+    raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
     return pd.DataFrame({"customer_id": raw["id"], "customer_name": _text(raw["customerName"])},
                         columns=list(CUSTOMER_COLUMNS))
 
@@ -215,7 +223,7 @@ def members_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     """``/members`` records -> ``member_id, display_name, email, status`` (str or None) and
     ``team_ids`` (list[str], [] for null/missing)."""
     raw = _raw(records, ("id", "displayName", "email", "status", "teamIds"))
-    raw = _first_by_id(raw.assign(id=_text(raw["id"])), "id", keep_null_ids=False)
+    raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
     return pd.DataFrame({
         "member_id": raw["id"],
         "display_name": _text(raw["displayName"]),

@@ -168,6 +168,9 @@ def hostile_workspace() -> dict[str, list[dict]]:
     for i in range(3):  # m2 (ann) 2 of 3 billable etc.; ties on open count between Ann/ann
         task(title=f"ann filler {i}", assigneeIds=[m[2]], dueDate=None,
              billableStatus="billable" if i else "nonBillable")
+    # empty-string ids mean no id: no team of its own (falls back to the project's), no customer
+    task(title="Empty team id", teamId="", customerId="", dueDate=_due(3), assigneeIds=["", m[2]])
+    task(title="Empty ids, project's team", teamId="", projectId=p[1], dueDate=_due(3))
     return {"customers": customers, "projects": projects, "members": members, "tasks": tasks}
 
 

@@ -114,6 +114,19 @@ def test_team_falls_back_to_project_team_and_project_not_found_is_no_team():
     assert (rows["t4"]["team_id"], rows["t4"]["team"]) == (None, "No team")
 
 
+def test_empty_string_ids_are_no_ids():
+    projects = [{"id": PROJ, "projectNumber": "2026-0001", "title": "Rollout", "teamId": TEAM_B, "customerId": ""}]
+    _, resolved = resolve([
+        task(1, teamId="", projectId=PROJ, assigneeIds=["", "m1"]),  # "" team: the project's team
+        task(2, teamId="", projectId=None, customerId=""),           # nothing left: No team, No customer
+    ], projects, members=[member("m1", "Ann")])
+    rows = by_id(resolved)
+    assert (rows["t1"]["team_id"], rows["t1"]["team"]) == (TEAM_B, "Team bbbbbbbb")
+    assert rows["t1"]["assignees"] == ["Ann"]
+    assert rows["t1"]["customer"] == "No customer"
+    assert (rows["t2"]["team_id"], rows["t2"]["team"], rows["t2"]["customer"]) == (None, "No team", "No customer")
+
+
 def test_team_label_from_config_else_first_8_characters():
     _, resolved = resolve([task(1, teamId=TEAM_A), task(2, teamId=TEAM_B)], names={TEAM_A: "Delivery", TEAM_B: ""})
     assert by_id(resolved)["t1"]["team"] == "Delivery"
