@@ -27,14 +27,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
 from pike_tasks import csv_output, frames, transforms, views
-from pike_tasks.client import PikeClient
+from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeError
 from pike_tasks.outputs import report_dir, write_json, write_text_atomic
 from pike_tasks.render import render_overdue_html, render_workload_html
 from pike_tasks.settings import resolve_api_settings
 from pike_tasks.teams_config import TeamsConfig
 
-RESOURCES = ("projects", "tasks", "customers", "members")
 _FRAME_BUILDERS = {
     "projects": frames.projects_frame,
     "tasks": frames.tasks_frame,
