@@ -450,7 +450,7 @@ def test_settings_resolution_order(monkeypatch, no_block):
         resolve_api_settings()
     monkeypatch.setattr(settings_module, "load_secret_block", lambda: "from-block")
     assert resolve_api_settings().secret == "from-block"
-    assert resolve_api_settings().base_url == "https://api.usepike.com"
+    assert resolve_api_settings().base_url == settings_module.DEFAULT_BASE_URL
     monkeypatch.setenv("PIKE_API_SECRET", "from-env")
     monkeypatch.setenv("PIKE_API_BASE_URL", "http://localhost:8080/")
     monkeypatch.setenv("PIKE_API_RATE_LIMIT", "2.5")
@@ -464,8 +464,8 @@ def test_settings_resolution_order(monkeypatch, no_block):
         resolve_api_settings()
 
 
-@pytest.mark.parametrize("url", ["api.usepike.com", "ftp://api.usepike.com", "https://api.usepike.com/v1",
-                                 "https://api.usepike.com/V2/", "https://u:pw@api.usepike.com", "https://"])
+@pytest.mark.parametrize("url", ["api.example.com", "ftp://api.example.com", "https://api.example.com/v1",
+                                 "https://api.example.com/V2/", "https://u:pw@api.example.com", "https://"])
 def test_bad_base_urls_are_rejected(no_block, url):
     with pytest.raises(PikeConfigError) as info:
         resolve_api_settings(url, "s")

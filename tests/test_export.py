@@ -144,7 +144,7 @@ def test_no_secret_and_bad_url_are_one_line(env, monkeypatch, capsys):
     monkeypatch.delenv("PIKE_API_BASE_URL", raising=False)
     assert main(["export", "tasks"]) == 2
     assert "set PIKE_API_SECRET or create a Prefect Secret block" in capsys.readouterr().err
-    env("https://api.usepike.com/v1")
+    env("https://api.example.com/v1")
     assert main(["export", "tasks"]) == 2
     assert "version segment" in capsys.readouterr().err
 
