@@ -64,7 +64,9 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--p429", type=float, default=0.0, help="Probability of a 429 with Retry-After.")
     p.add_argument("--p5xx", type=float, default=0.0, help="Probability of a 500/502/503.")
     p.add_argument("--pdrop", type=float, default=0.0, help="Probability of a dropped connection.")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="Added latency per request.")
+    p.add_argument("--latency-ms", type=float, default=0.0,
+                   help="Latency per request: each answer is sent this many ms after its request arrived "
+                   "(the server's own work included).")
     p.add_argument("--rate", type=float, default=0.0, help="Token-bucket requests/s per secret (0: off).")
     p.add_argument("--burst", type=int, default=None, help="Token-bucket burst size.")
 

@@ -13,8 +13,10 @@ import http.client
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -159,7 +161,7 @@ class PikeClient:
         self.base_url = settings.base_url
         self._settings = settings
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else _session_for(settings.base_url)
         self._auth = _BearerAuth(settings.secret)
         self._headers = {"Accept": "application/json", "User-Agent": f"pike-reports/{__version__}"}
         self._timeout = (settings.timeout_connect, settings.timeout_read)
@@ -262,53 +264,59 @@ class PikeClient:
         seen_cursors: set[str] = set()
         seen_ids: set[Any] = set()
         cursor: str | None = None
-        while True:
-            if stats.pages >= self.max_pages:
-                raise PikePaginationError(
-                    f"Stopped listing {resource} after {self.max_pages} pages (the page cap); "
-                    "the API kept saying hasMore.",
-                    code="page_cap", resource=resource,
-                )
-            params = dict(query, limit=str(self.page_limit))
-            if cursor is not None:
-                params["cursor"] = cursor
-            body, request_id = self._get_json(path, params, resource, stats)
-            items, has_more, next_cursor = _envelope(body, resource, request_id)
-            stats.pages += 1
-            if has_more:
-                if not isinstance(next_cursor, str) or not next_cursor:
+        # Each page is decoded while the next one is requested (see _Prefetch).
+        prefetch = _Prefetch(self, path, resource, query, seen_cursors)
+        try:
+            while True:
+                if stats.pages >= self.max_pages:
                     raise PikePaginationError(
-                        f"The API said hasMore for {resource} page {stats.pages} but sent no nextCursor.",
-                        code="missing_cursor", request_id=request_id, resource=resource,
+                        f"Stopped listing {resource} after {self.max_pages} pages (the page cap); "
+                        "the API kept saying hasMore.",
+                        code="page_cap", resource=resource,
                     )
-                if next_cursor in seen_cursors:
-                    raise PikePaginationError(
-                        f"Cursor loop while listing {resource}: page {stats.pages} returned a cursor "
-                        "already followed in this listing.",
-                        code="cursor_loop", request_id=request_id, resource=resource,
-                    )
-                seen_cursors.add(next_cursor)
-            fresh = []
-            try:
-                for item in items:
-                    item_id = item.get("id")
-                    if item_id is not None:
-                        if item_id in seen_ids:
-                            stats.duplicates_dropped += 1
-                            continue
-                        seen_ids.add(item_id)
-                    fresh.append(item)
-            except (AttributeError, TypeError):
-                raise PikeServerError(
-                    f"Malformed {resource} page from the Pike API: an item is not an object with a string id.",
-                    code="malformed_response", request_id=request_id, resource=resource,
-                ) from None
-            stats.records += len(fresh)
-            stats.seconds = time.monotonic() - started
-            yield from fresh
-            if not has_more:
-                break
-            cursor = next_cursor
+                params = dict(query, limit=str(self.page_limit))
+                if cursor is not None:
+                    params["cursor"] = cursor
+                prefetch.enabled = stats.pages + 1 < self.max_pages  # no page after the cap
+                body, request_id = self._get_json(path, params, resource, stats, prefetch=prefetch)
+                items, has_more, next_cursor = _envelope(body, resource, request_id)
+                stats.pages += 1
+                if has_more:
+                    if not isinstance(next_cursor, str) or not next_cursor:
+                        raise PikePaginationError(
+                            f"The API said hasMore for {resource} page {stats.pages} but sent no nextCursor.",
+                            code="missing_cursor", request_id=request_id, resource=resource,
+                        )
+                    if next_cursor in seen_cursors:
+                        raise PikePaginationError(
+                            f"Cursor loop while listing {resource}: page {stats.pages} returned a cursor "
+                            "already followed in this listing.",
+                            code="cursor_loop", request_id=request_id, resource=resource,
+                        )
+                    seen_cursors.add(next_cursor)
+                fresh = []
+                try:
+                    for item in items:
+                        item_id = item.get("id")
+                        if item_id is not None:
+                            if item_id in seen_ids:
+                                stats.duplicates_dropped += 1
+                                continue
+                            seen_ids.add(item_id)
+                        fresh.append(item)
+                except (AttributeError, TypeError):
+                    raise PikeServerError(
+                        f"Malformed {resource} page from the Pike API: an item is not an object with a string id.",
+                        code="malformed_response", request_id=request_id, resource=resource,
+                    ) from None
+                stats.records += len(fresh)
+                stats.seconds = time.monotonic() - started
+                yield from fresh
+                if not has_more:
+                    break
+                cursor = next_cursor
+        finally:
+            prefetch.close()
         stats.seconds = time.monotonic() - started
         self._log.info("%s", stats.summary())
 
@@ -344,8 +352,14 @@ class PikeClient:
 
     # -- one request, with retries -----------------------------------------------------------
 
-    def _get_json(self, path: str, params: dict[str, str], resource: str, stats: ListingStats) -> tuple[Any, str | None]:
-        """GET ``path`` and return (decoded JSON body, request id), retrying transient failures."""
+    def _get_json(self, path: str, params: dict[str, str], resource: str, stats: ListingStats, *,
+                  prefetch: _Prefetch | None = None) -> tuple[Any, str | None]:
+        """GET ``path`` and return (decoded JSON body, request id), retrying transient failures.
+
+        ``prefetch`` (listings only): attempt 1 may be the outcome of a request it already made
+        for exactly these ``params``; a 200 is decoded by it, while it requests the next page.
+        """
+        first_attempt = prefetch.take(params.get("cursor")) if prefetch is not None else None
         url = self.base_url + path
         started = time.monotonic()
         waited = 0.0
@@ -354,8 +368,17 @@ class PikeClient:
         while True:
             attempt += 1
             try:
-                return self._attempt(url, path, params, resource)
+                if first_attempt is not None:
+                    sent, first_attempt = first_attempt, None
+                    response = sent.result()  # raises what the request raised, _Retry included
+                else:
+                    response = self._send(url, params, resource)
+                if prefetch is not None and response.status_code == 200:
+                    return prefetch.decode_while_fetching_next(response)
+                return self._interpret(response, path, resource)
             except _Retry as failure:
+                if prefetch is not None:
+                    prefetch.discard()
                 delay = failure.delay
                 if delay is None:
                     delay = self._backoff(attempt)
@@ -379,7 +402,8 @@ class PikeClient:
         """Full jitter: uniform in [0, min(cap, base * 2**(attempt - 1))]."""
         return self._random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
 
-    def _attempt(self, url: str, path: str, params: dict[str, str], resource: str) -> tuple[Any, str | None]:
+    def _send(self, url: str, params: dict[str, str], resource: str) -> requests.Response:
+        """One GET (body read in full), after a token of the rate limit; network failures -> _Retry."""
         if self._bucket is not None:
             self._bucket.acquire()
         try:
@@ -400,7 +424,10 @@ class PikeClient:
                 f"Request to the Pike API at {self.base_url} failed ({_network_reason(exc)}).",
                 code="request_error", resource=resource,
             ) from None
+        return response
 
+    def _interpret(self, response: requests.Response, path: str, resource: str) -> tuple[Any, str | None]:
+        """(decoded JSON body, request id) of a 200; else the typed error, as _Retry if worth retrying."""
         status = response.status_code
         request_id = response.headers.get("X-Request-Id")
         if status == 200:
@@ -466,6 +493,108 @@ class PikeClient:
         """Belt and braces: no text we build may carry the secret, whatever a server echoes."""
         secret = self._settings.secret
         return text.replace(secret, "<secret>") if secret and secret in text else text
+
+
+def _session_for(base_url: str) -> requests.Session:
+    """A session that reads the environment (proxy variables, NO_PROXY, REQUESTS_CA_BUNDLE)
+    once for ``base_url``, instead of on every request: that lookup costs about 0.5 ms a page."""
+    session = requests.Session()
+    found = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(found["proxies"] or {})
+    session.verify = found["verify"]
+    session.trust_env = False
+    return session
+
+
+class _Prefetch:
+    """Overlaps decoding a listing page with the request for the next one.
+
+    Python's JSON decoder holds the GIL for milliseconds per page; the next page's round trip
+    mostly waits on the network without it. So when a page arrives, its next cursor is read
+    straight from its bytes (``_peek_next_cursor``), the bytes are decoded on a helper thread,
+    and the next page is requested on the calling thread in the meantime. Every request stays
+    on the calling thread (the session is never shared between threads). The request made
+    ahead is used only if the decoded page names exactly that cursor (``take``); otherwise it
+    is dropped, so pages, order, retries and errors are those of a plain page-by-page loop.
+    """
+
+    def __init__(self, client: PikeClient, path: str, resource: str, query: dict[str, str],
+                 seen_cursors: set[str]) -> None:
+        self._client, self._path, self._resource, self._query = client, path, resource, query
+        self._seen_cursors = seen_cursors  # never request ahead into a cursor loop
+        self._executor: ThreadPoolExecutor | None = None
+        self._ahead: tuple[str, _Outcome] | None = None
+        self.enabled = True
+
+    def decode_while_fetching_next(self, response: requests.Response) -> tuple[Any, str | None]:
+        """(body, request id) of a 200 page, as ``PikeClient._interpret``; meanwhile, when the
+        page's bytes show a next cursor, the next page is requested (its outcome kept)."""
+        interpret = self._client._interpret
+        cursor = _peek_next_cursor(response.content) if self.enabled else None
+        if cursor is None or cursor in self._seen_cursors:
+            return interpret(response, self._path, self._resource)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pike-decode-{self._resource}")
+        decoding = self._executor.submit(interpret, response, self._path, self._resource)
+        params = dict(self._query, limit=str(self._client.page_limit), cursor=cursor)
+        self._ahead = (cursor, _Outcome.of(self._client._send, self._client.base_url + self._path,
+                                           params, self._resource))
+        return decoding.result()  # raises _Retry for a 200 that is not JSON, as interpret does
+
+    def take(self, cursor: str | None) -> _Outcome | None:
+        """The outcome of the request made ahead, if it was for ``cursor``; forgotten either way."""
+        ahead, self._ahead = self._ahead, None
+        return ahead[1] if ahead is not None and cursor is not None and ahead[0] == cursor else None
+
+    def discard(self) -> None:
+        self._ahead = None
+
+    def close(self) -> None:
+        self._ahead = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+@dataclass
+class _Outcome:
+    """What one request gave: its response, or the exception it raised (re-raised by ``result``)."""
+
+    response: requests.Response | None = None
+    error: Exception | None = None
+
+    @classmethod
+    def of(cls, send: Callable[..., requests.Response], *args: Any) -> _Outcome:
+        try:
+            return cls(response=send(*args))
+        except Exception as exc:  # noqa: BLE001 - kept, and raised where the page is used
+            return cls(error=exc)
+
+    def result(self) -> requests.Response:
+        if self.error is not None:
+            raise self.error
+        return self.response
+
+
+_NEXT_CURSOR = re.compile(rb'"nextCursor"\s*:\s*"([A-Za-z0-9_.~+/=:-]{1,4096})"')
+_HAS_MORE_TRUE = re.compile(rb'"hasMore"\s*:\s*true')
+
+
+def _peek_next_cursor(raw: bytes) -> str | None:
+    """The ``nextCursor`` of a page read from its bytes without decoding them, when the page
+    plainly says ``"hasMore": true``; None when in doubt (the caller then waits for the decode).
+
+    Only the envelope's keys are looked for, from the end of the page (where this API puts
+    them); a string value inside an item cannot match because its quotes are escaped. The
+    result is a guess that ``_paginate`` checks against the decoded page before using it.
+    """
+    tail = raw[-4096:]
+    cursor_at = tail.rfind(b'"nextCursor"')
+    more_at = tail.rfind(b'"hasMore"')
+    if cursor_at < 0 or more_at < 0 or not _HAS_MORE_TRUE.match(tail, more_at):
+        return None
+    found = _NEXT_CURSOR.match(tail, cursor_at)
+    return found.group(1).decode("ascii") if found else None
 
 
 def _envelope(body: Any, resource: str, request_id: str | None) -> tuple[list, bool, Any]:

@@ -28,6 +28,7 @@ from pike_tasks.errors import (
 )
 from pike_tasks.ratelimit import TokenBucket
 from pike_tasks.sandbox import FaultConfig, ScriptedResponse
+from pike_tasks.sandbox.server import encode_cursor
 from pike_tasks.settings import ApiSettings, resolve_api_settings
 
 RESOURCES = ("projects", "tasks", "customers", "members")
@@ -142,17 +143,45 @@ def test_retried_page_requests_the_same_cursor(sandbox_factory):
     server = sandbox_factory(data)
     sleeps = Sleeps()
     client = make_client(server, sleep=sleeps)
-    listing = client.iter_tasks()
-    first = next(listing)  # page 1 is in; make the next page fail once of each kind
-    server.enqueue(ScriptedResponse(503, error_body("internal_error"), path="/tasks"),
+    # page 1 as the sandbox would send it, then page 2 fails once of each kind
+    page_two = encode_cursor(200, "tasks", ())
+    server.enqueue(ScriptedResponse(200, page(data["tasks"][:200], page_two, True), path="/tasks"),
+                   ScriptedResponse(503, error_body("internal_error"), path="/tasks"),
                    ScriptedResponse(200, drop=True, path="/tasks"),
                    ScriptedResponse(429, error_body("rate_limited"), {"Retry-After": "0"}, path="/tasks"))
-    rest = list(listing)
-    assert [first, *rest] == data["tasks"]
+    assert list(client.iter_tasks()) == data["tasks"]
     log = listing_requests(server, "tasks", 6)
     assert [r.status for r in log] == [200, 503, None, 429, 200, 200]
     assert len({r.query["cursor"] for r in log[1:5]}) == 1  # all four tries asked for page 2
     assert client.stats["tasks"].retries == 3 and len(sleeps) == 3
+
+
+def test_next_page_is_requested_while_this_one_is_decoded_but_only_used_if_the_cursor_matches(sandbox_factory):
+    # An item carrying its own "nextCursor" field, after the envelope's: reading the cursor from
+    # the page's bytes guesses "B", the decoded page says "A". The request for "B" is dropped.
+    server = sandbox_factory({"tasks": []})
+    server.enqueue(
+        ScriptedResponse(200, b'{"nextCursor":"A","hasMore":true,"items":[{"id":"1","nextCursor":"B"}]}',
+                         {"Content-Type": "application/json"}, path="/tasks"),
+        ScriptedResponse(200, page([{"id": "wrong"}]), path="/tasks"),  # answers the guess "B"
+        ScriptedResponse(200, page([{"id": "2"}]), path="/tasks"),
+    )
+    client = make_client(server)
+    assert [t["id"] for t in client.iter_tasks()] == ["1", "2"]
+    log = listing_requests(server, "tasks", 3)
+    assert [r.query.get("cursor") for r in log] == [None, "B", "A"]
+    assert client.stats["tasks"].pages == 2
+
+
+def test_no_request_is_made_ahead_of_the_last_page(sandbox_factory):
+    server = sandbox_factory({"tasks": []})
+    server.enqueue(
+        ScriptedResponse(200, b'{"hasMore":false,"nextCursor":null,"items":[{"id":"1","x":"\\"nextCursor\\":\\"Z\\""}]}',
+                         {"Content-Type": "application/json"}, path="/tasks"),
+    )
+    client = make_client(server)
+    assert [t["id"] for t in client.iter_tasks()] == ["1"]
+    assert len(listing_requests(server, "tasks")) == 1  # an item text quoting a cursor is not read as one
 
 
 def test_cursor_loop_a_b_a_is_detected(sandbox_factory):

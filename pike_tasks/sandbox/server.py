@@ -59,7 +59,7 @@ class FaultConfig:
     retry_after: str = "1"  # Retry-After sent with injected 429s (seconds or an HTTP-date)
     p5xx: float = 0.0  # probability of 500/502/503 (502 as an HTML page, like a real gateway)
     pdrop: float = 0.0  # probability of closing the connection without a response
-    latency_ms: float = 0.0  # added latency per request
+    latency_ms: float = 0.0  # each answer leaves this long after its request arrived (work included)
     rate: float = 0.0  # token-bucket requests/second per secret (0 = off)
     burst: int | None = None  # bucket size (default: max(1, int(rate)))
     seed: int | None = None  # RNG seed for fault decisions
@@ -291,6 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
     def _dispatch(self) -> None:
+        self._arrived = time.monotonic()
+        self._respond_at = None  # set once the injected latency applies to this request
         sandbox = self.server.sandbox
         self._discard_body()
         parts = urlsplit(self.path)
@@ -329,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
         scope = f"{resource}:read"
         if scope not in sandbox.secrets[secret]:
             raise ApiError(403, "forbidden", f"Insufficient scope for this resource: requires {scope}.")
+        if sandbox.faults.latency_ms > 0:
+            self._respond_at = self._arrived + sandbox.faults.latency_ms / 1000
         if sandbox._inject_faults(secret) == "drop":
             self._drop()
             return None
@@ -342,6 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8",
               headers: dict[str, str] | None = None) -> int:
+        self._wait_for_latency()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -372,8 +377,17 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = headers.pop("Content-Type", None) or "application/octet-stream"
         return self._send(scripted.status, body or b"", content_type, headers)
 
+    def _wait_for_latency(self) -> None:
+        """Injected latency is the time from the request's arrival to its answer: the work of
+        building the answer happens inside it, as on a server whose responses take that long."""
+        if self._respond_at is not None:
+            delay = self._respond_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
     def _drop(self) -> None:
         """Hang up without a response, as a crashing gateway or a network cut does."""
+        self._wait_for_latency()
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -465,10 +479,9 @@ class SandboxServer:
             self.requests.append(record)
 
     def _inject_faults(self, secret: str) -> str | None:
-        """Apply latency, the token bucket and random faults; raise the error to send, or say "drop"."""
+        """Apply the token bucket and random faults; raise the error to send, or say "drop".
+        (Latency is applied when the answer is sent: see ``_Handler._wait_for_latency``.)"""
         faults = self._faults
-        if faults.latency_ms > 0:
-            time.sleep(faults.latency_ms / 1000)
         if faults.rate > 0:
             wait = self._buckets.take(secret, faults.rate, faults.burst)
             if wait is not None:
