@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pike_tasks.frames import Frames, regroup
+from pike_tasks.frames import Frames, gc_paused, regroup
 
 CLOSED_STATUSES = frozenset({"done", "cancelled", "duplicate"})
 KNOWN_STATUSES = CLOSED_STATUSES | {"toDo", "inProgress", "inReview", "backlog"}
@@ -91,6 +91,19 @@ def _choose(condition, if_true, if_false) -> np.ndarray:
                     np.asarray(if_false, dtype=object))
 
 
+def _pick(values: pd.Series, at: np.ndarray) -> np.ndarray:
+    """``values`` at positions ``at`` as an object array, None where ``at`` is -1."""
+    return np.append(values.to_numpy(dtype=object), None)[at]
+
+
+def _join_labels(labels: list) -> Any:
+    """``"; "``-joined labels; NaN when one is not text (as ``Series.str.join`` gives)."""
+    try:
+        return "; ".join(labels)
+    except TypeError:
+        return np.nan
+
+
 def _unique_index(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """Frame indexed by its (non-null, first-kept) id, so ``Series.map`` can look rows up."""
     ids = frame[id_column]
@@ -106,8 +119,13 @@ def _day_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_datetime64_any_dtype(column):
         days = column.to_numpy().astype("datetime64[D]")
     else:
-        values = column.astype(object).where(column.notna(), None).tolist()
-        days = np.array(values, dtype="datetime64[D]") if values else np.array([], dtype="datetime64[D]")
+        # numpy converts a date object to datetime64 slowly (about 3 us each, 1.5 s for 500k
+        # cells); a due-date column holds a few hundred distinct values, so convert only those.
+        codes, distinct = pd.factorize(column.to_numpy(dtype=object))  # nulls -> code -1
+        distinct_days = np.array(list(distinct), dtype="datetime64[D]")
+        days = np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[D]")
+        found = codes >= 0
+        days[found] = distinct_days[codes[found]]
     missing = np.isnat(days)
     return days.astype(np.int64), missing
 
@@ -214,42 +232,45 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     tasks = frames.tasks.reset_index(drop=True)
     projects = _unique_index(frames.projects, "project_id")
     customers = _unique_index(frames.customers, "customer_id")
+    # Labels are made once per listed project, team and customer, then picked per task by
+    # position (_pick): per-task string work (map, concatenation, slicing) is what costs here.
 
     project_id = _nullable(tasks["project_id"])
-    found = project_id.isin(projects.index) & project_id.notna()
-    number = project_id.map(projects["project_number"]).where(found, None)
-    title = project_id.map(projects["project_title"]).where(found, None)
-    label = _nullable(number).fillna("").map(str) + " · " + _nullable(title).fillna("").map(str)
-    project = _choose(project_id.isna(), NO_PROJECT, _choose(found, label, UNKNOWN_PROJECT))
+    at = projects.index.get_indexer(project_id)  # -1: null or not listed
+    labels = (_nullable(projects["project_number"]).fillna("").map(str) + " · "
+              + _nullable(projects["project_title"]).fillna("").map(str))
+    project = _choose(project_id.isna(), NO_PROJECT, _choose(at >= 0, _pick(labels, at), UNKNOWN_PROJECT))
 
     own_team = _nullable(tasks["team_id"])
-    project_team = _nullable(project_id.map(projects["team_id"]).where(found, None))
+    project_team = _nullable(pd.Series(_pick(projects["team_id"], at), dtype=object))
     team_id = _nullable(own_team.where(own_team.notna(), project_team))
     names = {str(k): str(v) for k, v in (team_names or {}).items() if v}
-    configured = _nullable(team_id.map(names)) if names else pd.Series(None, index=team_id.index, dtype=object)
-    fallback = "Team " + team_id.fillna("").map(str).str.slice(0, 8)
-    team = _choose(team_id.isna(), NO_TEAM, _choose(configured.notna(), configured, fallback))
+    codes, distinct = pd.factorize(team_id.to_numpy(dtype=object))  # None -> -1
+    team_labels = [names.get(t) or "Team " + str(t)[:8] for t in distinct]
+    team = np.array([*team_labels, NO_TEAM], dtype=object)[codes]  # -1 picks NO_TEAM
 
     own_customer = _nullable(tasks["customer_id"])
-    project_customer = _nullable(project_id.map(projects["customer_id"]).where(found, None))
+    project_customer = _nullable(pd.Series(_pick(projects["customer_id"], at), dtype=object))
     customer_id = _nullable(own_customer.where(own_customer.notna(), project_customer))
-    known = customer_id.isin(customers.index) & customer_id.notna()
-    name = _nullable(customer_id.map(customers["customer_name"]).where(known, None)).fillna("")
-    customer = _choose(customer_id.isna(), NO_CUSTOMER, _choose(known, name, UNKNOWN_CUSTOMER))
+    at = customers.index.get_indexer(customer_id)
+    name = _nullable(customers["customer_name"]).fillna("")
+    customer = _choose(customer_id.isna(), NO_CUSTOMER, _choose(at >= 0, _pick(name, at), UNKNOWN_CUSTOMER))
 
     flat = _explode_assignees(tasks)
-    labels = flat.map(member_labels(frames.members))
-    strangers = labels.isna()
-    if strangers.any():
-        labels[strangers] = _unknown_member(flat[strangers])
+    ids = flat.to_numpy(dtype=object)
+    label_of = member_labels(frames.members).to_dict()
+    for who in set(ids.tolist()) - label_of.keys():
+        label_of[who] = _unknown_member(pd.Series([who], dtype=object)).iloc[0]
     n = len(tasks)
-    ids_lists = regroup(flat.index.to_numpy(), flat.to_numpy(), n)
-    label_lists = np.empty(n, dtype=object)
-    label_lists[:] = regroup(flat.index.to_numpy(), labels.to_numpy(), n)
-    nobody = np.flatnonzero(np.bincount(flat.index.to_numpy(dtype=np.int64), minlength=n) == 0)
-    label_lists[nobody] = [[UNASSIGNED] for _ in nobody]  # one fresh list each, never shared
+    rows = flat.index.to_numpy()
+    ids_lists = regroup(rows, ids, n)
+    label_lists = regroup(rows, list(map(label_of.__getitem__, ids.tolist())), n)
+    nobody = np.flatnonzero(np.bincount(rows.astype(np.int64), minlength=n) == 0).tolist()
+    with gc_paused():
+        for i in nobody:
+            label_lists[i] = [UNASSIGNED]  # one fresh list each, never shared
+        assignees_text = [_join_labels(labels) for labels in label_lists]
     assignees = pd.Series(label_lists, dtype=object)
-    assignees_text = assignees.str.join("; ") if n else pd.Series([], dtype=object)
 
     priority = _nullable(tasks["priority"])
     status = _nullable(tasks["status"])
@@ -269,8 +290,8 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
         "customer_id": customer_id,
         "customer": pd.Series(customer, dtype=object),
         "assignee_ids": pd.Series(ids_lists, dtype=object),
-        "assignees": assignees.astype(object),
-        "assignees_text": assignees_text.astype(object),
+        "assignees": assignees,
+        "assignees_text": pd.Series(assignees_text, dtype=object),
         "billable_status": _nullable(tasks["billable_status"]),
     }, columns=list(RESOLVED_COLUMNS))
     resolved["is_open"] = resolved["is_open"].astype(bool)
