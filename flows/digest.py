@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import TeamsConfigParam, run_name, settings_for
-from pike_tasks.digest import Digest, build_digests, render_digest
 from pike_tasks.email_message import build_message
 from pike_tasks.errors import PikeError
 from pike_tasks.mailer import (
@@ -50,6 +49,9 @@ from pike_tasks.mailer import (
 from pike_tasks.outputs import report_dir, write_json
 from pike_tasks.prefect_tasks import Resolved, fetch_workspace, resolve_workspace
 from pike_tasks.teams_config import TeamsConfig
+
+if TYPE_CHECKING:
+    from pike_tasks.digest import Digest  # imports pandas: loaded when digests are built
 
 
 DIGEST_KIND = "manager"
@@ -160,6 +162,7 @@ def prepare_digests(
 ) -> list[PreparedDigest]:
     """Build, render and assemble every manager's message; write each digest's overdue.csv."""
     from pike_tasks import csv_output, transforms
+    from pike_tasks.digest import build_digests, render_digest
 
     rows = transforms.overdue_tasks(resolved.tasks, as_of)
     digests: list[Digest] = build_digests(

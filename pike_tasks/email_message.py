@@ -14,8 +14,10 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid
+from typing import TYPE_CHECKING
 
-from pike_tasks.digest import Digest, single_line
+if TYPE_CHECKING:
+    from pike_tasks.digest import Digest
 
 PREVIEW_PREFIX = "[Preview] "
 
@@ -29,6 +31,8 @@ def _checked_address(value: str, what: str) -> str:
         raise MessageHeaderError(f"{what} contains a line break")
     parsed = getaddresses([value])
     if len(parsed) != 1 or "@" not in parsed[0][1]:
+        from pike_tasks.digest import single_line
+
         raise MessageHeaderError(f"{what} is not one email address: {single_line(value)!r}")
     return value.strip()
 
@@ -63,6 +67,8 @@ def build_message(
         preview_to: the preview address (required with ``preview``).
         date: the Date header (default: now, UTC).
     """
+    from pike_tasks.digest import single_line  # with the digest module (and pandas) already loaded
+
     sender = _checked_address(sender, "sender")
     if preview:
         if not preview_to:

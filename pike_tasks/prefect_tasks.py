@@ -17,30 +17,34 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
-from pike_tasks import csv_output, frames, transforms, views
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeError
 from pike_tasks.outputs import report_dir, write_json, write_text_atomic
-from pike_tasks.render import render_overdue_html, render_workload_html
 from pike_tasks.settings import resolve_api_settings
 from pike_tasks.teams_config import TeamsConfig
 
-_FRAME_BUILDERS = {
-    "projects": frames.projects_frame,
-    "tasks": frames.tasks_frame,
-    "customers": frames.customers_frame,
-    "members": frames.members_frame,
-}
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pike_tasks import frames
+
+# pandas and the modules built on it (frames, transforms, views, csv_output, render) are imported
+# where they are used, not here: loading them costs about 1.5 s of CPU, which fetch_workspace
+# spends while the listings download instead of before the first request (benchmarks, figure 2).
 TOP_ROWS = 20
+
+
+def load_report_code() -> None:
+    """Import pandas, jinja2 and the report modules now (a no-op once done)."""
+    from pike_tasks import csv_output, frames, render, transforms, views  # noqa: F401
 
 
 def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's signature)
@@ -74,10 +78,12 @@ def api_source_label() -> str:
 )
 def fetch_listing(resource: str) -> pd.DataFrame:
     """Read every record of one listing (limit 200 per page) and return it as a typed frame."""
+    from pike_tasks import frames
+
     logger = get_run_logger()
     with _api_slot(), PikeClient(resolve_api_settings(), log=logger) as client:  # logs records, pages, retries
         records = client.list_all(resource)
-    return _FRAME_BUILDERS[resource](records)
+    return getattr(frames, f"{resource}_frame")(records)
 
 
 def _api_slot():
@@ -93,6 +99,9 @@ def _api_slot():
 def fetch_workspace() -> frames.Frames:
     """Fetch the four listings concurrently (call inside a flow); one listing per resource per run."""
     futures = {resource: fetch_listing.submit(resource) for resource in RESOURCES}
+    load_report_code()  # this thread would only wait for the downloads meanwhile
+    from pike_tasks import frames
+
     return frames.Frames(**{resource: future.result() for resource, future in futures.items()})
 
 
@@ -108,6 +117,8 @@ class Resolved:
 @task(name="resolve-tasks", cache_policy=NO_CACHE, persist_result=False)
 def resolve_workspace(workspace: frames.Frames, config: TeamsConfig) -> Resolved:
     """Join tasks to teams, projects, customers and members; log data problems once."""
+    from pike_tasks import transforms
+
     logger = get_run_logger()
     resolved = transforms.resolve_tasks(workspace, config.team_names())
     quality = transforms.data_quality(workspace, resolved)
@@ -158,6 +169,9 @@ def build_overdue_report(
     source: str = "",
 ) -> ReportResult:
     """Report 1: overdue.csv, index.html and summary.json under <output_dir>/overdue/<as_of>/."""
+    from pike_tasks import csv_output, transforms, views
+    from pike_tasks.render import render_overdue_html
+
     rows = transforms.overdue_tasks(resolved.tasks, as_of, team_ids=team_ids or None)
     summary = transforms.overdue_team_summary(rows)
     folder = report_dir(output_dir, "overdue", as_of)
@@ -191,6 +205,9 @@ def build_workload_report(
     source: str = "",
 ) -> ReportResult:
     """Report 2: workload.csv, workload_by_customer.csv, index.html, summary.json."""
+    from pike_tasks import csv_output, transforms, views
+    from pike_tasks.render import render_workload_html
+
     scope = {"team_ids": team_ids or None, "project_ids": project_ids or None, "customer_ids": customer_ids or None}
     by_member = transforms.workload_by_member(resolved.tasks, resolved.members, as_of, **scope)
     by_customer = transforms.workload_by_customer(resolved.tasks, as_of, **scope)
@@ -242,9 +259,15 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         return value.item()
-    if value is pd.NA or (isinstance(value, float) and value != value):
+    if value is _pandas_na() or (isinstance(value, float) and value != value):
         return None
     return value
+
+
+def _pandas_na() -> Any:
+    import pandas as pd
+
+    return pd.NA
 
 
 def _fmt(value: Any) -> str:
