@@ -81,9 +81,16 @@ def _id_text(column: pd.Series) -> pd.Series:
 
 
 def _casefold(column: pd.Series) -> pd.Series:
-    """Sort key of the text order: casefolded ``str`` (missing -> ``""``)."""
+    """Sort key of the text order: casefolded ``str`` (missing -> ``""``).
+
+    Each distinct label is casefolded once (titles and team names repeat across rows).
+    """
     text = column.astype(object).where(column.notna(), "")
-    return text.map(str).str.casefold() if len(text) else text
+    if not len(text):
+        return text
+    codes, distinct = pd.factorize(text.to_numpy(dtype=object))
+    folded = np.array([str(value).casefold() for value in distinct], dtype=object)
+    return pd.Series(folded[codes], index=column.index, dtype=object)
 
 
 def _choose(condition, if_true, if_false) -> np.ndarray:
