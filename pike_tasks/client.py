@@ -15,7 +15,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -402,14 +402,17 @@ class PikeClient:
         """Full jitter: uniform in [0, min(cap, base * 2**(attempt - 1))]."""
         return self._random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
 
-    def _send(self, url: str, params: dict[str, str], resource: str) -> requests.Response:
+    def _send(self, url: str, params: dict[str, str], resource: str) -> _Reply:
         """One GET (body read in full), after a token of the rate limit; network failures -> _Retry."""
         if self._bucket is not None:
             self._bucket.acquire()
         try:
-            response = self._session.get(
-                url, params=params, headers=self._headers, auth=self._auth, timeout=self._timeout
-            )
+            # stream=True and one read of the whole body: requests would otherwise assemble a
+            # 100 KB page from 10 KB chunks, about 0.5 ms of Python per page.
+            with self._session.get(
+                url, params=params, headers=self._headers, auth=self._auth, timeout=self._timeout, stream=True
+            ) as response:
+                reply = _Reply(response.status_code, response.headers, response.raw.read(decode_content=True))
         except _TRANSIENT_NETWORK_ERRORS as exc:
             reason = _network_reason(exc)
             raise _Retry(
@@ -424,9 +427,9 @@ class PikeClient:
                 f"Request to the Pike API at {self.base_url} failed ({_network_reason(exc)}).",
                 code="request_error", resource=resource,
             ) from None
-        return response
+        return reply
 
-    def _interpret(self, response: requests.Response, path: str, resource: str) -> tuple[Any, str | None]:
+    def _interpret(self, response: _Reply, path: str, resource: str) -> tuple[Any, str | None]:
         """(decoded JSON body, request id) of a 200; else the typed error, as _Retry if worth retrying."""
         status = response.status_code
         request_id = response.headers.get("X-Request-Id")
@@ -450,7 +453,7 @@ class PikeClient:
             raise _Retry(error, reason=f"HTTP {status}")
         raise error
 
-    def _error_from_response(self, response: requests.Response, path: str, resource: str) -> PikeError:
+    def _error_from_response(self, response: _Reply, path: str, resource: str) -> PikeError:
         """The typed error for a non-200 response: status, code, message and request id."""
         status = response.status_code
         code = api_message = request_id = None
@@ -526,7 +529,7 @@ class _Prefetch:
         self._ahead: tuple[str, _Outcome] | None = None
         self.enabled = True
 
-    def decode_while_fetching_next(self, response: requests.Response) -> tuple[Any, str | None]:
+    def decode_while_fetching_next(self, response: _Reply) -> tuple[Any, str | None]:
         """(body, request id) of a 200 page, as ``PikeClient._interpret``; meanwhile, when the
         page's bytes show a next cursor, the next page is requested (its outcome kept)."""
         interpret = self._client._interpret
@@ -556,21 +559,30 @@ class _Prefetch:
             self._executor = None
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """An HTTP answer, its body read in full."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive (requests' CaseInsensitiveDict)
+    content: bytes
+
+
 @dataclass
 class _Outcome:
     """What one request gave: its response, or the exception it raised (re-raised by ``result``)."""
 
-    response: requests.Response | None = None
+    response: _Reply | None = None
     error: Exception | None = None
 
     @classmethod
-    def of(cls, send: Callable[..., requests.Response], *args: Any) -> _Outcome:
+    def of(cls, send: Callable[..., _Reply], *args: Any) -> _Outcome:
         try:
             return cls(response=send(*args))
         except Exception as exc:  # noqa: BLE001 - kept, and raised where the page is used
             return cls(error=exc)
 
-    def result(self) -> requests.Response:
+    def result(self) -> _Reply:
         if self.error is not None:
             raise self.error
         return self.response
@@ -660,7 +672,7 @@ def _short(value: Any, limit: int) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _content_type(response: requests.Response) -> str:
+def _content_type(response: _Reply) -> str:
     return _short(response.headers.get("Content-Type"), 60) or "no content type"
 
 
