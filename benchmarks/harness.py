@@ -45,7 +45,12 @@ def machine_facts() -> dict:
         mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError):
         pass
+    import timeit
+
     return {
+        # Pure-Python speed of this machine at the time of the run (best of 5, ms): the shared
+        # machine's speed varies 2-3x between days, so compare absolute seconds across runs by it.
+        "python_loop_ms": round(min(timeit.repeat("sum(range(1_000_000))", number=10, repeat=5)) * 100, 1),
         "nproc": os.cpu_count(),
         "cpu_model": cpu,
         "memory_gb": mem_gb,

@@ -51,6 +51,35 @@ def fetch(args: dict) -> dict:
     return {"runs": runs, "rate_limit_per_sec": settings.rate_limit_per_sec}
 
 
+def fetch_floor(args: dict) -> dict:
+    """Figure 1's floor on this machine: the task pages through bare ``http.client`` on one
+    keep-alive connection, the cursor cut out of the bytes, nothing decoded. What is left above
+    the bound here is the sandbox's and the machine's, not our client's."""
+    import http.client
+    import os
+    import re
+    from urllib.parse import urlencode, urlsplit
+
+    base = urlsplit(os.environ["PIKE_API_BASE_URL"])
+    headers = {"Authorization": f"Bearer {os.environ['PIKE_API_SECRET']}"}
+    cursor_re = re.compile(rb'"nextCursor":"([^"]+)"')
+    runs = []
+    for _ in range(args.get("runs", 1)):
+        conn = http.client.HTTPConnection(base.hostname, base.port)
+        started, pages, cursor = time.perf_counter(), 0, None
+        while True:
+            query = {"limit": 200} if cursor is None else {"limit": 200, "cursor": cursor}
+            conn.request("GET", f"{base.path}/tasks?{urlencode(query)}", headers=headers)
+            found = cursor_re.search(conn.getresponse().read())
+            pages += 1
+            if found is None:
+                break
+            cursor = found.group(1).decode()
+        conn.close()
+        runs.append({"seconds": time.perf_counter() - started, "pages": pages})
+    return {"runs": runs}
+
+
 def _generate(args: dict) -> dict:
     from pike_tasks.sandbox.data import generate_workspace
 
@@ -58,12 +87,16 @@ def _generate(args: dict) -> dict:
 
 
 def _frames(data: dict):
+    """The four frames, each listing's records dropped once its frame is built: the flow's
+    ``fetch-listing`` task returns the frame and lets the records go the same way."""
     from pike_tasks import frames
 
-    return frames.Frames(
-        projects=frames.projects_frame(data["projects"]), tasks=frames.tasks_frame(data["tasks"]),
-        customers=frames.customers_frame(data["customers"]), members=frames.members_frame(data["members"]),
-    )
+    built = {}
+    for resource in RESOURCES:
+        records = data.pop(resource)
+        built[resource] = getattr(frames, f"{resource}_frame")(records)
+        del records
+    return frames.Frames(**built)
 
 
 def _team_names() -> dict[str, str]:
@@ -175,7 +208,7 @@ def trivial(args: dict) -> dict:
     return {"flow_s": time.perf_counter() - t}
 
 
-KINDS = {"fetch": fetch, "transform": transform, "digest": digest, "flow_repeat": flow_repeat, "trivial": trivial}
+KINDS = {"fetch": fetch, "fetch_floor": fetch_floor, "transform": transform, "digest": digest, "flow_repeat": flow_repeat, "trivial": trivial}
 
 if __name__ == "__main__":
     result = KINDS[sys.argv[1]](json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
