@@ -77,6 +77,8 @@ def base_env(**extra: str) -> dict[str, str]:
            if not k.startswith(("PIKE_API_", "PREFECT_API_URL", "PREFECT_HOME"))}
     env.update({
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # as the CLI sets it: the temporary API's first start (a new database) can pass Prefect's 20 s
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
     })
