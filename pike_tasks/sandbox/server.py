@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -300,15 +301,23 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         secret = self._bearer()
         authorized = secret in sandbox.secrets
+        # logged just before the answer leaves (see _record), so a client that has its answer
+        # always finds the request in ``sandbox.requests``
+        self._pending_record = RequestRecord(self.command, path, query, None, authorized)
         scripted = sandbox._take_scripted(path)
         if scripted is not None:
-            status = self._send_scripted(scripted)
+            self._send_scripted(scripted)
         else:
             try:
-                status = self._serve(sandbox, path, query, secret if authorized else None)
+                self._serve(sandbox, path, query, secret if authorized else None)
             except ApiError as exc:
-                status = self._send_error(exc)
-        sandbox._log(RequestRecord(self.command, path, query, status, authorized))
+                self._send_error(exc)
+        self._record(None)  # no answer was sent (nothing is logged twice)
+
+    def _record(self, status: int | None) -> None:
+        if self._pending_record is not None:
+            record, self._pending_record = self._pending_record, None
+            self.server.sandbox._log(dataclasses.replace(record, status=status))
 
     def _discard_body(self) -> None:
         """Read any request body so the keep-alive connection stays in sync."""
@@ -347,6 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8",
               headers: dict[str, str] | None = None) -> int:
         self._wait_for_latency()
+        self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -388,6 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Hang up without a response, as a crashing gateway or a network cut does."""
         self._wait_for_latency()
+        self._record(None)
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
