@@ -117,12 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def set_prefect_defaults() -> None:
+    """Prefect settings this tool's processes need unless the user set them (call before importing Prefect)."""
     # Prefect's local server would otherwise phone home and, when two start at once, lock its DB.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # Prefect gives its temporary local API 20 s to start; a busy 2-core machine can need more.
+    # Prefect gives its temporary local API 20 s to start; the first start on a new database on a
+    # busy 2-core machine can take longer (it timed out in a fresh clone's `make demo`).
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_prefect_defaults()
     module_name, func_name = HANDLERS[args.command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     try:

@@ -14,6 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from pike_tasks.cli import set_prefect_defaults
 from pike_tasks.local_smtp import LocalSmtpServer
 from pike_tasks.sandbox.server import start_sandbox
 
@@ -38,12 +39,17 @@ def main(out: str = "demo-out") -> int:
             PIKE_REPORTS_EMAIL_FROM="pike-reports demo <reports@example.com>",
         )
         print(f"sandbox: {sandbox.url} (demo data as of {as_of}); SMTP: {smtp.host}:{smtp.port}", flush=True)
+        set_prefect_defaults()
         from flows.all_reports import run_all_reports
 
-        state = run_all_reports(
-            as_of=as_of, output_dir=str(out_dir), teams_config=teams_config,
-            digests="send", force_digests=True, return_state=True,
-        )
+        try:
+            state = run_all_reports(
+                as_of=as_of, output_dir=str(out_dir), teams_config=teams_config,
+                digests="send", force_digests=True, return_state=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - Prefect itself could not start (no flow state to report)
+            print(f"demo failed: Prefect could not run the flow: {exc}", file=sys.stderr)
+            return 1
     if not state.is_completed():
         print(f"demo failed: {state.message}", file=sys.stderr)
         return 1
