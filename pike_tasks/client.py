@@ -274,9 +274,7 @@ class PikeClient:
                         "the API kept saying hasMore.",
                         code="page_cap", resource=resource,
                     )
-                params = dict(query, limit=str(self.page_limit))
-                if cursor is not None:
-                    params["cursor"] = cursor
+                params = self._page_params(query, cursor)
                 prefetch.enabled = stats.pages + 1 < self.max_pages  # no page after the cap
                 body, request_id = self._get_json(path, params, resource, stats, prefetch=prefetch)
                 items, has_more, next_cursor = _envelope(body, resource, request_id)
@@ -319,6 +317,13 @@ class PikeClient:
             prefetch.close()
         stats.seconds = time.monotonic() - started
         self._log.info("%s", stats.summary())
+
+    def _page_params(self, query: dict[str, str], cursor: str | None) -> dict[str, str]:
+        """The query of one listing page (the page after ``cursor``, or the first)."""
+        params = dict(query, limit=str(self.page_limit))
+        if cursor is not None:
+            params["cursor"] = cursor
+        return params
 
     # -- retrieves -----------------------------------------------------------------------------
 
@@ -539,7 +544,7 @@ class _Prefetch:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pike-decode-{self._resource}")
         decoding = self._executor.submit(_after, DECODE_HEAD_START, interpret, response, self._path, self._resource)
-        params = dict(self._query, limit=str(self._client.page_limit), cursor=cursor)
+        params = self._client._page_params(self._query, cursor)
         self._ahead = (cursor, _Outcome.of(self._client._send, self._client.base_url + self._path,
                                            params, self._resource))
         return decoding.result()  # raises _Retry for a 200 that is not JSON, as interpret does
@@ -553,7 +558,7 @@ class _Prefetch:
         self._ahead = None
 
     def close(self) -> None:
-        self._ahead = None
+        self.discard()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pandas as pd
+
+from pike_tasks.email_message import single_line
 
 DEFAULT_MAX_ROWS_PER_TEAM = 25
 DEFAULT_MAX_MEMBERS = 60
@@ -40,17 +41,7 @@ WORKLOAD_SEGMENTS = (
     ("non_billable", "Non-billable", "#9aa5b1"),
     ("unclassified", "Unclassified", "#d0d5dd"),
 )
-_CONTROL = re.compile(r"\s+")
 
-
-def single_line(text: Any) -> str:
-    """Untrusted text safe for one header line: control and line-break characters become spaces.
-
-    Covers CR, LF, TAB, NUL, VT, FF, NEL, U+2028/2029 and every other Cc/Zl/Zp character.
-    """
-    s = "" if text is None else str(text)
-    s = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\u200d" else ch for ch in s)
-    return _CONTROL.sub(" ", s).strip()
 
 
 def team_label(team_id: str, name: str | None) -> str:

@@ -9,17 +9,31 @@ it gets there.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pike_tasks.digest import Digest
 
 PREVIEW_PREFIX = "[Preview] "
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def single_line(text: Any) -> str:
+    """Untrusted text safe for one header line: control and line-break characters become spaces.
+
+    Covers CR, LF, TAB, NUL, VT, FF, NEL, U+2028/2029 and every other Cc/Zl/Zp character.
+    """
+    s = "" if text is None else str(text)
+    s = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\u200d" else ch for ch in s)
+    return _WHITESPACE.sub(" ", s).strip()
 
 
 class MessageHeaderError(ValueError):
@@ -31,8 +45,6 @@ def _checked_address(value: str, what: str) -> str:
         raise MessageHeaderError(f"{what} contains a line break")
     parsed = getaddresses([value])
     if len(parsed) != 1 or "@" not in parsed[0][1]:
-        from pike_tasks.digest import single_line
-
         raise MessageHeaderError(f"{what} is not one email address: {single_line(value)!r}")
     return value.strip()
 
@@ -67,8 +79,6 @@ def build_message(
         preview_to: the preview address (required with ``preview``).
         date: the Date header (default: now, UTC).
     """
-    from pike_tasks.digest import single_line  # with the digest module (and pandas) already loaded
-
     sender = _checked_address(sender, "sender")
     if preview:
         if not preview_to:
