@@ -7,12 +7,13 @@ from typing import Literal
 
 from prefect import flow
 
-from flows.common import TeamsConfigParam, run_name, settings_for
-from flows.digest import deliver_digests
+from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.digest import deliver_digests, smtp_settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_overdue_report,
     build_workload_report,
+    check_team_filter,
     fetch_workspace,
     publish_artifacts,
     resolve_workspace,
@@ -39,19 +40,19 @@ def run_all_reports(
         force_digests: With digests=send: send again even if already sent for this as_of.
     """
     as_of, config = settings_for(as_of, teams_config)
+    store = open_report_store(output_dir)
+    smtp = smtp_settings_for(digests != "send", None) if digests != "off" else None
     resolved = resolve_workspace(fetch_workspace(), config)
+    check_team_filter(resolved, team_ids)
     source = api_source_label()
-    overdue = build_overdue_report(
-        resolved, as_of=as_of, config=config, output_dir=output_dir, team_ids=team_ids, source=source
-    )
-    workload = build_workload_report(resolved, as_of=as_of, output_dir=output_dir, team_ids=team_ids, source=source)
+    overdue = build_overdue_report(resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=source)
+    workload = build_workload_report(resolved, as_of=as_of, store=store, team_ids=team_ids, source=source)
     for result in (overdue, workload):
         publish_artifacts(result)
-    folders = {"overdue": str(overdue.folder), "workload": str(workload.folder)}
+    folders = {"overdue": overdue.folder, "workload": workload.folder}
     if digests != "off":
-        folder = deliver_digests(
-            resolved, as_of=as_of, config=config, output_dir=output_dir, team_ids=team_ids,
-            dry_run=digests == "dry-run", force=force_digests, report_url=overdue.html.as_uri(),
+        folders["digest"] = deliver_digests(
+            resolved, as_of=as_of, config=config, store=store, settings=smtp, team_ids=team_ids,
+            dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
         )
-        folders["digest"] = str(folder)
     return folders

@@ -4,50 +4,45 @@ Recipe: fetch -> resolve -> build one digest per manager address (pure) -> one `
 task run per recipient (tens at most). A recipient that fails does not stop the others; the
 flow run then fails naming exactly who did not get their digest.
 
-Once and only once, for a (digest kind, as_of, recipient):
+Once and only once, for a (digest kind, as_of, workspace, recipient), across every worker:
+the record lives in the report store (``output_dir``), not on the machine that ran the flow,
+as a create-only claim taken before sending and a ``sent`` record written after the SMTP 250
+(``pike_tasks.once``). Two workers racing for one recipient send one email; a retried flow run
+on another machine sends only what was not sent; a crash between the 250 and the record leaves
+the digest ``unknown``, which is never resent automatically (``force`` resends on purpose).
 
-1. ``send-digest`` has a cache key ``pike-digest-manager-<as_of>-<recipient casefolded>`` with
-   ``persist_result=True`` and no expiry: Prefect writes the record to result storage (by default
-   ``$PREFECT_HOME/storage``) when the task completes, so a retried flow, a re-run, or a second
-   ``pike-reports run digest`` process sharing that storage sees it and does not run the task
-   (state ``Cached``). A failed send writes no record, so retries retry only what failed.
-2. Inside the task, a ledger under ``$PREFECT_HOME/pike-reports/sent-digests`` (override with
-   ``PIKE_REPORTS_STATE_DIR``) is checked and written under an OS file lock, right after the
-   server accepts the message: this covers two runs racing for the same key and a crash
-   between the SMTP ``250`` and Prefect's record (see ``mailer.SentLedger``).
-
-``force`` refreshes the cache and bypasses the ledger check (a deliberate resend, recorded
-again). ``preview_to`` sends every digest to that address only, ``[Preview]`` in the subject,
-with caching off and no ledger entry: a preview never counts as sent. ``dry_run`` writes
-``.eml`` files and records nothing.
+``preview_to`` sends every digest to that address only, ``[Preview]`` in the subject, and
+records nothing: a preview never counts as sent. ``dry_run`` writes ``.eml`` files into the
+digest folder and records nothing.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import TeamsConfigParam, run_name, settings_for
+from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.email_message import build_message
 from pike_tasks.errors import PikeError
-from pike_tasks.mailer import (
-    DigestDeliveryError,
-    SentLedger,
-    SmtpSettings,
-    resolve_smtp_settings,
-    send_message,
-    write_eml,
+from pike_tasks.mailer import DigestDeliveryError, SmtpSettings, resolve_smtp_settings, send_message
+from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
+from pike_tasks.outputs import json_bytes
+from pike_tasks.prefect_tasks import (
+    Resolved,
+    api_source_label,
+    build_overdue_report,
+    check_team_filter,
+    fetch_workspace,
+    resolve_workspace,
+    source_id,
 )
-from pike_tasks.outputs import report_dir, write_json
-from pike_tasks.prefect_tasks import Resolved, fetch_workspace, resolve_workspace
+from pike_tasks.store import FolderRef, ReportStore, Scope
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -60,28 +55,6 @@ DRY_RUN_SENDER = "pike-reports <pike-reports@localhost>"
 
 class DigestSendFailed(PikeError):
     """Some recipients did not get their digest (named in the message)."""
-
-
-def digest_key(kind: str, as_of: date | str, recipient: str) -> str:
-    """The once-only key: one per (digest kind, as_of, recipient address casefolded)."""
-    as_of_text = as_of.isoformat() if isinstance(as_of, date) else str(as_of)
-    safe = re.sub(r"[^a-z0-9@._+-]", "_", recipient.strip().casefold())
-    return f"pike-digest-{kind}-{as_of_text}-{safe}"
-
-
-def digest_cache_key(context: Any, parameters: dict[str, Any]) -> str:  # noqa: ARG001 (Prefect's signature)
-    """Cache key of ``send-digest``: kept trivial, since a key function that raises disables caching."""
-    return digest_key(parameters["kind"], parameters["as_of"], parameters["recipient"])
-
-
-def state_dir() -> Path:
-    """``$PIKE_REPORTS_STATE_DIR``, else ``$PREFECT_HOME/pike-reports``."""
-    override = os.environ.get("PIKE_REPORTS_STATE_DIR")
-    if override:
-        return Path(override)
-    from prefect.settings import get_current_settings
-
-    return Path(get_current_settings().home) / "pike-reports"
 
 
 def _retry_transient(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's signature)
@@ -98,9 +71,8 @@ def _retry_transient(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's 
 @task(
     name="send-digest",
     task_run_name="send-digest-{recipient}",
-    cache_key_fn=digest_cache_key,
-    persist_result=True,
-    cache_expiration=None,  # never expires: a backfill of a past day does not resend either
+    cache_policy=NO_CACHE,  # the once-only record is the store's ledger, which every worker sees
+    persist_result=False,
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=_retry_transient,
@@ -110,29 +82,63 @@ def send_digest(
     as_of: date,
     message: EmailMessage,
     settings: SmtpSettings,
+    *,
+    store: ReportStore,
+    source: str,
     kind: str = DIGEST_KIND,
-    ledger_dir: str | None = None,
     force: bool = False,
     preview: bool = False,
 ) -> dict[str, Any]:
-    """Send one digest; returns what was done (persisted as the 'sent' record)."""
+    """Send one digest unless the store's ledger says it went (or may have gone) already."""
     logger = get_run_logger()
     message_id = str(message["Message-ID"])
     if preview:
         send_message(settings, message)
         logger.info("preview of %s's digest sent to %s", recipient, message["To"])
         return {"recipient": recipient, "status": "preview", "message_id": message_id}
-    key = digest_key(kind, as_of, recipient)
-    ledger = SentLedger(ledger_dir or state_dir() / "sent-digests")
-    with ledger.claim(key):
-        previous = ledger.sent(key)
-        if previous and not force:
-            logger.info("digest %s already sent at %s; not sending again", key, previous.get("sent_at"))
+    ledger = DeliveryLedger(store, kind, as_of, source)
+    who = claim_info(_flow_run_name())
+    if force:
+        ledger.force_claim(recipient, {**who, "message_id": message_id})
+    else:
+        previous = ledger.sent(recipient)
+        if previous is not None:
+            logger.info("digest for %s already sent at %s; not sending again", recipient, previous.get("sent_at"))
             return {"recipient": recipient, "status": "already-sent", "message_id": previous.get("message_id")}
+        if not ledger.claim(recipient, {**who, "message_id": message_id}):
+            return _held_elsewhere(ledger, recipient, logger)
+    try:
         send_message(settings, message)
-        ledger.record(key, {"recipient": recipient, "message_id": message_id, "forced": force})
+    except Exception:
+        ledger.release(recipient)  # the server did not take it: a retry, here or elsewhere, may send it
+        raise
+    ledger.settle_sent(recipient, {"recipient": recipient, "message_id": message_id, "forced": force, **who})
     logger.info("digest for %s sent (%s)", recipient, message_id)
     return {"recipient": recipient, "status": "sent", "message_id": message_id}
+
+
+def _held_elsewhere(ledger: DeliveryLedger, recipient: str, logger) -> dict[str, Any]:
+    sent = ledger.sent(recipient)  # the holder may have finished since our check
+    if sent is not None:
+        return {"recipient": recipient, "status": "already-sent", "message_id": sent.get("message_id")}
+    holder = ledger.holder(recipient)
+    if holder is None:  # released between our two reads: the other run failed; leave it to a retry
+        return {"recipient": recipient, "status": "claimed-elsewhere", "reason": "another run tried at the same time"}
+    status = "unknown" if holder.unknown else "claimed-elsewhere"
+    reason = holder.describe() + (
+        "; it may have been sent: not resending (use force to resend)" if holder.unknown else "; that run is sending it"
+    )
+    logger.warning("digest for %s not sent by this run: %s", recipient, reason)
+    return {"recipient": recipient, "status": status, "reason": reason}
+
+
+def _flow_run_name() -> str | None:
+    try:
+        from prefect.runtime import flow_run
+
+        return flow_run.name
+    except Exception:  # noqa: BLE001 - outside a flow run there is no name to give
+        return None
 
 
 @dataclass
@@ -141,11 +147,6 @@ class PreparedDigest:
     subject: str
     overdue_count: int
     message: EmailMessage
-    csv_path: Path
-
-
-def _safe_name(address: str) -> str:
-    return re.sub(r"[^A-Za-z0-9@._-]", "_", address)
 
 
 @task(name="build-digests", cache_policy=NO_CACHE, persist_result=False)
@@ -154,13 +155,12 @@ def prepare_digests(
     *,
     as_of: date,
     config: TeamsConfig,
-    folder: Path,
     sender: str,
     team_ids: list[str] | None = None,
     preview_to: str | None = None,
     report_url: str | None = None,
 ) -> list[PreparedDigest]:
-    """Build, render and assemble every manager's message; write each digest's overdue.csv."""
+    """Build, render and assemble every manager's message (its overdue.csv attached, built in memory)."""
     from pike_tasks import csv_output, transforms
     from pike_tasks.digest import build_digests, render_digest
 
@@ -175,24 +175,24 @@ def prepare_digests(
             digest, report_url=report_url, app_url_template=config.app_url_template,
             generated_at=generated_at, preview_for=digest.recipient if preview_to else None,
         )
-        csv_path = folder / _safe_name(digest.recipient) / "overdue.csv"
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        csv_output.write_csv(digest.overdue_rows, csv_output.OVERDUE_COLUMNS, csv_path)
+        attachment = csv_output.csv_bytes(digest.overdue_rows, csv_output.OVERDUE_COLUMNS)
         message = build_message(
             digest, rendered.html, rendered.text, sender=sender,
-            attachments=[("overdue.csv", csv_path.read_bytes(), "text/csv")],
+            attachments=[("overdue.csv", attachment, "text/csv")],
             preview=bool(preview_to), preview_to=preview_to,
         )
-        prepared.append(PreparedDigest(digest.recipient, digest.subject, digest.overdue_count, message, csv_path))
+        prepared.append(PreparedDigest(digest.recipient, digest.subject, digest.overdue_count, message))
     get_run_logger().info("%d manager digests built for %s", len(prepared), as_of)
     return prepared
 
 
-@task(name="write-digest-eml", task_run_name="write-eml-{recipient}", cache_policy=NO_CACHE, persist_result=False)
-def write_digest_eml(recipient: str, message: EmailMessage, path: str) -> str:
-    """Dry run: the message as an .eml file; nothing is sent or recorded."""
-    write_eml(message, path)
-    return path
+def eml_name(recipient: str) -> str:
+    """The dry run's file name of one digest: distinct for every distinct address."""
+    return f"{recipient_key(recipient)}.eml"
+
+
+# statuses that mean "this run did its part": the rest make the run fail, naming the recipient
+NOT_FAILED = {"sent", "already-sent", "claimed-elsewhere", "unknown", "skipped-empty", "dry-run", "preview"}
 
 
 def send_prepared(
@@ -200,28 +200,24 @@ def send_prepared(
     *,
     as_of: date,
     settings: SmtpSettings | None,
-    folder: Path,
+    store: ReportStore,
+    source: str,
     team_ids: list[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
-) -> dict[str, dict[str, Any]]:
-    """Send (or write) every prepared digest, one task run each; write summary.json.
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """Send (or write) every prepared digest, one task run each; publish the digest folder.
 
-    Returns each recipient's outcome. Raises ``DigestSendFailed`` naming every recipient that
-    did not get their digest, after all of them were tried.
+    The folder ``digest/<as_of>/`` holds ``summary.json`` (the delivery log: each recipient's
+    status) and, in a dry run, one ``.eml`` per digest. Returns (folder, outcomes). Raises
+    ``DigestSendFailed`` naming every recipient that did not get their digest, after all were tried.
     """
     logger = get_run_logger()
-    ledger_dir = str(state_dir() / "sent-digests")
-    sender_task = send_digest
-    if preview_to:
-        sender_task = send_digest.with_options(cache_policy=NO_CACHE, persist_result=False)
-    elif force:
-        sender_task = send_digest.with_options(refresh_cache=True)
-
     outcomes: dict[str, dict[str, Any]] = {}
     failures: dict[str, str] = {}
+    files: dict[str, bytes] = {}
     for item in prepared:
         entry = {"recipient": item.recipient, "subject": item.subject, "overdue_count": item.overdue_count}
         if skip_if_empty and item.overdue_count == 0:
@@ -229,39 +225,45 @@ def send_prepared(
             outcomes[item.recipient] = {**entry, "status": "skipped-empty"}
             continue
         if dry_run:
-            path = folder / f"{_safe_name(item.recipient)}.eml"
-            write_digest_eml(item.recipient, item.message, str(path))
-            outcomes[item.recipient] = {**entry, "status": "dry-run", "eml": str(path)}
+            name = eml_name(item.recipient)
+            files[name] = item.message.as_bytes()
+            outcomes[item.recipient] = {**entry, "status": "dry-run", "eml": name}
             continue
-        state = sender_task(
-            item.recipient, as_of, item.message, settings, kind=DIGEST_KIND, ledger_dir=ledger_dir,
+        state = send_digest(
+            item.recipient, as_of, item.message, settings, store=store, source=source, kind=DIGEST_KIND,
             force=force, preview=bool(preview_to), return_state=True,
         )
         if state.is_completed():
             result = state.result()
-            status = "already-sent" if state.name == "Cached" else result.get("status", "sent")
-            outcomes[item.recipient] = {**entry, "status": status}
+            outcomes[item.recipient] = {**entry, **{k: v for k, v in result.items() if k in ("status", "reason")}}
         else:
             try:
                 state.result()
                 reason = state.message or "send failed"
             except DigestDeliveryError as exc:
                 reason = exc.reason
+            except PikeError as exc:  # the store failed: nothing was recorded as sent
+                reason = str(exc)
             except Exception as exc:  # noqa: BLE001 - any failure is this recipient's failure
                 reason = f"{type(exc).__name__}: {exc}"
             failures[item.recipient] = reason
             outcomes[item.recipient] = {**entry, "status": "failed", "reason": reason}
 
-    write_json(folder / "summary.json", {
+    files["summary.json"] = json_bytes({
         "report": "digest", "as_of": as_of.isoformat(),
-        "filters": {"teams": sorted(team_ids)} if team_ids else {},
+        "filters": Scope.of(team_ids).filters(),
         "mode": "preview" if preview_to else ("dry-run" if dry_run else "send"),
         "digests": [outcomes[r] for r in sorted(outcomes, key=str.casefold)],
     })
+    folder = store.publish(FolderRef("digest", as_of, Scope.of(team_ids)), files)
+    for status in ("unknown", "claimed-elsewhere"):
+        held = sorted(r for r, o in outcomes.items() if o["status"] == status)
+        if held:
+            logger.warning("%d digests %s (not sent by this run): %s", len(held), status, "; ".join(held))
     if failures:
         names = "; ".join(f"{r} ({failures[r]})" for r in sorted(failures, key=str.casefold))
         raise DigestSendFailed(f"{len(failures)} of {len(prepared)} digests not delivered: {names}")
-    return outcomes
+    return folder, outcomes
 
 
 def deliver_digests(
@@ -269,32 +271,35 @@ def deliver_digests(
     *,
     as_of: date,
     config: TeamsConfig,
-    output_dir: str,
+    store: ReportStore,
+    settings: SmtpSettings | None,
     team_ids: list[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
-    smtp_block: str | None = None,
     report_url: str | None = None,
-) -> Path:
-    """The digest steps after fetch/resolve (call inside a flow; ``run_all_reports`` can reuse it).
+) -> str:
+    """The digest steps after fetch/resolve (call inside a flow; ``run_all_reports`` reuses it).
 
     Raises:
         DigestSendFailed: naming every recipient that did not get their digest, after trying all.
     """
-    settings = None if dry_run else resolve_smtp_settings(smtp_block)
     sender = settings.sender if settings else (os.environ.get("PIKE_REPORTS_EMAIL_FROM") or DRY_RUN_SENDER)
-    folder = report_dir(output_dir, "digest", as_of)
     prepared = prepare_digests(
-        resolved, as_of=as_of, config=config, folder=folder, sender=sender,
+        resolved, as_of=as_of, config=config, sender=sender,
         team_ids=team_ids, preview_to=preview_to, report_url=report_url,
     )
-    send_prepared(
-        prepared, as_of=as_of, settings=settings, folder=folder, team_ids=team_ids, dry_run=dry_run,
-        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
+    folder, _ = send_prepared(
+        prepared, as_of=as_of, settings=settings, store=store, source=source_id(), team_ids=team_ids,
+        dry_run=dry_run, force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
     )
     return folder
+
+
+def smtp_settings_for(dry_run: bool, smtp_block: str | None) -> SmtpSettings | None:
+    """SMTP settings, resolved before any API call so a missing server fails in one line first."""
+    return None if dry_run else resolve_smtp_settings(smtp_block)
 
 
 @flow(name="send-manager-digests", flow_run_name=run_name("digest"), validate_parameters=True)
@@ -327,10 +332,15 @@ def send_manager_digests(
     """
 
     as_of, config = settings_for(as_of, teams_config)
+    store = open_report_store(output_dir)
+    smtp = smtp_settings_for(dry_run, smtp_block)
     resolved = resolve_workspace(fetch_workspace(), config)
-    folder = deliver_digests(
-        resolved, as_of=as_of, config=config, output_dir=output_dir, team_ids=team_ids, dry_run=dry_run,
-        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, smtp_block=smtp_block,
-        report_url=report_url,
+    check_team_filter(resolved, team_ids)
+    overdue = build_overdue_report(  # stored too: it is the page the digests link and tomorrow's baseline
+        resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
     )
-    return {"digest": str(folder)}
+    folder = deliver_digests(
+        resolved, as_of=as_of, config=config, store=store, settings=smtp, team_ids=team_ids, dry_run=dry_run,
+        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, report_url=report_url or overdue.link or overdue.folder,
+    )
+    return {"overdue": overdue.folder, "digest": folder}

@@ -6,10 +6,11 @@ from datetime import date
 
 from prefect import flow
 
-from flows.common import TeamsConfigParam, run_name, settings_for
+from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_overdue_report,
+    check_team_filter,
     fetch_workspace,
     publish_artifacts,
     resolve_workspace,
@@ -35,9 +36,11 @@ def report_overdue_tasks(
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
     """
     as_of, config = settings_for(as_of, teams_config)
+    store = open_report_store(output_dir)
     resolved = resolve_workspace(fetch_workspace(), config)
+    check_team_filter(resolved, team_ids)
     result = build_overdue_report(
-        resolved, as_of=as_of, config=config, output_dir=output_dir, team_ids=team_ids, source=api_source_label()
+        resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
     )
     publish_artifacts(result)
-    return {"overdue": str(result.folder)}
+    return {"overdue": result.folder}

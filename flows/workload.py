@@ -6,10 +6,11 @@ from datetime import date
 
 from prefect import flow
 
-from flows.common import TeamsConfigParam, run_name, settings_for
+from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_workload_report,
+    check_team_filter,
     fetch_workspace,
     publish_artifacts,
     resolve_workspace,
@@ -39,10 +40,12 @@ def report_billable_workload(
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
     """
     as_of, config = settings_for(as_of, teams_config)
+    store = open_report_store(output_dir)
     resolved = resolve_workspace(fetch_workspace(), config)
+    check_team_filter(resolved, team_ids)
     result = build_workload_report(
-        resolved, as_of=as_of, output_dir=output_dir, team_ids=team_ids,
+        resolved, as_of=as_of, store=store, team_ids=team_ids,
         project_ids=project_ids, customer_ids=customer_ids, source=api_source_label(),
     )
     publish_artifacts(result)
-    return {"workload": str(result.folder)}
+    return {"workload": result.folder}

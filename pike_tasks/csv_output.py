@@ -10,6 +10,7 @@ never to the labels the reports sort on.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -74,16 +75,12 @@ def _share_cell(value: Any) -> str:
     return format_share(value)
 
 
-def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike) -> None:
-    """Write ``df[columns]`` as a report CSV (REPORTS.md dialect), atomically.
-
-    The file is written to a temporary name in the same folder and moved into place with
-    ``os.replace``, so a reader never sees half a file. Missing parent folders are created.
+def csv_bytes(df: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """``df[columns]`` as a report CSV (REPORTS.md dialect), UTF-8 bytes.
 
     Args:
         df: report rows in report order (must hold every name in ``columns``).
         columns: the exact header, in order.
-        path: where the CSV goes.
     """
     columns = list(columns)
     missing = [c for c in columns if c not in df.columns]
@@ -94,7 +91,15 @@ def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike)
         values = df[column].astype(object).tolist()
         convert = _share_cell if column in SHARE_COLUMNS else _cell
         cells.append([convert(v) for v in values])
-    with atomic_writer(path) as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        writer.writerows(zip(*cells))
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(zip(*cells, strict=True))
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike) -> None:
+    """Write ``csv_bytes(df, columns)`` to ``path`` atomically (temp file, then ``os.replace``)."""
+    data = csv_bytes(df, columns)
+    with atomic_writer(path, binary=True) as fh:
+        fh.write(data)

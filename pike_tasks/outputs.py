@@ -61,6 +61,13 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def write_json(path: Path, data: dict[str, Any]) -> Path:
+def json_bytes(data: dict[str, Any]) -> bytes:
     """Deterministic JSON: sorted keys, two-space indent, UTF-8, trailing newline."""
-    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    """``json_bytes(data)`` written atomically."""
+    with atomic_writer(path, binary=True) as fh:
+        fh.write(json_bytes(data))
+    return path

@@ -16,7 +16,6 @@ from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -26,9 +25,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
 from pike_tasks.client import RESOURCES, PikeClient
-from pike_tasks.errors import PikeError
-from pike_tasks.outputs import report_dir, write_json, write_text_atomic
+from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.outputs import json_bytes
 from pike_tasks.settings import resolve_api_settings
+from pike_tasks.store import FolderRef, ReportStore, Scope
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -59,6 +59,14 @@ def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Pref
     except Exception:  # noqa: BLE001 - not the API's fault (a bad limit name, a bug): retrying won't help
         return False
     return True
+
+
+def source_id() -> str:
+    """The fingerprint of the workspace being read (base URL and secret), for once-only records."""
+    from pike_tasks.once import source_fingerprint
+
+    settings = resolve_api_settings()
+    return source_fingerprint(settings.base_url, settings.secret)
 
 
 def api_source_label() -> str:
@@ -112,6 +120,7 @@ class Resolved:
     tasks: pd.DataFrame
     members: pd.DataFrame
     data_quality: dict[str, Any]
+    known_team_ids: frozenset[str] = frozenset()
 
 
 @task(name="resolve-tasks", cache_policy=NO_CACHE, persist_result=False)
@@ -126,28 +135,44 @@ def resolve_workspace(workspace: frames.Frames, config: TeamsConfig) -> Resolved
         if value:
             logger.warning("data: %s = %s (reported with fallback labels, not an error)", key, value)
     logger.info("resolved %d tasks (%d open)", len(resolved), int(resolved["is_open"].sum()))
-    return Resolved(tasks=resolved, members=workspace.members, data_quality=_plain(quality))
+    known = {*config.teams, *_ids_in(workspace.tasks["team_id"]), *_ids_in(workspace.projects["team_id"])}
+    for team_ids in workspace.members["team_ids"]:
+        known.update(t for t in team_ids if t)
+    return Resolved(
+        tasks=resolved, members=workspace.members, data_quality=_plain(quality), known_team_ids=frozenset(known)
+    )
+
+
+def _ids_in(column: pd.Series) -> set[str]:
+    return {str(v) for v in column.dropna().unique() if str(v)}
+
+
+def check_team_filter(resolved: Resolved, team_ids: Collection[str] | None) -> None:
+    """A team id that no task, project, member or config team has is a typo: fail naming it.
+
+    Raises:
+        PikeConfigError: naming the unknown ids (a run would otherwise write empty reports and exit 0).
+    """
+    unknown = sorted({str(t) for t in team_ids or ()} - resolved.known_team_ids)
+    if unknown:
+        shown = ", ".join(repr(t[:80]) for t in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise PikeConfigError(
+            f"unknown team id {shown}: no task, project, member or teams-config entry has it "
+            "(check --team / team_ids)."
+        )
 
 
 @dataclass
 class ReportResult:
-    """What one report wrote, and its headline numbers for artifacts and the CLI."""
+    """What one report published, and its headline numbers for artifacts and the CLI."""
 
     report: str
     as_of: date
-    folder: Path
-    files: list[Path]
+    folder: str
+    files: list[str]
     totals: dict[str, Any]
     top_rows: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def html(self) -> Path:
-        return self.folder / "index.html"
-
-
-def _filters(team_ids=None, project_ids=None, customer_ids=None) -> dict[str, list[str]]:
-    given = {"teams": team_ids, "projects": project_ids, "customers": customer_ids}
-    return {key: sorted(ids) for key, ids in given.items() if ids}
+    link: str | None = None
 
 
 def _summary(report: str, as_of: date, filters: dict, totals: dict, quality: dict) -> dict[str, Any]:
@@ -158,39 +183,44 @@ def _generated_at() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tuple[str, list[str], str | None]:
+    location = store.publish(ref, files)
+    return location, sorted(files), store.link(ref)
+
+
 @task(name="build-overdue-report", cache_policy=NO_CACHE, persist_result=False)
 def build_overdue_report(
     resolved: Resolved,
     *,
     as_of: date,
     config: TeamsConfig,
-    output_dir: str,
+    store: ReportStore,
     team_ids: Collection[str] | None = None,
     source: str = "",
 ) -> ReportResult:
-    """Report 1: overdue.csv, index.html and summary.json under <output_dir>/overdue/<as_of>/."""
+    """Report 1: overdue.csv, index.html and summary.json, published whole as overdue/<as_of>/."""
     from pike_tasks import csv_output, transforms, views
     from pike_tasks.render import render_overdue_html
 
+    scope = Scope.of(team_ids)
     rows = transforms.overdue_tasks(resolved.tasks, as_of, team_ids=team_ids or None)
     summary = transforms.overdue_team_summary(rows)
-    folder = report_dir(output_dir, "overdue", as_of)
-    filters = _filters(team_ids)
+    filters = scope.filters()
     totals = views.overdue_totals(rows, summary)
-    csv_output.write_csv(rows, csv_output.OVERDUE_COLUMNS, folder / "overdue.csv")
     view = views.overdue_view(
         rows, summary, as_of=as_of, generated_at=_generated_at(), filters=filters,
         app_url_template=config.app_url_template, source=source,
     )
-    write_text_atomic(folder / "index.html", render_overdue_html(view))
-    write_json(folder / "summary.json", _summary("overdue", as_of, filters, totals, resolved.data_quality))
+    ref = FolderRef("overdue", as_of, scope)
+    files = {
+        "overdue.csv": csv_output.csv_bytes(rows, csv_output.OVERDUE_COLUMNS),
+        "index.html": render_overdue_html(view).encode("utf-8"),
+        "summary.json": json_bytes(_summary("overdue", as_of, filters, totals, resolved.data_quality)),
+    }
+    folder, names, link = _publish(store, ref, files)
     get_run_logger().info("overdue report: %d tasks in %d teams -> %s", len(rows), len(summary), folder)
     top = rows.head(TOP_ROWS)[["team", "title", "priority", "due_date", "days_overdue", "assignees"]]
-    return ReportResult(
-        "overdue", as_of, folder,
-        [folder / "overdue.csv", folder / "index.html", folder / "summary.json"],
-        totals, _records(top),
-    )
+    return ReportResult("overdue", as_of, folder, names, totals, _records(top), link)
 
 
 @task(name="build-workload-report", cache_policy=NO_CACHE, persist_result=False)
@@ -198,36 +228,36 @@ def build_workload_report(
     resolved: Resolved,
     *,
     as_of: date,
-    output_dir: str,
+    store: ReportStore,
     team_ids: Collection[str] | None = None,
     project_ids: Collection[str] | None = None,
     customer_ids: Collection[str] | None = None,
     source: str = "",
 ) -> ReportResult:
-    """Report 2: workload.csv, workload_by_customer.csv, index.html, summary.json."""
+    """Report 2: workload.csv, workload_by_customer.csv, index.html, summary.json, published whole."""
     from pike_tasks import csv_output, transforms, views
     from pike_tasks.render import render_workload_html
 
-    scope = {"team_ids": team_ids or None, "project_ids": project_ids or None, "customer_ids": customer_ids or None}
-    by_member = transforms.workload_by_member(resolved.tasks, resolved.members, as_of, **scope)
-    by_customer = transforms.workload_by_customer(resolved.tasks, as_of, **scope)
-    folder = report_dir(output_dir, "workload", as_of)
-    filters = _filters(team_ids, project_ids, customer_ids)
+    scope = Scope.of(team_ids, project_ids, customer_ids)
+    wanted = {"team_ids": team_ids or None, "project_ids": project_ids or None, "customer_ids": customer_ids or None}
+    by_member = transforms.workload_by_member(resolved.tasks, resolved.members, as_of, **wanted)
+    by_customer = transforms.workload_by_customer(resolved.tasks, as_of, **wanted)
+    filters = scope.filters()
     totals = views.workload_totals(by_member, by_customer)
-    csv_output.write_csv(by_member, csv_output.WORKLOAD_COLUMNS, folder / "workload.csv")
-    csv_output.write_csv(by_customer, csv_output.WORKLOAD_BY_CUSTOMER_COLUMNS, folder / "workload_by_customer.csv")
     view = views.workload_view(
         by_member, by_customer, as_of=as_of, generated_at=_generated_at(), filters=filters, source=source,
     )
-    write_text_atomic(folder / "index.html", render_workload_html(view))
-    write_json(folder / "summary.json", _summary("workload", as_of, filters, totals, resolved.data_quality))
+    ref = FolderRef("workload", as_of, scope)
+    files = {
+        "workload.csv": csv_output.csv_bytes(by_member, csv_output.WORKLOAD_COLUMNS),
+        "workload_by_customer.csv": csv_output.csv_bytes(by_customer, csv_output.WORKLOAD_BY_CUSTOMER_COLUMNS),
+        "index.html": render_workload_html(view).encode("utf-8"),
+        "summary.json": json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
+    }
+    folder, names, link = _publish(store, ref, files)
     get_run_logger().info("workload report: %d members, %d customers -> %s", len(by_member), len(by_customer), folder)
     top = by_member.head(TOP_ROWS)[["member", "status", "open", "billable", "billable_share", "overdue", "flag"]]
-    return ReportResult(
-        "workload", as_of, folder,
-        [folder / "workload.csv", folder / "workload_by_customer.csv", folder / "index.html", folder / "summary.json"],
-        totals, _records(top),
-    )
+    return ReportResult("workload", as_of, folder, names, totals, _records(top), link)
 
 
 @task(name="publish-artifacts", task_run_name="publish-{result.report}", cache_policy=NO_CACHE, persist_result=False)

@@ -1,0 +1,615 @@
+"""The report store: every report folder, the once-only email record and the next run's baseline.
+
+Everything that is written or read back goes through this module (STYLE.md, "Storage behind one
+small interface"); code above it never builds paths by hand. A store is addressed by what the
+user gives as ``--out`` / ``output_dir``:
+
+- a local folder (``out``, ``/srv/reports``, ``file:///srv/reports``), or
+- an fsspec URL: ``s3://bucket/prefix`` (s3fs; endpoint, region and credentials from the standard
+  AWS variables and chain, so MinIO, Ceph, R2 and moto work unchanged), ``gs://`` (gcsfs) and
+  ``az://`` / ``abfs://`` (adlfs) by the same code path, and ``memory://`` for tests.
+
+Layout (``<scope>`` is empty for the whole workspace, ``filtered/<slug>/`` for a filtered run, so
+a team-filtered run never overwrites the whole-workspace report of the same date)::
+
+    <store>/<scope><report>/<as_of>/...            one report folder, published whole
+    <store>/_ledger/<kind>/<as_of>/<source>/...    once-only records of sent email
+
+Publishing a folder whole or not at all:
+
+- local: the files are written (and fsynced) into a hidden staging folder beside the target,
+  with a ``.complete`` marker; then the old folder is renamed aside and the staging folder
+  renamed into place, and the old one removed. A reader sees the old complete folder or the new
+  one, never a mix (between the two renames the folder is briefly absent; a crash there is
+  repaired by the next publish or read, which puts the old folder back).
+- object stores: the old ``.complete`` marker is removed first, then every file is written,
+  files the new folder does not have are removed, and the marker is written last. Readers
+  (the baseline of the next run, ``completed_dates``) trust only folders with a marker.
+
+Once-only records use create-only writes: ``O_CREAT | O_EXCL`` locally, a conditional put
+(``If-None-Match: *``) on S3, so two workers racing for one key cannot both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from pike_tasks.errors import PikeConfigError, PikeError
+
+MARKER = ".complete"
+ENV_PUBLIC_URL = "PIKE_REPORTS_PUBLIC_URL"
+ENV_LINK_DAYS = "PIKE_REPORTS_LINK_DAYS"
+DEFAULT_LINK_DAYS = 7  # the SigV4 maximum for presigned URLs
+STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a run that died
+
+# scheme -> the package that implements it (named in the error when it is missing)
+REMOTE_SCHEMES = {
+    "s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs",
+    "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs", "memory": "fsspec",
+}
+_DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class StoreError(PikeError):
+    """The report store cannot be read or written (one line, naming the setting)."""
+
+    retryable = False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run reports on: the whole workspace, or only some teams, projects or customers."""
+
+    teams: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        team_ids: Iterable[str] | None = None,
+        project_ids: Iterable[str] | None = None,
+        customer_ids: Iterable[str] | None = None,
+    ) -> Scope:
+        def norm(ids: Iterable[str] | None) -> tuple[str, ...]:
+            return tuple(sorted({str(i) for i in ids or () if str(i)}))
+
+        return cls(norm(team_ids), norm(project_ids), norm(customer_ids))
+
+    @property
+    def is_whole(self) -> bool:
+        return not (self.teams or self.projects or self.customers)
+
+    def filters(self) -> dict[str, list[str]]:
+        """The filters as summary.json shows them (only those given)."""
+        given = {"teams": self.teams, "projects": self.projects, "customers": self.customers}
+        return {key: list(ids) for key, ids in given.items() if ids}
+
+    @property
+    def prefix(self) -> str:
+        """``""`` for the whole workspace, else ``filtered/<slug>/``: injective, readable, path-safe."""
+        if self.is_whole:
+            return ""
+        canonical = json.dumps(self.filters(), sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:10]
+        parts = []
+        for kind, ids in self.filters().items():
+            first = re.sub(r"[^A-Za-z0-9]", "", ids[0])[:8] or "id"
+            parts.append(f"{kind}-{first}" + (f"-and-{len(ids) - 1}" if len(ids) > 1 else ""))
+        return f"filtered/{'-'.join(parts)}-{digest}/"
+
+
+@dataclass(frozen=True)
+class FolderRef:
+    """One report folder: (report, as_of, scope)."""
+
+    report: str
+    as_of: date
+    scope: Scope = Scope()
+
+    @property
+    def key(self) -> str:
+        return f"{self.scope.prefix}{self.report}/{self.as_of.isoformat()}"
+
+
+def open_store(location: str | os.PathLike[str], setting: str = "--out") -> ReportStore:
+    """The store at ``location`` (a local folder or an fsspec URL).
+
+    Raises:
+        StoreError: a URL whose scheme we cannot handle, or whose backend is not installed.
+    """
+    text = os.fspath(location).strip()
+    if not text:
+        raise StoreError(f"{setting} is empty: give a folder or a URL such as s3://bucket/prefix.")
+    if text.startswith("file://"):
+        return LocalStore(Path(urlsplit(text).path), setting)
+    if not _URL_LIKE.match(text):
+        return LocalStore(Path(text), setting)
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in REMOTE_SCHEMES:
+        known = ", ".join(sorted({"file", *REMOTE_SCHEMES} - {"memory"}))
+        raise StoreError(f"{setting} {text[:120]!r}: unknown store scheme {scheme!r} (known: {known}).")
+    return RemoteStore(text, scheme, setting)
+
+
+class ReportStore:
+    """The operations every backend provides (see the module docstring)."""
+
+    location: str
+    setting: str
+
+    # ---- report folders ------------------------------------------------------------------
+    def publish(self, ref: FolderRef, files: Mapping[str, bytes]) -> str:
+        """Publish ``files`` as the whole folder ``ref`` (replacing what was there); returns its location."""
+        raise NotImplementedError
+
+    def completed_dates(self, report: str, scope: Scope) -> list[date]:
+        """The as_of dates of the complete folders of ``report`` in ``scope``, oldest first."""
+        raise NotImplementedError
+
+    def read(self, ref: FolderRef, name: str) -> bytes | None:
+        """A file of a complete folder, or None (folder incomplete or missing, or no such file)."""
+        raise NotImplementedError
+
+    def folder_location(self, ref: FolderRef) -> str:
+        """Where the folder is, for people: an absolute path or the store URL."""
+        raise NotImplementedError
+
+    def list_files(self, ref: FolderRef) -> list[str]:
+        """File names of a complete folder (no marker, no hidden files)."""
+        raise NotImplementedError
+
+    # ---- once-only records ---------------------------------------------------------------
+    def create_record(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if it does not exist; True if this call created it."""
+        raise NotImplementedError
+
+    def read_record(self, key: str) -> bytes | None:
+        raise NotImplementedError
+
+    def put_record(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def delete_record(self, key: str) -> None:
+        raise NotImplementedError
+
+    # ---- checks and links ----------------------------------------------------------------
+    def check_writable(self) -> None:
+        """Write and remove a probe, so a bad store fails before any API call (one line)."""
+        key = f"_probe/{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            if not self.create_record(key, b"probe"):
+                raise StoreError(f"{self.setting} {self.location}: probe {key} already exists.")
+            self.delete_record(key)
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one line naming the setting
+            raise StoreError(f"{self.setting} {self.location} is not writable: {describe_error(exc)}") from None
+
+    def link(self, ref: FolderRef, name: str | None = None, anchor: str | None = None) -> str | None:
+        """A URL a person can open for the folder (or one of its files), or None when there is none.
+
+        ``PIKE_REPORTS_PUBLIC_URL`` maps the store root to https links; without it, object
+        stores give presigned URLs (``PIKE_REPORTS_LINK_DAYS``, default 7); a local folder gives none.
+        """
+        public = public_base_url()
+        path = ref.key + "/" + (name or "index.html")
+        if public:
+            url = public + "/" + quote(path)
+        else:
+            url = self._signed_url(path)
+        if url and anchor:
+            url += "#" + quote(anchor)
+        return url
+
+    def _signed_url(self, path: str) -> str | None:
+        return None
+
+
+def public_base_url() -> str | None:
+    """``PIKE_REPORTS_PUBLIC_URL`` without trailing slashes, after checking it is http(s)."""
+    raw = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise StoreError(f"{ENV_PUBLIC_URL} must be an http(s) URL such as https://reports.example.com/pike, "
+                         f"not {raw[:120]!r}.")
+    return raw
+
+
+def link_lifetime_seconds() -> int:
+    raw = os.environ.get(ENV_LINK_DAYS, "").strip()
+    if not raw:
+        return DEFAULT_LINK_DAYS * 86400
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1
+    if not 0 < days <= DEFAULT_LINK_DAYS:
+        raise StoreError(f"{ENV_LINK_DAYS} must be a number of days between 0 and 7 (the presigned-URL maximum), "
+                         f"not {raw[:40]!r}.")
+    return int(days * 86400)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a storage error: its kind and first line, no traceback."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = {FileNotFoundError: "not found", PermissionError: "permission denied"}.get(type(exc))
+    name = kind or type(exc).__name__
+    return f"{name}: {text[:200]}" if text else name
+
+
+# ------------------------------------------------------------------------------------------
+# local folders
+# ------------------------------------------------------------------------------------------
+class LocalStore(ReportStore):
+    def __init__(self, root: Path, setting: str = "--out") -> None:
+        self.root = root.expanduser().resolve()
+        self.location = str(self.root)
+        self.setting = setting
+
+    def __repr__(self) -> str:
+        return f"LocalStore({self.location!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    def folder_location(self, ref: FolderRef) -> str:
+        return str(self._path(ref.key))
+
+    def publish(self, ref: FolderRef, files: Mapping[str, bytes]) -> str:
+        final = self._path(ref.key)
+        parent = final.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._repair(parent, final.name)
+            stage = Path(tempfile.mkdtemp(prefix=f".staging-{final.name}-", dir=parent))
+            try:
+                os.chmod(stage, 0o777 & ~_umask())
+                for name, data in files.items():
+                    _check_name(name)
+                    _write_synced(stage / name, data)
+                _write_synced(stage / MARKER, _marker(files))
+                _fsync_dir(stage)
+                self._swap(stage, final)
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+            _fsync_dir(parent)
+        except OSError as exc:
+            raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
+                             f"{describe_error(exc)}") from None
+        return str(final)
+
+    def _swap(self, stage: Path, final: Path) -> None:
+        """Rename the old folder aside and the staging folder into place (retried if a peer races us)."""
+        for _ in range(20):
+            old = None
+            if final.exists():
+                old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+                try:
+                    os.rename(final, old)
+                except FileNotFoundError:  # a concurrent publisher moved it first
+                    old = None
+            try:
+                os.rename(stage, final)
+            except OSError:  # a concurrent publisher put its folder in place between our renames
+                if old is not None and not final.exists():
+                    os.rename(old, final)
+                time.sleep(0.05)
+                continue
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            return
+        raise OSError(f"could not replace {final.name}: another run keeps publishing it")
+
+    def _repair(self, parent: Path, name: str | None = None) -> None:
+        """Undo what a killed publisher left: put a lone old folder back, drop stale staging folders."""
+        try:
+            entries = list(parent.iterdir())
+        except FileNotFoundError:
+            return
+        now = time.time()
+        for entry in entries:
+            if entry.name.startswith(".old-"):
+                target_name = entry.name[len(".old-"):].rsplit("-", 1)[0]
+                if name is not None and target_name != name:
+                    continue
+                target = parent / target_name
+                if not target.exists() and (entry / MARKER).exists():
+                    try:
+                        os.rename(entry, target)
+                        continue
+                    except OSError:
+                        pass
+                if target.exists() and now - _mtime(entry) > 60:
+                    shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name.startswith(".staging-") and now - _mtime(entry) > STALE_STAGING_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def completed_dates(self, report: str, scope: Scope) -> list[date]:
+        base = self._path(f"{scope.prefix}{report}")
+        self._repair(base)
+        try:
+            names = [p.name for p in base.iterdir() if _DATE_NAME.match(p.name) and (p / MARKER).is_file()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(date.fromisoformat(n) for n in names)
+
+    def read(self, ref: FolderRef, name: str) -> bytes | None:
+        folder = self._path(ref.key)
+        if not (folder / MARKER).is_file():
+            self._repair(folder.parent, folder.name)
+            if not (folder / MARKER).is_file():
+                return None
+        try:
+            return (folder / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def list_files(self, ref: FolderRef) -> list[str]:
+        folder = self._path(ref.key)
+        if not (folder / MARKER).is_file():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    def create_record(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return True
+
+    def read_record(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put_record(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        _write_synced(tmp, data)
+        os.replace(tmp, path)
+
+    def delete_record(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def check_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.setting} {self.location}: cannot create the folder: {describe_error(exc)}") from None
+        if not self.root.is_dir():
+            raise StoreError(f"{self.setting} {self.location} is not a folder.")
+        super().check_writable()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name in (".", ".."):
+        raise ValueError(f"not a plain file name: {name!r}")
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _marker(files: Mapping[str, bytes]) -> bytes:
+    """The completion marker: which files make the folder (no time, so nothing varies by run)."""
+    return (json.dumps({"files": sorted(files)}, sort_keys=True) + "\n").encode()
+
+
+# ------------------------------------------------------------------------------------------
+# object stores through fsspec
+# ------------------------------------------------------------------------------------------
+class RemoteStore(ReportStore):
+    def __init__(self, url: str, scheme: str, setting: str = "--out") -> None:
+        self.location = url.rstrip("/")
+        self.scheme = scheme
+        self.setting = setting
+        try:
+            import fsspec
+
+            self.fs, self.base = fsspec.core.url_to_fs(self.location)
+        except ImportError as exc:
+            package = REMOTE_SCHEMES[scheme]
+            raise StoreError(
+                f"{setting} {self.location}: the {scheme}:// store needs the {package} package "
+                f"(pip install 'pike-reports[{_extra(scheme)}]'): {describe_error(exc)}"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - a malformed URL or backend option
+            raise StoreError(f"{setting} {self.location}: {describe_error(exc)}") from None
+        self.base = self.base.rstrip("/")
+        if scheme in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss") and not self.base:
+            raise StoreError(f"{setting} {self.location}: name a bucket, e.g. {scheme}://my-bucket/pike.")
+
+    def __repr__(self) -> str:
+        return f"RemoteStore({self.location!r})"
+
+    def _path(self, key: str) -> str:
+        return f"{self.base}/{key}" if self.base else key
+
+    def folder_location(self, ref: FolderRef) -> str:
+        return f"{self.location}/{ref.key}"
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (FileNotFoundError, FileExistsError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - network, credentials, permissions: one line
+            raise StoreError(f"{what} in {self.setting} {self.location} failed: {describe_error(exc)}") from None
+
+    def publish(self, ref: FolderRef, files: Mapping[str, bytes]) -> str:
+        folder = self._path(ref.key)
+        marker = f"{folder}/{MARKER}"
+        for name in files:
+            _check_name(name)
+        try:
+            self.fs.rm_file(marker)  # from here on readers treat the folder as incomplete
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
+                             f"{describe_error(exc)}") from None
+        try:
+            for name, data in files.items():
+                self.fs.pipe_file(f"{folder}/{name}", data)
+            for stale in self._names(folder) - set(files):
+                self.fs.rm_file(f"{folder}/{stale}")
+            self.fs.pipe_file(marker, _marker(files))
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
+                             f"{describe_error(exc)} (the folder stays incomplete)") from None
+        self.fs.invalidate_cache()
+        return self.folder_location(ref)
+
+    def _names(self, folder: str) -> set[str]:
+        try:
+            entries = self.fs.ls(folder, detail=False, refresh=True)
+        except FileNotFoundError:
+            return set()
+        return {e.rstrip("/").rsplit("/", 1)[-1] for e in entries} - {MARKER}
+
+    def completed_dates(self, report: str, scope: Scope) -> list[date]:
+        pattern = self._path(f"{scope.prefix}{report}") + f"/*/{MARKER}"
+        self.fs.invalidate_cache()
+        found = self._call("listing reports", self.fs.glob, pattern)
+        names = {p.rstrip("/").split("/")[-2] for p in found}
+        return sorted(date.fromisoformat(n) for n in names if _DATE_NAME.match(n))
+
+    def read(self, ref: FolderRef, name: str) -> bytes | None:
+        folder = self._path(ref.key)
+        try:
+            self._call("reading", self.fs.cat_file, f"{folder}/{MARKER}")
+            return self._call("reading", self.fs.cat_file, f"{folder}/{name}")
+        except FileNotFoundError:
+            return None
+
+    def list_files(self, ref: FolderRef) -> list[str]:
+        if self.read(ref, MARKER) is None:
+            return []
+        return sorted(n for n in self._names(self._path(ref.key)) if not n.startswith("."))
+
+    def create_record(self, key: str, data: bytes) -> bool:
+        try:
+            self._call("writing a record", self.fs.pipe_file, self._path(key), data, mode="create")
+        except FileExistsError:
+            return False
+        except TypeError:  # an fsspec backend without create-only writes
+            raise StoreError(
+                f"{self.setting} {self.location}: this store cannot write create-only objects, which the "
+                "once-only email record needs (S3 and S3-compatible stores can)."
+            ) from None
+        return True
+
+    def read_record(self, key: str) -> bytes | None:
+        try:
+            return self._call("reading a record", self.fs.cat_file, self._path(key))
+        except FileNotFoundError:
+            return None
+
+    def put_record(self, key: str, data: bytes) -> None:
+        self._call("writing a record", self.fs.pipe_file, self._path(key), data)
+
+    def delete_record(self, key: str) -> None:
+        try:
+            self._call("deleting a record", self.fs.rm_file, self._path(key))
+        except FileNotFoundError:
+            pass
+
+    def check_writable(self) -> None:
+        if self.scheme in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"):
+            bucket = self.base.split("/", 1)[0]
+            try:
+                exists = self.fs.exists(bucket)
+            except Exception as exc:  # noqa: BLE001 - credentials, endpoint, network
+                raise StoreError(f"{self.setting} {self.location}: cannot reach the store: {describe_error(exc)}") from None
+            if not exists:
+                raise StoreError(f"{self.setting} {self.location}: bucket {bucket!r} does not exist (or is not visible "
+                                 "with these credentials).")
+        super().check_writable()
+
+    def _signed_url(self, path: str) -> str | None:
+        sign = getattr(self.fs, "sign", None)
+        if sign is None:
+            return None
+        try:
+            return sign(self._path(path), expiration=link_lifetime_seconds())
+        except NotImplementedError:
+            return None
+        except StoreError:
+            raise
+        except Exception:  # noqa: BLE001 - a store that cannot sign just gives no link
+            return None
+
+
+def _extra(scheme: str) -> str:
+    return {"s3fs": "s3", "gcsfs": "gcs", "adlfs": "azure"}.get(REMOTE_SCHEMES[scheme], "s3")
+
+
+def store_summary(store: ReportStore) -> dict[str, Any]:
+    """Where reports went, for logs and artifacts (no credentials: URLs here never carry them)."""
+    return {"store": store.location}
