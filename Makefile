@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test e2e bench clean lock
+.PHONY: install browsers demo test e2e bench clean lock
 
 install: $(STAMP)
 
@@ -25,8 +25,15 @@ lock:
 demo: install
 	$(BIN)/python -m pike_tasks.demo
 
-test: install
+test: install browsers
 	$(BIN)/python -m pytest -q
+
+# Chromium for tests/test_pages_browser.py (Debian's package). A no-op when it is installed; as
+# root on Debian it installs it (about a minute); otherwise it says so and those tests skip.
+browsers:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core >/dev/null; } \
+	  || echo "make browsers: no chromium (installing it needs root and apt-get); the browser page tests will skip"
 
 # Only the end-to-end deployment test (prefect server + worker + sandbox, about 40 s); `make test` runs it too.
 e2e: install

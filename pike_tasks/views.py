@@ -59,14 +59,20 @@ def overdue_totals(rows: pd.DataFrame, summary: pd.DataFrame) -> dict[str, Any]:
         summary: the team summary, one row per team.
 
     Returns:
-        ``overdue_tasks``, ``teams``, ``by_priority`` (urgent..none), ``by_age``
-        (``1-7``, ``8-30``, ``31+``) and ``oldest_days`` (None when nothing is overdue).
+        ``overdue_tasks``, ``teams`` (real teams with overdue work: "No team" is where tasks
+        without a team go, not a team a lead can chase), ``no_team_tasks`` (overdue tasks under
+        "No team"), ``by_priority`` (urgent..none), ``by_age`` (``1-7``, ``8-30``, ``31+``) and
+        ``oldest_days`` (None when nothing is overdue).
     """
     ranks = _ranks(rows["priority_rank"]) if len(rows) else pd.Series([], dtype=int)
     buckets = rows["age_bucket"].astype("string") if len(rows) else pd.Series([], dtype="string")
+    # "No team" is the summary row with an empty team id (a team the config does not name still
+    # has its id, so it counts).
+    no_team = [r for r in _records(summary) if not _text(r["team_id"])]
     return {
         "overdue_tasks": int(len(rows)),
-        "teams": int(len(summary)),
+        "teams": int(len(summary)) - len(no_team),
+        "no_team_tasks": sum(_int(r["count"]) for r in no_team),
         "by_priority": {key: int((ranks == rank).sum()) for rank, (key, _) in enumerate(PRIORITIES)},
         "by_age": {bucket: int((buckets == bucket).sum()) for bucket, _, _ in AGE_BUCKETS},
         "oldest_days": int(rows["days_overdue"].max()) if len(rows) else None,
@@ -154,7 +160,7 @@ def overdue_view(
         "headline": [
             _stat("Overdue tasks", totals["overdue_tasks"], _plural(totals["overdue_tasks"], "open task", "open tasks")
                   + " past due"),
-            _stat("Teams affected", totals["teams"], _plural(totals["teams"], "team", "teams") + " with overdue work"),
+            _stat("Teams affected", totals["teams"], _teams_note(totals["teams"], totals["no_team_tasks"])),
             _stat("Oldest", "—" if oldest is None else fmt_int(oldest),
                   "no overdue task" if oldest is None else _plural(oldest, "day", "days") + " past due"),
         ],
@@ -173,6 +179,14 @@ def overdue_view(
         },
         "teams": teams,
     }
+
+
+def _teams_note(teams: int, no_team_tasks: int) -> str:
+    """The note under "Teams affected": tasks without a team are not a team, but must not vanish."""
+    note = _plural(teams, "team", "teams") + " with overdue work"
+    if no_team_tasks:
+        note += ", plus " + _plural(no_team_tasks, "task", "tasks") + " with no team"
+    return note
 
 
 def _overdue_task(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:

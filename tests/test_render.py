@@ -208,6 +208,16 @@ def test_overdue_header_team_summaries_and_chart():
     assert "Delivery: 2 overdue tasks (1 aged 1–7 days, 1 aged 8–30 days)" in text
 
 
+def test_teams_affected_counts_real_teams_and_says_where_no_team_tasks_are():
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", overdue_html())).split())
+    assert "Teams affected 1 1 team with overdue work, plus 1 task with no team" in text
+    # a team the config does not name is still a team; without No team the note says nothing of it
+    rows, summary = overdue_frames()
+    summary.loc[1, ["team_id", "team"]] = ["0badc0de-1", "Team 0badc0de"]
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", overdue_html(rows, summary))).split())
+    assert "Teams affected 2 2 teams with overdue work Oldest" in text
+
+
 def test_priority_and_age_use_colour_and_words():
     html = overdue_html()
     assert '<span class="badge p-high">High</span>' in html
@@ -333,6 +343,13 @@ def test_workload_tables_cells_and_flag_badge():
     assert row_with(html, "Unassigned")[1] == "—"
     assert row_with(html, "Acme Corporation") == ["Acme Corporation", "2", "1", "2", "1"]
     assert row_with(html, "No customer") == ["No customer", "3", "2", "2", "2"]
+    # each number says what it is (the phone layout shows these labels), and each table marks
+    # the column it is ordered by
+    assert '<td data-label="Billable share" class="num k-share">66.7%</td>' in html
+    assert '<td data-label="Open" class="num sorted k-open">3</td>' in html
+    assert '<td data-label="Billable tasks" class="num sorted k-billable">2</td>' in html
+    assert html.split("</style>")[1].count('aria-sort="descending"') == 2
+    assert '<th scope="col" class="num" aria-sort="descending">Billable tasks</th>' in html
     # the chart: stacked bars per member, idle members say so
     assert 'class="seg seg-billable" style="width: 66.67%"' in html
     assert "no open work" in html
@@ -352,7 +369,8 @@ def test_overdue_totals_by_hand():
     totals = views.overdue_totals(rows, summary)
     assert totals == {
         "overdue_tasks": 3,
-        "teams": 2,
+        "teams": 1,  # Delivery; "No team" is not a team
+        "no_team_tasks": 1,
         "by_priority": {"urgent": 0, "high": 2, "medium": 0, "low": 0, "none": 1},
         "by_age": {"1-7": 1, "8-30": 1, "31+": 1},
         "oldest_days": 39,
