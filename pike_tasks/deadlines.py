@@ -53,7 +53,9 @@ class RequestGuard:
         if sock is None:  # not connected yet (the connect timeout bounds that); the socket comes soon
             return True
         try:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv on this socket; close() would not
+            # wakes a blocked recv on this socket (close() would not); socket.socket's own method,
+            # since SSLSocket.shutdown also drops the TLS object the reading thread is still using
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
         except OSError:
             pass
         return False
