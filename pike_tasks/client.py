@@ -705,6 +705,13 @@ def _envelope(body: Any, resource: str, request_id: str | None) -> tuple[list, b
         )
     has_more = body.get("hasMore")
     if has_more is None:
+        # The spec's envelope always has hasMore. Without it, a page naming a next cursor is
+        # ambiguous: ending the listing there would silently drop every later page.
+        if body.get("nextCursor") not in (None, ""):
+            raise PikeServerError(
+                f"Malformed {resource} page from the Pike API: a nextCursor but no 'hasMore'.",
+                code="malformed_response", request_id=request_id, resource=resource,
+            )
         has_more = False
     if not isinstance(has_more, bool):
         raise PikeServerError(

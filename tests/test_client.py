@@ -227,13 +227,21 @@ def test_duplicate_ids_are_dropped_and_counted(sandbox_factory, caplog):
 
 
 @pytest.mark.parametrize("body", [[], {"items": {}}, {"items": None}, {"items": [], "hasMore": "yes"},
-                                  {"items": ["not-an-object"]}])
+                                  {"items": ["not-an-object"]}, {"items": [{"id": "1"}], "nextCursor": "c2"}])
 def test_malformed_envelope_is_a_clear_server_error(sandbox_factory, body):
     server = sandbox_factory({"tasks": []})
     server.enqueue(ScriptedResponse(200, body, path="/tasks"))
     with pytest.raises(PikeServerError, match="Malformed tasks page") as info:
         make_client(server).list_all("tasks")
     assert info.value.code == "malformed_response"
+
+
+def test_a_last_page_may_leave_out_has_more_and_next_cursor(sandbox_factory):
+    server = sandbox_factory({"tasks": []})
+    server.enqueue(ScriptedResponse(200, {"items": [{"id": "1"}]}, path="/tasks"),
+                   ScriptedResponse(200, {"items": [{"id": "2"}], "nextCursor": None}, path="/tasks"))
+    assert make_client(server).list_all("tasks") == [{"id": "1"}]
+    assert make_client(server).list_all("tasks") == [{"id": "2"}]
 
 
 def test_truncated_200_body_is_retried(sandbox_factory):
