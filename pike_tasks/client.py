@@ -25,12 +25,13 @@ from urllib.parse import quote
 import requests
 import urllib3.exceptions
 
-from pike_tasks import __version__
+from pike_tasks import __version__, deadlines
 from pike_tasks.errors import (
     SCOPE_FOR_RESOURCE,
     PikeAuthError,
     PikeConfigError,
     PikeConnectionError,
+    PikeDeadlineExceeded,
     PikeError,
     PikeForbidden,
     PikeInvalidRequest,
@@ -40,7 +41,7 @@ from pike_tasks.errors import (
     PikeServerError,
 )
 from pike_tasks.ratelimit import shared_bucket
-from pike_tasks.settings import ApiSettings, resolve_api_settings
+from pike_tasks.settings import ENV_FETCH_DEADLINE, ENV_REQUEST_DEADLINE, ApiSettings, resolve_api_settings
 
 RESOURCES = ("projects", "tasks", "customers", "members")
 # The documented filters of each listing, by their query (camelCase) names.
@@ -126,8 +127,12 @@ class PikeClient:
       0-60 s, else exponential backoff), 5xx, non-JSON or truncated 200 bodies, connection
       errors, dropped connections and read timeouts (exponential backoff with full jitter,
       0.25 s base, 8 s cap), at most ``settings.max_attempts`` tries and
-      ``settings.max_retry_seconds`` in total per request. A retried page re-requests the same
-      cursor, so no item is skipped or repeated. 400/401/403/404 are never retried.
+      ``settings.max_retry_seconds`` in total per request. A request still unfinished after
+      ``settings.request_deadline`` (a server trickling bytes) is abandoned and retried like a
+      timeout. A retried page re-requests the same cursor, so no item is skipped or repeated.
+      400/401/403/404 are never retried.
+    * A whole listing that passes ``settings.fetch_deadline`` raises ``PikeDeadlineExceeded``,
+      which nothing retries.
     * Prefect task retries (``pike_tasks.prefect_tasks.fetch_listing``) re-run a **whole
       listing** the client gave up on (``PikeError.retryable``); permanent errors fail at once.
 
@@ -260,12 +265,13 @@ class PikeClient:
     def _paginate(self, resource: str, query: dict[str, str]) -> Iterator[dict]:
         stats = self.stats[resource] = ListingStats(resource)
         started = time.monotonic()
+        deadline_at = started + self._settings.fetch_deadline
         path = f"/{resource}"
         seen_cursors: set[str] = set()
         seen_ids: set[Any] = set()
         cursor: str | None = None
         # Each page is decoded while the next one is requested (see _Prefetch).
-        prefetch = _Prefetch(self, path, resource, query, seen_cursors)
+        prefetch = _Prefetch(self, path, resource, query, seen_cursors, deadline_at)
         try:
             while True:
                 if stats.pages >= self.max_pages:
@@ -276,7 +282,8 @@ class PikeClient:
                     )
                 params = self._page_params(query, cursor)
                 prefetch.enabled = stats.pages + 1 < self.max_pages  # no page after the cap
-                body, request_id = self._get_json(path, params, resource, stats, prefetch=prefetch)
+                body, request_id = self._get_json(path, params, resource, stats, prefetch=prefetch,
+                                                  deadline_at=deadline_at)
                 items, has_more, next_cursor = _envelope(body, resource, request_id)
                 stats.pages += 1
                 if has_more:
@@ -358,11 +365,13 @@ class PikeClient:
     # -- one request, with retries -----------------------------------------------------------
 
     def _get_json(self, path: str, params: dict[str, str], resource: str, stats: ListingStats, *,
-                  prefetch: _Prefetch | None = None) -> tuple[Any, str | None]:
+                  prefetch: _Prefetch | None = None, deadline_at: float | None = None) -> tuple[Any, str | None]:
         """GET ``path`` and return (decoded JSON body, request id), retrying transient failures.
 
         ``prefetch`` (listings only): attempt 1 may be the outcome of a request it already made
         for exactly these ``params``; a 200 is decoded by it, while it requests the next page.
+        ``deadline_at`` (listings only): the listing's deadline (``time.monotonic``); no try and
+        no wait for one goes beyond it.
         """
         first_attempt = prefetch.take(params.get("cursor")) if prefetch is not None else None
         url = self.base_url + path
@@ -377,7 +386,7 @@ class PikeClient:
                     sent, first_attempt = first_attempt, None
                     response = sent.result()  # raises what the request raised, _Retry included
                 else:
-                    response = self._send(url, params, resource)
+                    response = self._send(url, params, resource, deadline_at)
                 if prefetch is not None and response.status_code == 200:
                     return prefetch.decode_while_fetching_next(response)
                 return self._interpret(response, path, resource)
@@ -396,6 +405,8 @@ class PikeClient:
                         f"{'attempt' if attempt == 1 else 'attempts'} in {spent:.1f} s."
                     )
                     raise error from None
+                if deadline_at is not None and started + spent + delay >= deadline_at:
+                    raise self._fetch_deadline_error(resource, failure.reason) from None
                 stats.retries += 1
                 self._log.debug(
                     "GET %s: %s; retry %d/%d in %.2f s", path, failure.reason, attempt, max_attempts - 1, delay
@@ -407,32 +418,86 @@ class PikeClient:
         """Full jitter: uniform in [0, min(cap, base * 2**(attempt - 1))]."""
         return self._random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
 
-    def _send(self, url: str, params: dict[str, str], resource: str) -> _Reply:
-        """One GET (body read in full), after a token of the rate limit; network failures -> _Retry."""
+    def _send(self, url: str, params: dict[str, str], resource: str, fetch_deadline_at: float | None = None) -> _Reply:
+        """One GET (body read in full), after a token of the rate limit, under a total deadline.
+
+        Network failures and a request past ``settings.request_deadline`` raise _Retry; a request
+        cut short by ``fetch_deadline_at`` (the listing's deadline) raises PikeDeadlineExceeded.
+        """
         if self._bucket is not None:
             self._bucket.acquire()
-        try:
-            # stream=True and one read of the whole body: requests would otherwise assemble a
-            # 100 KB page from 10 KB chunks, about 0.5 ms of Python per page.
-            with self._session.get(
-                url, params=params, headers=self._headers, auth=self._auth, timeout=self._timeout, stream=True
-            ) as response:
-                reply = _Reply(response.status_code, response.headers, response.raw.read(decode_content=True))
-        except _TRANSIENT_NETWORK_ERRORS as exc:
-            reason = _network_reason(exc)
+        now = time.monotonic()
+        if fetch_deadline_at is not None and now >= fetch_deadline_at:
+            raise self._fetch_deadline_error(resource)
+        deadline_at = now + self._settings.request_deadline
+        listing_bound = fetch_deadline_at is not None and fetch_deadline_at < deadline_at
+        with deadlines.guard(fetch_deadline_at if listing_bound else deadline_at) as guard:
+            try:
+                # stream=True and one read of the whole body: requests would otherwise assemble a
+                # 100 KB page from 10 KB chunks, about 0.5 ms of Python per page.
+                with self._session.get(
+                    url, params=params, headers=self._headers, auth=self._auth, timeout=self._timeout, stream=True
+                ) as response:
+                    if guard.conn is None:  # a caller's session (no tracked pool): guard the body at least
+                        guard.conn = response.raw.connection
+                    reply = _Reply(response.status_code, response.headers, response.raw.read(decode_content=True))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error below
+                failure = exc
+            else:
+                failure = None
+        if guard.expired:  # whatever happened, the watchdog cut the request (a body may be short)
+            if listing_bound:
+                raise self._fetch_deadline_error(resource)
+            path = url[len(self.base_url):]
+            reason = f"request deadline of {self._settings.request_deadline:g} s passed"
             raise _Retry(
+                PikeConnectionError(
+                    f"The Pike API did not complete GET {path} within {self._settings.request_deadline:g} s "
+                    f"({ENV_REQUEST_DEADLINE}).",
+                    code="request_deadline", resource=resource,
+                ),
+                reason=reason,
+            )
+        if failure is not None:
+            error = self._network_failure(failure, resource)
+            if error is failure:
+                raise failure
+            raise error from None
+        return reply
+
+    def _network_failure(self, exc: Exception, resource: str) -> Exception:
+        """The error for an exception raised while sending: _Retry if transient, else a PikeError.
+
+        Only the exceptions' class names are used, never their text: that can quote a request
+        header (http.client's "Invalid header value b'Bearer ...'").
+        """
+        if isinstance(exc, _TRANSIENT_NETWORK_ERRORS):
+            reason = _network_reason(exc)
+            return _Retry(
                 PikeConnectionError(
                     f"Could not reach the Pike API at {self.base_url} ({reason}).",
                     code="connection_error", resource=resource,
                 ),
                 reason=reason,
-            ) from None
-        except requests.RequestException as exc:  # invalid URL, too many redirects, ...: not transient
-            raise PikeConnectionError(
+            )
+        if isinstance(exc, (requests.RequestException, ValueError)):
+            # invalid URL, too many redirects, a header value http.client refuses: not transient
+            return PikeConnectionError(
                 f"Request to the Pike API at {self.base_url} failed ({_network_reason(exc)}).",
                 code="request_error", resource=resource,
-            ) from None
-        return reply
+            )
+        return exc  # not a failure of the request but a bug: let it show as it is
+
+    def _fetch_deadline_error(self, resource: str, last_failure: str = "") -> PikeDeadlineExceeded:
+        stats = self.stats.get(resource)
+        arrived = f"{stats.records} records in {stats.pages} pages" if stats else "nothing"
+        message = (
+            f"Listing {resource} did not finish within {self._settings.fetch_deadline:g} s "
+            f"({ENV_FETCH_DEADLINE}); {arrived} had arrived."
+        )
+        if last_failure:
+            message += f" The last try failed: {last_failure}."
+        return PikeDeadlineExceeded(self._redact(message), code="fetch_deadline", resource=resource)
 
     def _interpret(self, response: _Reply, path: str, resource: str) -> tuple[Any, str | None]:
         """(decoded JSON body, request id) of a 200; else the typed error, as _Retry if worth retrying."""
@@ -507,6 +572,9 @@ def _session_for(base_url: str) -> requests.Session:
     """A session that reads the environment (proxy variables, NO_PROXY, REQUESTS_CA_BUNDLE)
     once for ``base_url``, instead of on every request: that lookup costs about 0.5 ms a page."""
     session = requests.Session()
+    adapter = deadlines.TrackingAdapter()  # lets the request deadline find a stuck request's socket
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     found = session.merge_environment_settings(base_url, {}, None, None, None)
     session.proxies.update(found["proxies"] or {})
     session.verify = found["verify"]
@@ -527,8 +595,9 @@ class _Prefetch:
     """
 
     def __init__(self, client: PikeClient, path: str, resource: str, query: dict[str, str],
-                 seen_cursors: set[str]) -> None:
+                 seen_cursors: set[str], deadline_at: float | None = None) -> None:
         self._client, self._path, self._resource, self._query = client, path, resource, query
+        self._deadline_at = deadline_at  # the listing's, for the requests made ahead too
         self._seen_cursors = seen_cursors  # never request ahead into a cursor loop
         self._executor: ThreadPoolExecutor | None = None
         self._ahead: tuple[str, _Outcome] | None = None
@@ -546,7 +615,7 @@ class _Prefetch:
         decoding = self._executor.submit(_after, DECODE_HEAD_START, interpret, response, self._path, self._resource)
         params = self._client._page_params(self._query, cursor)
         self._ahead = (cursor, _Outcome.of(self._client._send, self._client.base_url + self._path,
-                                           params, self._resource))
+                                           params, self._resource, self._deadline_at))
         return decoding.result()  # raises _Retry for a 200 that is not JSON, as interpret does
 
     def take(self, cursor: str | None) -> _Outcome | None:
@@ -636,6 +705,13 @@ def _envelope(body: Any, resource: str, request_id: str | None) -> tuple[list, b
         )
     has_more = body.get("hasMore")
     if has_more is None:
+        # The spec's envelope always has hasMore. Without it, a page naming a next cursor is
+        # ambiguous: ending the listing there would silently drop every later page.
+        if body.get("nextCursor") not in (None, ""):
+            raise PikeServerError(
+                f"Malformed {resource} page from the Pike API: a nextCursor but no 'hasMore'.",
+                code="malformed_response", request_id=request_id, resource=resource,
+            )
         has_more = False
     if not isinstance(has_more, bool):
         raise PikeServerError(

@@ -99,6 +99,14 @@ class PikeConnectionError(PikeError):
     retryable = True
 
 
+class PikeDeadlineExceeded(PikeError):
+    """A whole listing did not finish within its deadline (``PIKE_API_FETCH_DEADLINE``).
+
+    Not retryable: another try would take as long. (One request over its own deadline,
+    ``PIKE_API_REQUEST_DEADLINE``, is retried like a timeout and surfaces as PikeConnectionError.)
+    """
+
+
 class PikePaginationError(PikeError):
     """The API's paging broke its contract (a cursor loop, hasMore without a cursor, too many pages)."""
 

@@ -13,11 +13,12 @@ import time
 import pytest
 
 from pike_tasks import ratelimit, settings as settings_module
-from pike_tasks.client import ListingStats, PikeClient, parse_retry_after
+from pike_tasks.client import ListingStats, PikeClient, _BearerAuth, parse_retry_after
 from pike_tasks.errors import (
     PikeAuthError,
     PikeConfigError,
     PikeConnectionError,
+    PikeDeadlineExceeded,
     PikeError,
     PikeForbidden,
     PikeInvalidRequest,
@@ -226,13 +227,21 @@ def test_duplicate_ids_are_dropped_and_counted(sandbox_factory, caplog):
 
 
 @pytest.mark.parametrize("body", [[], {"items": {}}, {"items": None}, {"items": [], "hasMore": "yes"},
-                                  {"items": ["not-an-object"]}])
+                                  {"items": ["not-an-object"]}, {"items": [{"id": "1"}], "nextCursor": "c2"}])
 def test_malformed_envelope_is_a_clear_server_error(sandbox_factory, body):
     server = sandbox_factory({"tasks": []})
     server.enqueue(ScriptedResponse(200, body, path="/tasks"))
     with pytest.raises(PikeServerError, match="Malformed tasks page") as info:
         make_client(server).list_all("tasks")
     assert info.value.code == "malformed_response"
+
+
+def test_a_last_page_may_leave_out_has_more_and_next_cursor(sandbox_factory):
+    server = sandbox_factory({"tasks": []})
+    server.enqueue(ScriptedResponse(200, {"items": [{"id": "1"}]}, path="/tasks"),
+                   ScriptedResponse(200, {"items": [{"id": "2"}], "nextCursor": None}, path="/tasks"))
+    assert make_client(server).list_all("tasks") == [{"id": "1"}]
+    assert make_client(server).list_all("tasks") == [{"id": "2"}]
 
 
 def test_truncated_200_body_is_retried(sandbox_factory):
@@ -375,6 +384,132 @@ def test_read_timeout_and_refused_connection_become_connection_errors(sandbox_fa
     assert len(sleeps) == 2
 
 
+# -- deadlines -------------------------------------------------------------------------------
+
+class TrickleServer:
+    """A real HTTP/1.1 server on 127.0.0.1 that answers every request one byte at a time.
+
+    Each byte comes ``every`` seconds, well inside the client's read timeout, so only a total
+    deadline can stop the request. ``headers_too``: the status line and headers trickle as well
+    (else they arrive at once and only the body trickles).
+    """
+
+    def __init__(self, *, every: float = 0.05, headers_too: bool = False, body_bytes: int = 200) -> None:
+        body = b'{"items": [], "hasMore": false}'
+        self.body = body + b" " * (body_bytes - len(body))
+        self.head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(self.body))
+        self.every, self.headers_too = every, headers_too
+        self.connections = 0
+        self._stopped = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+                if not self.headers_too:
+                    conn.sendall(self.head)
+                for byte in (self.head if self.headers_too else b"") + self.body:
+                    if self._stopped.is_set():
+                        return
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.every)
+            except OSError:  # the client gave up and closed the connection
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+
+
+@pytest.fixture
+def trickle():
+    servers: list[TrickleServer] = []
+
+    def start(**kwargs) -> TrickleServer:
+        servers.append(TrickleServer(**kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def trickle_client(server, sleeps=None, **settings_kwargs) -> PikeClient:
+    settings = ApiSettings(server.url, SECRET, rate_limit_per_sec=0, timeout_read=2.0, **settings_kwargs)
+    return PikeClient(settings, sleep=sleeps if sleeps is not None else Sleeps())
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_a_trickling_answer_is_cut_at_the_request_deadline_and_retried(trickle, headers_too):
+    server = trickle(headers_too=headers_too)  # 200+ bytes at 20/s: more than 10 s per answer
+    sleeps = Sleeps()
+    started = time.monotonic()
+    with pytest.raises(PikeConnectionError) as info:
+        trickle_client(server, sleeps, request_deadline=0.3, max_attempts=3).list_all("tasks")
+    elapsed = time.monotonic() - started
+    err = info.value
+    assert err.code == "request_deadline" and err.retryable
+    assert str(err).startswith("The Pike API did not complete GET /tasks within 0.3 s (PIKE_API_REQUEST_DEADLINE).")
+    assert "Gave up after 3 attempts" in str(err) and "\n" not in str(err)
+    assert len(sleeps) == 2 and server.connections == 3  # each try on a fresh connection
+    assert 0.85 < elapsed < 3.0
+
+
+def test_the_listing_deadline_stops_a_request_and_is_not_retried(trickle):
+    server = trickle()
+    started = time.monotonic()
+    with pytest.raises(PikeDeadlineExceeded) as info:
+        trickle_client(server, request_deadline=30, fetch_deadline=0.4).list_all("tasks")
+    elapsed = time.monotonic() - started
+    err = info.value
+    assert err.code == "fetch_deadline" and not err.retryable and err.resource == "tasks"
+    assert str(err) == ("Listing tasks did not finish within 0.4 s (PIKE_API_FETCH_DEADLINE); "
+                        "0 records in 0 pages had arrived. (code fetch_deadline)")
+    assert server.connections == 1
+    assert 0.35 < elapsed < 2.0
+
+
+def test_the_listing_deadline_ends_retries_that_would_pass_it(sandbox_factory):
+    server = sandbox_factory({"tasks": [{"id": str(i)} for i in range(3)]})
+    server.enqueue(ScriptedResponse(200, page([{"id": "0"}], "c1", True), path="/tasks"),
+                   *[ScriptedResponse(429, error_body("rate_limited"), {"Retry-After": "0.4"}, path="/tasks")
+                     for _ in range(9)])
+    sleeps = Sleeps()
+    client = PikeClient(ApiSettings(server.url, server.secret, rate_limit_per_sec=0, fetch_deadline=1.0),
+                        page_limit=1, sleep=sleeps)
+    with pytest.raises(PikeDeadlineExceeded) as info:
+        client.list_all("tasks")
+    assert sleeps == [0.4, 0.4]  # a third wait would end past the listing's deadline
+    assert "1 records in 1 pages had arrived. The last try failed: HTTP 429." in str(info.value)
+
+
+def test_requests_within_their_deadline_are_untouched(sandbox_factory):
+    server = sandbox_factory({"tasks": [{"id": str(i)} for i in range(450)]}, faults=FaultConfig(latency_ms=50))
+    client = make_client(server, request_deadline=1.0, fetch_deadline=5.0)
+    assert len(client.list_all("tasks")) == 450
+    assert client.stats["tasks"].retries == 0
+    time.sleep(1.2)  # past every request's deadline: the watchdog must not touch the pooled connection
+    assert len(client.list_all("tasks")) == 450 and client.stats["tasks"].retries == 0
+
+
 # -- secrecy ---------------------------------------------------------------------------------
 
 def test_secret_never_in_logs_exceptions_or_reprs(sandbox_factory, caplog):
@@ -415,6 +550,22 @@ def test_secret_never_in_logs_exceptions_or_reprs(sandbox_factory, caplog):
         assert SECRET not in text
     assert "<secret>" in str(errors[0])
     assert repr(client) == f"PikeClient(base_url={server.url!r})"
+
+
+def test_a_header_value_the_http_stack_refuses_never_shows_in_errors_or_logs(caplog):
+    # ApiSettings refuses such secrets up front; this is the client's own belt and braces, for
+    # any header value http.client or requests reject with the value quoted in the message.
+    caplog.set_level(logging.DEBUG)
+    client = PikeClient(ApiSettings("http://127.0.0.1:9", "sk-ok", rate_limit_per_sec=0, max_attempts=1))
+    for bad in (SECRET + "\nX-Evil: 1", SECRET + "🚀"):
+        client._auth = _BearerAuth(bad)
+        with pytest.raises(PikeConnectionError) as info:
+            client.list_all("tasks")
+        err = info.value
+        assert err.code == "request_error"
+        assert err.__cause__ is None and err.__suppress_context__
+        for text in (str(err), repr(err), caplog.text):
+            assert SECRET not in text and "Bearer" not in text
 
 
 # -- rate limiter ----------------------------------------------------------------------------

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +158,63 @@ def test_unwritable_out_is_one_line(server, env, capsys, tmp_path):
     assert main(["export", "tasks", "--out", str(tmp_path / "missing-dir" / "x.jsonl")]) == 1
     _, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "cannot write" in err
+
+
+# -- the real command, in a subprocess: bad configuration is one line, at once ---------------
+
+CLI = Path(sys.executable).parent / "pike-reports"
+LEAKY = "sk-live-7Q2x9Lm4"  # the start of each malformed secret below
+
+
+def run_export(tmp_path, **env):
+    """``pike-reports export tasks`` with only ``env`` configured (no PIKE_*/PREFECT_* inherited,
+    a fresh Prefect home: no Prefect API); returns the process and the seconds it took."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("PIKE_", "PREFECT_"))}
+    child["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    child.update(env)
+    started = time.monotonic()
+    proc = subprocess.run([str(CLI), "export", "tasks"], env=child, capture_output=True, text=True,
+                          encoding="utf-8", timeout=60)
+    return proc, time.monotonic() - started
+
+
+def assert_one_line_error(proc, expected: str) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pike-reports: error: ") and expected in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("secret", [LEAKY + "\nAbCdEf", LEAKY + "é", LEAKY + "🚀", LEAKY + " AbCdEf"],
+                         ids=["newline", "e-acute", "emoji", "space"])
+def test_cli_malformed_secret_is_one_line_without_the_secret(tmp_path, secret):
+    proc, _ = run_export(tmp_path, PIKE_API_BASE_URL="http://127.0.0.1:9", PIKE_API_SECRET=secret)
+    assert_one_line_error(proc, "PIKE_API_SECRET cannot be used as a Pike API secret")
+    for part in (LEAKY, "AbCdEf", "é", "🚀", "Bearer"):
+        assert part not in proc.stderr
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"PIKE_API_BASE_URL": "http://[::1"}, "PIKE_API_BASE_URL 'http://[::1' is not a valid URL"),
+    ({"PIKE_API_RATE_LIMIT": "1e-300"}, "PIKE_API_RATE_LIMIT must be 0 (off) or at least 0.1"),
+    ({"PIKE_API_RATE_LIMIT": "0.001"}, "PIKE_API_RATE_LIMIT must be 0 (off) or at least 0.1"),
+    ({"PIKE_API_REQUEST_DEADLINE": "0"}, "PIKE_API_REQUEST_DEADLINE must be a positive number of seconds"),
+    ({"PIKE_API_BASE_URL": "http://api.example.com"}, "set PIKE_API_ALLOW_INSECURE_HTTP=1"),
+], ids=["unclosed-ipv6", "rate-1e-300", "rate-0.001", "deadline-0", "plain-http"])
+def test_cli_bad_settings_are_one_line_and_exit_2(tmp_path, env, expected):
+    # the API port is closed: with a rate of 0.001 the second try would wait 1000 s
+    proc, seconds = run_export(tmp_path, **{"PIKE_API_BASE_URL": "http://127.0.0.1:9",
+                                            "PIKE_API_SECRET": "sk-fine-secret", **env})
+    assert_one_line_error(proc, expected)
+    assert "sk-fine-secret" not in proc.stderr
+    assert seconds < 10
+
+
+def test_cli_without_any_configuration_answers_at_once(tmp_path):
+    proc, seconds = run_export(tmp_path)  # no PIKE_API_*, no PREFECT_API_URL
+    assert_one_line_error(proc, "No Pike API secret: set PIKE_API_SECRET")
+    assert seconds < 5  # Prefect's temporary API is never started to look for the block
+    assert not (tmp_path / "prefect-home").exists()
