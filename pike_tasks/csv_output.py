@@ -10,6 +10,7 @@ never to the labels the reports sort on.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -25,6 +26,13 @@ OVERDUE_COLUMNS = (
     "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
     "due_date", "days_overdue",
 )
+DUE_SOON_COLUMNS = (
+    "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
+    "due_date", "days_left",
+)
+CHANGES_COLUMNS = (
+    "change", "reason", "task_id", "team_id", "team", "title", "priority", "status", "due_date", "days_overdue",
+)
 WORKLOAD_COLUMNS = (
     "member_id", "member", "status", "open", "billable", "non_billable", "unclassified",
     "billable_share", "overdue", "flag",
@@ -38,6 +46,20 @@ SHARE_COLUMNS = frozenset({"billable_share"})
 def guard_cell(value: str) -> str:
     """``value`` with a leading ``'`` when a spreadsheet would run it as a formula."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unguard_cell(cell: str) -> str:
+    """The value a written cell stands for: ``cell`` without the ``'`` that ``guard_cell`` added.
+
+    The quote is removed only when what follows it starts with a guarded character, which is
+    exactly when ``guard_cell`` adds one. ``guard_cell(unguard_cell(c)) == c`` for every cell
+    ``guard_cell`` can write, so a value read back and written again gives the same bytes. The
+    dialect cannot tell a value that itself began with ``'=`` from a guarded ``=``: both read
+    back as the ``=`` value (and are written back identically).
+    """
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
 
 
 def format_share(x: float) -> str:
@@ -74,6 +96,19 @@ def _share_cell(value: Any) -> str:
     return format_share(value)
 
 
+def _rows(df: pd.DataFrame, columns: Sequence[str]):
+    """Header check, then the cells of ``df[columns]`` row by row, as csv should write them."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns not in frame: {missing}")
+    cells = []
+    for column in columns:
+        values = df[column].astype(object).tolist()
+        convert = _share_cell if column in SHARE_COLUMNS else _cell
+        cells.append([convert(v) for v in values])
+    return zip(*cells)
+
+
 def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike) -> None:
     """Write ``df[columns]`` as a report CSV (REPORTS.md dialect), atomically.
 
@@ -86,15 +121,19 @@ def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike)
         path: where the CSV goes.
     """
     columns = list(columns)
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise KeyError(f"columns not in frame: {missing}")
-    cells = []
-    for column in columns:
-        values = df[column].astype(object).tolist()
-        convert = _share_cell if column in SHARE_COLUMNS else _cell
-        cells.append([convert(v) for v in values])
+    rows = _rows(df, columns)
     with atomic_writer(path) as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        writer.writerows(zip(*cells))
+        writer.writerows(rows)
+
+
+def csv_bytes(df: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """The bytes ``write_csv`` would write for ``df[columns]`` (for folders built in memory)."""
+    columns = list(columns)
+    rows = _rows(df, columns)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
