@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pike_tasks.csv_output import CHANGES_COLUMNS, OVERDUE_COLUMNS, guard_cell, unguard_cell
+from pike_tasks.csv_output import CHANGES_COLUMNS, OVERDUE_COLUMNS, guard_column, unguard_column
 from pike_tasks.transforms import _as_of_number, _day_numbers
 
 NEW = "new"
@@ -69,15 +69,14 @@ def read_report_rows(csv_bytes: bytes) -> pd.DataFrame:
     missing = [c for c in OVERDUE_COLUMNS if c not in header]
     if missing:
         raise ValueError(f"not an overdue.csv: columns {missing} missing from the header")
-    at = [header.index(c) for c in OVERDUE_COLUMNS]
-    columns: list[list] = [[] for _ in OVERDUE_COLUMNS]
-    for line, row in enumerate(reader, start=2):
-        if len(row) < len(header):
-            raise ValueError(f"overdue.csv row {line}: {len(row)} cells, the header has {len(header)}")
-        for values, i in zip(columns, at):
-            values.append(unguard_cell(row[i]))
-    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(OVERDUE_COLUMNS, columns)},
-                         columns=list(OVERDUE_COLUMNS))
+    rows = list(reader)
+    short = next((line for line, row in enumerate(rows, start=2) if len(row) < len(header)), None)
+    if short is not None:
+        raise ValueError(f"overdue.csv row {short}: {len(rows[short - 2])} cells, the header has {len(header)}")
+    cells = list(zip(*rows)) if rows else [()] * len(header)
+    frame = pd.DataFrame({
+        column: unguard_column(pd.Series(cells[header.index(column)], dtype=object)) for column in OVERDUE_COLUMNS
+    }, columns=list(OVERDUE_COLUMNS))
     try:
         frame["days_overdue"] = np.array([int(v) for v in frame["days_overdue"]], dtype=np.int64)
     except ValueError as exc:
@@ -88,12 +87,15 @@ def read_report_rows(csv_bytes: bytes) -> pd.DataFrame:
 def _text(column: pd.Series) -> pd.Series:
     """Cells as ``str``, ``""`` for null (None/NaN)."""
     column = column.astype(object)
-    return column.where(column.notna(), "").map(str)
+    column = column.where(column.notna(), "")
+    if pd.api.types.infer_dtype(column, skipna=False) not in ("string", "empty"):
+        column = column.map(str)
+    return column
 
 
 def _keys(ids: pd.Series) -> pd.Series:
     """Ids as the CSV writes them: the matching key of B's rows, D's rows and the listing."""
-    return _text(ids).map(guard_cell)
+    return guard_column(_text(ids))
 
 
 def _first_per_task(rows: pd.DataFrame) -> pd.DataFrame:
@@ -156,10 +158,13 @@ def compute_changes(
     new.insert(0, "change", NEW)
 
     gone_rows = baseline[~baseline_keys.isin(today_keys).to_numpy()]
+    gone_keys = baseline_keys[~baseline_keys.isin(today_keys).to_numpy()]
+    listing = _listing(resolved_today)
+    at = listing.index.get_indexer(gone_keys.to_numpy(dtype=object))  # -1: not listed
     resolved = _values(gone_rows)
-    resolved.insert(0, "reason", _reasons(_keys(gone_rows["task_id"]), resolved_today, as_of, team_ids))
+    resolved.insert(0, "reason", _reasons(gone_keys, listing, at, as_of, team_ids))
     resolved.insert(0, "change", RESOLVED)
-    resolved["status"] = _today_status(_keys(gone_rows["task_id"]), resolved_today)
+    resolved["status"] = np.append(_text(listing["status"]).to_numpy(dtype=object), "")[at]  # gone: ""
 
     parts = [part for part in (new, resolved) if len(part)]
     if not parts:
@@ -176,16 +181,13 @@ def _listing(resolved_today: pd.DataFrame) -> pd.DataFrame:
     return resolved_today[keep].set_axis(keys[keep].to_numpy(), axis=0)
 
 
-def _reasons(keys: pd.Series, resolved_today: pd.DataFrame, as_of: date,
+def _reasons(keys: pd.Series, listing: pd.DataFrame, at: np.ndarray, as_of: date,
              team_ids: Collection[str] | None) -> np.ndarray:
-    listing = _listing(resolved_today)
-    at = listing.index.get_indexer(keys.to_numpy(dtype=object))
+    """The first reason that applies to each resolved task (``at``: its row in ``listing``)."""
     listed = at >= 0
-    picked = listing.iloc[np.where(listed, at, 0)] if len(listing) else None
-    reasons = np.full(len(keys), "", dtype=object)
-    if picked is None:
-        reasons[:] = "gone"
-        return reasons
+    if not len(listing):
+        return np.full(len(keys), "gone", dtype=object)
+    picked = listing.iloc[np.where(listed, at, 0)]
     is_open = picked["is_open"].astype(bool).to_numpy()
     due_days, no_due = _day_numbers(picked["due_date"].reset_index(drop=True))
     due_before = ~no_due & (due_days < _as_of_number(as_of))
@@ -193,21 +195,12 @@ def _reasons(keys: pd.Series, resolved_today: pd.DataFrame, as_of: date,
         in_scope = picked["team_id"].isin(list(team_ids)).to_numpy()
     else:
         in_scope = np.ones(len(picked), dtype=bool)
-    reasons = np.select(
-        [~listed, ~is_open, ~due_before, ~in_scope],
-        list(REASONS), default="",
-    ).astype(object)
+    reasons = np.select([~listed, ~is_open, ~due_before, ~in_scope], list(REASONS), default="").astype(object)
     stray = reasons == ""
     if stray.any():
         ids = keys[stray].tolist()[:5]
         raise ValueError(f"tasks of the baseline are still overdue and in scope but not in today's rows: {ids}")
     return reasons
-
-
-def _today_status(keys: pd.Series, resolved_today: pd.DataFrame) -> np.ndarray:
-    listing = _listing(resolved_today)
-    status = np.append(_text(listing["status"]).to_numpy(dtype=object), "")
-    return status[listing.index.get_indexer(keys.to_numpy(dtype=object))]  # -1 (gone) picks ""
 
 
 def changes_for_teams(changes: pd.DataFrame, team_ids: Collection[str]) -> pd.DataFrame:

@@ -134,3 +134,12 @@ def test_csv_bytes_are_the_bytes_write_csv_writes(tmp_path):
     assert co.csv_bytes(frame.iloc[:0], co.CHANGES_COLUMNS) == (",".join(co.CHANGES_COLUMNS) + "\r\n").encode()
     with pytest.raises(KeyError):
         co.csv_bytes(frame, [*co.CHANGES_COLUMNS, "extra"])
+
+
+def test_column_guards_match_the_cell_guards():
+    cells = ["=1", "'=1", "''=1", "'", "", "plain", "-", "'-", "\t", "'\r", "@a", "'quoted", "+", "'+x", "a=b"]
+    column = pd.Series(cells, dtype=object)
+    assert co.guard_column(column).tolist() == [co.guard_cell(c) for c in cells]
+    assert co.unguard_column(column).tolist() == [co.unguard_cell(c) for c in cells]
+    assert co.unguard_column(pd.Series(["a", "b"], dtype=object)).tolist() == ["a", "b"]
+    assert co.guard_column(pd.Series([], dtype=object)).tolist() == []
