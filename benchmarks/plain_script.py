@@ -1,11 +1,17 @@
-"""The three report CSVs from a plain requests + pandas script: no Prefect, no pike_tasks.
+"""The report CSVs from a plain requests + pandas script: no Prefect, no pike_tasks.
 
 Written from ../shared/REPORTS.md alone, as a second implementation: the benchmarks time
 our flow against it, and ``tests/test_independent.py`` checks that both give byte-identical
-``overdue.csv``, ``workload.csv`` and ``workload_by_customer.csv``.
+``overdue.csv``, ``due_soon.csv``, ``changes.csv``, ``workload.csv`` and
+``workload_by_customer.csv``.
 
     PIKE_API_BASE_URL=http://127.0.0.1:8000 PIKE_API_SECRET=... \\
-        python -m benchmarks.plain_script --as-of 2026-04-09 --out DIR [--teams-config FILE]
+        python -m benchmarks.plain_script --as-of 2026-04-09 --out DIR [--teams-config FILE] \\
+        [--team TEAM_ID ...] [--baseline PREVIOUS/overdue.csv]
+
+``changes.csv`` (Report 4) compares today's overdue rows with the ``overdue.csv`` given as
+``--baseline`` (the previous report of the same scope; finding it is the caller's business);
+without one it holds the header only.
 
 Readings where REPORTS.md is silent (the same as the lead's): a customer with a null
 ``customerName`` is labelled ""; a project label is ``f"{projectNumber} · {title}"`` with
@@ -14,6 +20,12 @@ a listed member's null status is an empty ``status`` cell (flag ``unknown``); du
 in ``assigneeIds`` count once (a null entry is
 no id and is skipped); the due date is the first 10 characters of ``dueDate`` (unparseable: none); an id listed twice
 keeps its first record, as our client does.
+
+Report 4 readings (the same as the lead's pike_tasks/changes.py): task ids of B and of today
+match when their CSV cells do (so the id the formula guard cannot round-trip still matches);
+an id twice in B's rows counts once, at its first row; a task of B still overdue and in scope
+but not in today's rows cannot happen with consistent inputs and is an error; a baseline with
+no rows makes every overdue task new, no baseline gives the header only.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import io
 import os
 import sys
 import time
@@ -41,6 +54,9 @@ OVERDUE_COLUMNS = ["task_id", "team_id", "team", "title", "project", "customer",
                    "priority", "status", "due_date", "days_overdue"]
 WORKLOAD_COLUMNS = ["member_id", "member", "status", "open", "billable", "non_billable", "unclassified",
                     "billable_share", "overdue", "flag"]
+DUE_SOON_COLUMNS = OVERDUE_COLUMNS[:-1] + ["days_left"]
+CHANGES_COLUMNS = ["change", "reason", "task_id", "team_id", "team", "title", "priority", "status", "due_date",
+                   "days_overdue"]
 CUSTOMER_COLUMNS = ["customer_id", "customer", "open_tasks", "billable_tasks", "assignees", "projects"]
 
 
@@ -176,6 +192,7 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
             "priority_rank": PRIORITY_RANK.get(t.get("priority"), 4),
             "is_open": is_open,
             "is_overdue": is_open and due is not None and days >= 1,
+            "is_due_soon": is_open and due is not None and 0 <= -days <= 6,
             "due_date": due.isoformat() if due else "",
             "days_overdue": days,
             "project_id": project_id or "",
@@ -190,10 +207,10 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
             "non_billable": billable_status == "nonBillable",
         })
     frame = pd.DataFrame(rows, columns=[
-        "task_id", "title", "status", "priority", "priority_rank", "is_open", "is_overdue", "due_date",
+        "task_id", "title", "status", "priority", "priority_rank", "is_open", "is_overdue", "is_due_soon", "due_date",
         "days_overdue", "project_id", "project", "team_id", "team", "customer_id", "customer",
         "assignee_ids", "assignees", "billable", "non_billable"])
-    flags = ["is_open", "is_overdue", "billable", "non_billable"]
+    flags = ["is_open", "is_overdue", "is_due_soon", "billable", "non_billable"]
     frame[flags] = frame[flags].astype(bool)  # an empty frame would otherwise mask as object
     frame["days_overdue"] = frame["days_overdue"].astype(int)
     return frame
@@ -201,18 +218,106 @@ def resolve(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str]
 
 # -- reports -------------------------------------------------------------------------------------
 
-def overdue_rows(tasks: pd.DataFrame) -> list[list]:
-    overdue = tasks[tasks["is_overdue"]]
+def _in_teams(tasks: pd.DataFrame, team_ids) -> pd.DataFrame:
+    return tasks[tasks["team_id"].isin(list(team_ids))] if team_ids else tasks
+
+
+def _grouped_rows(rows: pd.DataFrame, task_key) -> list[dict]:
+    """Rows grouped by team (count desc, then label, then id), ordered by ``task_key`` within."""
     # keyed by (id, label): "No team" has id "" here, and so would a team whose id is ""
-    counts = overdue.groupby(["team_id", "team"], sort=False).size().to_dict()
+    counts = rows.groupby(["team_id", "team"], sort=False).size().to_dict()
     team_order = sorted(counts, key=lambda key: (-counts[key], *_text_key(key[1], key[0])))
     team_pos = {key: i for i, key in enumerate(team_order)}
-    records = overdue.to_dict(orient="records")
-    records.sort(key=lambda r: (team_pos[(r["team_id"], r["team"])], r["priority_rank"], -r["days_overdue"],
-                                *_text_key(r["title"], r["task_id"])))
+    records = rows.to_dict(orient="records")
+    records.sort(key=lambda r: (team_pos[(r["team_id"], r["team"])], *task_key(r)))
+    return records
+
+
+def overdue_rows(tasks: pd.DataFrame, team_ids=None) -> list[list]:
+    overdue = _in_teams(tasks[tasks["is_overdue"]], team_ids)
+    records = _grouped_rows(overdue, lambda r: (r["priority_rank"], -r["days_overdue"],
+                                                 *_text_key(r["title"], r["task_id"])))
     return [[r["task_id"], r["team_id"], r["team"], r["title"], r["project"], r["customer"],
              r["assignees"], r["priority"], r["status"], r["due_date"], r["days_overdue"]]
             for r in records]
+
+
+def due_soon_rows(tasks: pd.DataFrame, team_ids=None) -> list[list]:
+    soon = _in_teams(tasks[tasks["is_due_soon"]], team_ids)
+    records = _grouped_rows(soon, lambda r: (-r["days_overdue"], r["priority_rank"],
+                                             *_text_key(r["title"], r["task_id"])))
+    return [[r["task_id"], r["team_id"], r["team"], r["title"], r["project"], r["customer"],
+             r["assignees"], r["priority"], r["status"], r["due_date"], -r["days_overdue"]]
+            for r in records]
+
+
+def read_overdue_csv(text: str) -> list[dict]:
+    """A stored overdue.csv as the report's values: the guard's ``'`` removed, days as int."""
+    rows = []
+    for row in csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")):
+        value = {k: _uncell(v) for k, v in row.items() if k in OVERDUE_COLUMNS}
+        value["days_overdue"] = int(value["days_overdue"])
+        rows.append(value)
+    return rows
+
+
+def _uncell(cell: str) -> str:
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def changes_rows(today_overdue: list[list], baseline: list[dict] | None, data: dict[str, list[dict]],
+                 tasks: pd.DataFrame, as_of: date, team_ids=None) -> list[list]:
+    """Report 4: new rows (today's values, today's order), then resolved rows (B's values and
+    order, a reason, today's status).
+
+    ``today_overdue``: ``overdue_rows`` of today; ``baseline``: ``read_overdue_csv`` of B (None:
+    no baseline); ``data``: today's listings; ``tasks``: ``resolve`` of them (for the team).
+    """
+    if baseline is None:
+        return []
+    key = _cell  # ids match as the CSV writes them
+    seen_today, new = set(), []
+    for row in today_overdue:
+        k = key(row[0])
+        if k in seen_today:
+            continue
+        seen_today.add(k)
+        new.append(row)
+    seen_b, old = set(), []
+    for row in baseline:
+        k = key(row["task_id"])
+        if k in seen_b:
+            continue
+        seen_b.add(k)
+        old.append(row)
+    out = [["new", "", r[0], r[1], r[2], r[3], r[7], r[8], r[9], r[10]] for r in new if key(r[0]) not in seen_b]
+    listing = {}
+    for record in data["tasks"]:
+        listing.setdefault(key(record["id"]), record)
+    team_of = {}
+    for task_id, team_id in zip(tasks["task_id"], tasks["team_id"]):
+        team_of.setdefault(key(task_id), team_id)
+    for row in old:
+        k = key(row["task_id"])
+        if k in seen_today:
+            continue
+        record = listing.get(k)
+        status = "" if record is None else (record.get("status") or "")
+        if record is None:
+            reason = "gone"
+        elif record.get("status") in CLOSED:
+            reason = "closed"
+        elif (due := _due_date(record.get("dueDate"))) is None or not due < as_of:
+            reason = "rescheduled"
+        elif team_ids and team_of[k] not in team_ids:
+            reason = "out_of_scope"
+        else:
+            raise ValueError(f"task {row['task_id']} is overdue and in scope but not in today's rows")
+        out.append(["resolved", reason, row["task_id"], row["team_id"], row["team"], row["title"], row["priority"],
+                    status, row["due_date"], row["days_overdue"]])
+    return out
 
 
 def workload_rows(tasks: pd.DataFrame, member_records: list[dict]) -> list[list]:
@@ -288,10 +393,16 @@ def load_team_names(path: str | None) -> dict[str, str]:
     return names
 
 
-def build_reports(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str], out: Path) -> None:
+def build_reports(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str], out: Path,
+                  team_ids=None, baseline: Path | None = None) -> None:
     tasks = resolve(data, as_of, team_names)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "overdue.csv", OVERDUE_COLUMNS, overdue_rows(tasks))
+    overdue = overdue_rows(tasks, team_ids)
+    write_csv(out / "overdue.csv", OVERDUE_COLUMNS, overdue)
+    write_csv(out / "due_soon.csv", DUE_SOON_COLUMNS, due_soon_rows(tasks, team_ids))
+    # bytes, not read_text: universal newlines would turn a "\r" inside a quoted cell into "\n"
+    previous = read_overdue_csv(baseline.read_bytes().decode("utf-8")) if baseline else None
+    write_csv(out / "changes.csv", CHANGES_COLUMNS, changes_rows(overdue, previous, data, tasks, as_of, team_ids))
     write_csv(out / "workload.csv", WORKLOAD_COLUMNS, workload_rows(tasks, data["members"]))
     write_csv(out / "workload_by_customer.csv", CUSTOMER_COLUMNS, customer_rows(tasks))
 
@@ -301,11 +412,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", required=True, type=date.fromisoformat)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--teams-config")
+    parser.add_argument("--team", action="append", default=[], help="team filter (repeatable)")
+    parser.add_argument("--baseline", type=Path, help="the previous overdue.csv of the same scope")
     args = parser.parse_args(argv)
     base_url = os.environ.get("PIKE_API_BASE_URL", "https://api.usepike.com")
     secret = os.environ["PIKE_API_SECRET"]
     data = fetch_workspace(base_url, secret)
-    build_reports(data, args.as_of, load_team_names(args.teams_config), args.out)
+    build_reports(data, args.as_of, load_team_names(args.teams_config), args.out, args.team, args.baseline)
     print(f"plain script: {len(data['tasks'])} tasks -> {args.out}", file=sys.stderr)
     return 0
 

@@ -26,6 +26,13 @@ OVERDUE_COLUMNS = (
     "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
     "due_date", "days_overdue",
 )
+DUE_SOON_COLUMNS = (
+    "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
+    "due_date", "days_left",
+)
+CHANGES_COLUMNS = (
+    "change", "reason", "task_id", "team_id", "team", "title", "priority", "status", "due_date", "days_overdue",
+)
 WORKLOAD_COLUMNS = (
     "member_id", "member", "status", "open", "billable", "non_billable", "unclassified",
     "billable_share", "overdue", "flag",
@@ -39,6 +46,35 @@ SHARE_COLUMNS = frozenset({"billable_share"})
 def guard_cell(value: str) -> str:
     """``value`` with a leading ``'`` when a spreadsheet would run it as a formula."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unguard_cell(cell: str) -> str:
+    """The value a written cell stands for: ``cell`` without the ``'`` that ``guard_cell`` added.
+
+    The quote is removed only when what follows it starts with a guarded character, which is
+    exactly when ``guard_cell`` adds one. ``guard_cell(unguard_cell(c)) == c`` for every cell
+    ``guard_cell`` can write, so a value read back and written again gives the same bytes. The
+    dialect cannot tell a value that itself began with ``'=`` from a guarded ``=``: both read
+    back as the ``=`` value (and are written back identically).
+    """
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
+
+
+_GUARDED_FIRST = frozenset(FORMULA_STARTS)  # every guarded start is one character
+
+
+def guard_column(values: pd.Series) -> pd.Series:
+    """``guard_cell`` of every cell of a column of ``str`` (same result, one cheap test a cell)."""
+    cells = ["'" + c if c[:1] in _GUARDED_FIRST else c for c in values.tolist()]
+    return pd.Series(cells, index=values.index, dtype=object)
+
+
+def unguard_column(values: pd.Series) -> pd.Series:
+    """``unguard_cell`` of every cell of a column of ``str`` (same result, one cheap test a cell)."""
+    cells = [c[1:] if c[:1] == "'" and c[1:2] in _GUARDED_FIRST else c for c in values.tolist()]
+    return pd.Series(cells, index=values.index, dtype=object)
 
 
 def format_share(x: float) -> str:
@@ -75,14 +111,8 @@ def _share_cell(value: Any) -> str:
     return format_share(value)
 
 
-def csv_bytes(df: pd.DataFrame, columns: Sequence[str]) -> bytes:
-    """``df[columns]`` as a report CSV (REPORTS.md dialect), UTF-8 bytes.
-
-    Args:
-        df: report rows in report order (must hold every name in ``columns``).
-        columns: the exact header, in order.
-    """
-    columns = list(columns)
+def _rows(df: pd.DataFrame, columns: Sequence[str]):
+    """Header check, then the cells of ``df[columns]`` row by row, as csv should write them."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise KeyError(f"columns not in frame: {missing}")
@@ -91,15 +121,34 @@ def csv_bytes(df: pd.DataFrame, columns: Sequence[str]) -> bytes:
         values = df[column].astype(object).tolist()
         convert = _share_cell if column in SHARE_COLUMNS else _cell
         cells.append([convert(v) for v in values])
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    writer.writerows(zip(*cells, strict=True))
-    return buffer.getvalue().encode("utf-8")
+    return zip(*cells)
 
 
 def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike) -> None:
-    """Write ``csv_bytes(df, columns)`` to ``path`` atomically (temp file, then ``os.replace``)."""
-    data = csv_bytes(df, columns)
-    with atomic_writer(path, binary=True) as fh:
-        fh.write(data)
+    """Write ``df[columns]`` as a report CSV (REPORTS.md dialect), atomically.
+
+    The file is written to a temporary name in the same folder and moved into place with
+    ``os.replace``, so a reader never sees half a file. Missing parent folders are created.
+
+    Args:
+        df: report rows in report order (must hold every name in ``columns``).
+        columns: the exact header, in order.
+        path: where the CSV goes.
+    """
+    columns = list(columns)
+    rows = _rows(df, columns)
+    with atomic_writer(path) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+def csv_bytes(df: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """The bytes ``write_csv`` would write for ``df[columns]`` (for folders built in memory)."""
+    columns = list(columns)
+    rows = _rows(df, columns)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")

@@ -53,6 +53,11 @@ OVERDUE_ROW_COLUMNS = (
     "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
     "due_date", "days_overdue", "priority_rank", "age_bucket", "description",
 )
+DUE_SOON_ROW_COLUMNS = (
+    "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
+    "due_date", "days_left", "priority_rank", "description",
+)
+DUE_SOON_DAYS = 6  # due soon: as_of <= dueDate <= as_of + 6 days
 SUMMARY_COLUMNS = (
     "team_id", "team", "count", "urgent", "high", "medium", "low", "none", "oldest_days",
     "age_1_7", "age_8_30", "age_31_plus",
@@ -362,6 +367,91 @@ def overdue_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str]
     })
     order = keys.sort_values(list(keys.columns), kind="stable").index
     return out.loc[order].reset_index(drop=True)
+
+
+def due_soon_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str] | None = None) -> pd.DataFrame:
+    """Due-soon tasks (open, ``as_of <= dueDate <= as_of + 6 days``) in report order.
+
+    Teams by due-soon count descending, then label (casefold), then team id; within a team by
+    ``days_left`` ascending, priority rank, title (casefold), task id.
+
+    Args:
+        resolved: ``resolve_tasks`` output.
+        as_of: the report date.
+        team_ids: only these resolved team ids (None or empty: every team).
+
+    Returns:
+        ``task_id, team_id, team, title, project, customer, assignees, priority, status,
+        due_date, days_left`` (the CSV columns, cells as in ``overdue_tasks``; ``days_left`` 0
+        means due today) plus ``priority_rank`` and ``description``.
+    """
+    due_days, missing = _day_numbers(resolved["due_date"])
+    left = due_days - _as_of_number(as_of)
+    mask = (resolved["is_open"].astype(bool).to_numpy() & ~missing & (left >= 0) & (left <= DUE_SOON_DAYS))
+    mask = mask & _filter_mask(resolved, "team_id", team_ids)
+    rows = resolved[mask].reset_index(drop=True)
+    days_left = left[mask].astype(np.int64)
+    due_text = np.datetime_as_string(due_days[mask].astype("datetime64[D]"), unit="D") if len(rows) else []
+
+    team_key = _id_text(rows["team_id"])
+    out = pd.DataFrame({
+        "task_id": _id_text(rows["task_id"]),
+        "team_id": team_key,
+        "team": rows["team"].astype(object),
+        "title": rows["title"].astype(object).where(rows["title"].notna(), ""),
+        "project": rows["project"].astype(object),
+        "customer": rows["customer"].astype(object),
+        "assignees": rows["assignees_text"].astype(object),
+        "priority": _nullable(rows["priority"]),
+        "status": _nullable(rows["status"]),
+        "due_date": pd.Series(due_text, dtype=object),
+        "days_left": pd.Series(days_left, dtype=np.int64),
+        "priority_rank": pd.Series(_ranks(rows["priority_rank"]), dtype=np.int64),
+        "description": _nullable(rows["description"]),
+    }, columns=list(DUE_SOON_ROW_COLUMNS))
+
+    keys = pd.DataFrame({
+        "team_count": -out.groupby("team_id", sort=False)["task_id"].transform("size").to_numpy(),
+        "team_label": _casefold(out["team"]),
+        "team_id": team_key,
+        "days": out["days_left"],
+        "rank": out["priority_rank"],
+        "title": _casefold(out["title"]),
+        "task_id": out["task_id"],
+    })
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return out.loc[order].reset_index(drop=True)
+
+
+def open_without_due_date(resolved: pd.DataFrame, team_ids: Collection[str] | None = None) -> dict[str, Any]:
+    """Open tasks with no ``dueDate`` ("Not counted" in REPORTS.md Report 1), for summary.json.
+
+    A due date that did not parse counts as none (as everywhere else), so such a task is here.
+
+    Args:
+        resolved: ``resolve_tasks`` output.
+        team_ids: only these resolved team ids (None or empty: every team), as the report.
+
+    Returns:
+        ``{"total": n, "teams": [{"team_id": ..., "team": ..., "count": n}, ...]}`` with one
+        entry per team that has such tasks (``team_id`` ``""`` for No team), ordered by count
+        descending, then label (casefold), then team id. Plain ints and str only.
+    """
+    _, missing = _day_numbers(resolved["due_date"])
+    mask = resolved["is_open"].astype(bool).to_numpy() & missing
+    mask = mask & _filter_mask(resolved, "team_id", team_ids)
+    rows = resolved[mask]
+    frame = pd.DataFrame({"team_id": _id_text(rows["team_id"]).to_numpy(dtype=object),
+                          "team": rows["team"].astype(object).to_numpy()})
+    grouped = frame.groupby("team_id", sort=False)
+    teams = pd.DataFrame({"team": grouped["team"].first(), "count": grouped.size()}).reset_index()
+    keys = pd.DataFrame({"count": -teams["count"], "label": _casefold(teams["team"]), "id": teams["team_id"]})
+    teams = teams.loc[keys.sort_values(["count", "label", "id"], kind="stable").index]
+    return {
+        "total": int(mask.sum()),
+        "teams": [{"team_id": str(tid), "team": str(label), "count": int(count)}
+                  for tid, label, count in zip(teams["team_id"], teams["team"], teams["count"])],
+    }
 
 
 def _age_buckets(days: np.ndarray) -> np.ndarray:

@@ -20,6 +20,10 @@ def test_header_tuples_are_exactly_the_report_columns():
         "member_id,member,status,open,billable,non_billable,unclassified,billable_share,overdue,flag"
     assert ",".join(co.WORKLOAD_BY_CUSTOMER_COLUMNS) == \
         "customer_id,customer,open_tasks,billable_tasks,assignees,projects"
+    assert ",".join(co.DUE_SOON_COLUMNS) == \
+        "task_id,team_id,team,title,project,customer,assignees,priority,status,due_date,days_left"
+    assert ",".join(co.CHANGES_COLUMNS) == \
+        "change,reason,task_id,team_id,team,title,priority,status,due_date,days_overdue"
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -95,3 +99,47 @@ def test_missing_column_is_an_error_and_leaves_no_file(tmp_path):
     with pytest.raises(KeyError):
         co.write_csv(pd.DataFrame({"member_id": ["m1"]}), co.WORKLOAD_COLUMNS, path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("cell", "value"), [
+    ("'=1+1", "=1+1"), ("'+SUM(1)", "+SUM(1)"), ("'-5", "-5"), ("'@handle", "@handle"), ("'\tTab", "\tTab"),
+    ("'\rCR", "\rCR"), ("'quoted", "'quoted"), ("''=x", "''=x"), ("'", "'"), ("", ""), ("plain", "plain"),
+    ("a'=b", "a'=b"),
+])
+def test_unguard_cell_removes_only_the_quote_the_guard_adds(cell, value):
+    assert co.unguard_cell(cell) == value
+    assert co.guard_cell(co.unguard_cell(cell)) == cell  # read back and written again: same cell
+
+
+def test_guard_round_trip_is_exact_except_a_literal_quote_before_a_guarded_character():
+    for value in ("=SUM(A1)", "-5", "'quoted", "@x", "\tTab", "'", "''=x", "plain"):
+        assert co.unguard_cell(co.guard_cell(value)) == value
+    # "'=x" and "=x" are written alike ("'=x"); the dialect reads both back as "=x"
+    assert co.unguard_cell(co.guard_cell("'=x")) == "=x"
+
+
+def test_csv_bytes_are_the_bytes_write_csv_writes(tmp_path):
+    frame = pd.DataFrame([
+        ("new", "", "t1", "", "No team", "=SUM(A1)", None, "toDo", "2026-04-01", 8),
+        ("resolved", "gone", "t2", "team1", "@Ops", "Line\nbreak, \"q\"", "high", "", "2026-03-01", 39),
+    ], columns=list(co.CHANGES_COLUMNS))
+    path = tmp_path / "changes.csv"
+    co.write_csv(frame, co.CHANGES_COLUMNS, path)
+    data = co.csv_bytes(frame, co.CHANGES_COLUMNS)
+    assert data == path.read_bytes()
+    assert data.decode("utf-8").split("\r\n")[:2] == [
+        "change,reason,task_id,team_id,team,title,priority,status,due_date,days_overdue",
+        "new,,t1,,No team,'=SUM(A1),,toDo,2026-04-01,8",
+    ]
+    assert co.csv_bytes(frame.iloc[:0], co.CHANGES_COLUMNS) == (",".join(co.CHANGES_COLUMNS) + "\r\n").encode()
+    with pytest.raises(KeyError):
+        co.csv_bytes(frame, [*co.CHANGES_COLUMNS, "extra"])
+
+
+def test_column_guards_match_the_cell_guards():
+    cells = ["=1", "'=1", "''=1", "'", "", "plain", "-", "'-", "\t", "'\r", "@a", "'quoted", "+", "'+x", "a=b"]
+    column = pd.Series(cells, dtype=object)
+    assert co.guard_column(column).tolist() == [co.guard_cell(c) for c in cells]
+    assert co.unguard_column(column).tolist() == [co.unguard_cell(c) for c in cells]
+    assert co.unguard_column(pd.Series(["a", "b"], dtype=object)).tolist() == ["a", "b"]
+    assert co.guard_column(pd.Series([], dtype=object)).tolist() == []

@@ -4,6 +4,11 @@
 no pike_tasks code). Both read the same sandbox over HTTP; the three CSVs must be
 byte-identical (line endings normalised). Two workspaces: the demo data, and a hostile one
 built below with every awkward case REPORTS.md names (and some it only implies).
+
+``due_soon.csv`` and ``changes.csv`` (Report 4) are not wired into the flows yet: for them our
+pure functions (frames -> transforms -> changes -> csv_output) and the plain script's functions
+run in-process on the same records, over two consecutive report dates where day 2 is day 1
+with tasks closed, deleted, rescheduled, moved between teams, retitled and added.
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import plain_script as plain
+from pike_tasks import changes as ch
+from pike_tasks import csv_output as co
+from pike_tasks import frames as fr
+from pike_tasks import transforms as tf
+from pike_tasks.sandbox.data import generate_workspace
 from pike_tasks.sandbox.server import start_sandbox
+from pike_tasks.teams_config import load_teams_config
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 4, 9)
@@ -220,3 +232,104 @@ def test_reports_match_the_independent_script(prefect_harness, workspace_server,
         if ours != plain:
             differences.append(f"{name}:\n{_diff(ours, plain)}")
     assert not differences, "\n\n".join(differences)
+
+
+# --- due_soon.csv and changes.csv: pure functions against the plain script, in-process ------------------
+
+DAY2 = AS_OF + timedelta(days=2)
+SCOPE = (T_DELIVERY, T_FORMULA)  # team filter of the scoped runs: moves to other teams leave it
+
+
+def with_due_soon(data: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """``data`` plus a copy of every task due between as_of - 1 and as_of + 7 (both ends just
+    outside the due-soon window), some as timestamps: hostile titles and ties in the window."""
+    tasks = list(data["tasks"])
+    for k, record in enumerate(data["tasks"]):
+        due = (AS_OF + timedelta(days=k % 9 - 1)).isoformat() + ("T23:59:59.000Z" if k % 5 == 0 else "")
+        tasks.append(dict(record, id=_id("a", k + 1), dueDate=due))
+    return {**data, "tasks": tasks}
+
+
+def next_day(data: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Day 2 (``DAY2``): day 1's records with every kind of change Report 4 names, and new ones."""
+    teams = (T_DELIVERY, T_FORMULA, T_NONAME, T_TIE, None)
+    tasks = []
+    for k, record in enumerate(data["tasks"]):
+        record = dict(record)
+        rule = k % 8
+        if rule == 0:
+            record["status"] = ("done", "cancelled", "duplicate")[k % 3]
+        elif rule == 1:
+            continue  # gone from the listing
+        elif rule == 2:
+            record["dueDate"] = None if k % 2 else (DAY2 + timedelta(days=k % 4)).isoformat()
+        elif rule == 3:
+            record["teamId"] = teams[k % len(teams)]
+        elif rule == 4:
+            record["title"] = "=" + str(record.get("title"))  # B's title stays on resolved rows
+            record["priority"] = "urgent"
+        elif rule == 5:
+            record["status"] = None if k % 2 else "blocked"  # still open: today's status
+        tasks.append(record)
+    titles = ("=NEW()", "-new", "@new", "\tnew", "\rnew", "'=literal", "'quoted", "+1", "Plain new", "plain NEW")
+    for k, title in enumerate(titles):
+        tasks.append({"id": _id("b", k + 1), "title": title, "status": (None, "toDo", "blocked")[k % 3],
+                      "priority": ("urgent", None, "low", "high")[k % 4], "projectId": None,
+                      "teamId": teams[k % len(teams)], "customerId": None, "assigneeIds": [],
+                      "dueDate": (DAY2 - timedelta(days=1 + k % 3)).isoformat(), "billableStatus": None})
+    return {**data, "tasks": tasks}
+
+
+def _workspace(name: str) -> dict[str, list[dict]]:
+    return with_due_soon(generate_workspace(today=AS_OF) if name == "demo" else hostile_workspace())
+
+
+def _resolved(data: dict[str, list[dict]], teams: Path):
+    frames = fr.build_frames(data["projects"], data["tasks"], data["customers"], data["members"])
+    return tf.resolve_tasks(frames, load_teams_config(str(teams)).team_names())
+
+
+def _compare(ours: bytes, plain_path: Path, name: str) -> str | None:
+    plain_bytes = _normalised(plain_path)
+    ours = ours.replace(b"\r\n", b"\n")
+    return None if ours == plain_bytes else f"{name}:\n{_diff(ours, plain_bytes)}"
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["workspace", "team-filter"])
+@pytest.mark.parametrize("name", ["demo", "hostile"])
+def test_due_soon_and_changes_match_the_independent_script(name, scoped, tmp_path):
+    teams = tmp_path / "teams.yaml"
+    teams.write_text(TEAMS_YAML, encoding="utf-8")
+    names = plain.load_team_names(str(teams))
+    team_ids = list(SCOPE) if scoped else None
+    day1 = _workspace(name)
+    day2 = next_day(day1)
+
+    plain.build_reports(day1, AS_OF, names, tmp_path / "plain1", team_ids)
+    plain.build_reports(day2, DAY2, names, tmp_path / "plain2", team_ids, baseline=tmp_path / "plain1" / "overdue.csv")
+
+    resolved1 = _resolved(day1, teams)
+    resolved2 = _resolved(day2, teams)
+    overdue1 = tf.overdue_tasks(resolved1, AS_OF, team_ids)
+    overdue2 = tf.overdue_tasks(resolved2, DAY2, team_ids)
+    stored = co.csv_bytes(overdue1, co.OVERDUE_COLUMNS)  # what the store holds for day 1
+    changes1 = ch.compute_changes(overdue1, None, resolved1, AS_OF, team_ids)
+    changes2 = ch.compute_changes(overdue2, ch.read_report_rows(stored), resolved2, DAY2, team_ids)
+    ours = {
+        "plain1/overdue.csv": stored,
+        "plain1/due_soon.csv": co.csv_bytes(tf.due_soon_tasks(resolved1, AS_OF, team_ids), co.DUE_SOON_COLUMNS),
+        "plain1/changes.csv": co.csv_bytes(changes1, co.CHANGES_COLUMNS),
+        "plain2/overdue.csv": co.csv_bytes(overdue2, co.OVERDUE_COLUMNS),
+        "plain2/due_soon.csv": co.csv_bytes(tf.due_soon_tasks(resolved2, DAY2, team_ids), co.DUE_SOON_COLUMNS),
+        "plain2/changes.csv": co.csv_bytes(changes2, co.CHANGES_COLUMNS),
+    }
+    differences = [d for path, data in ours.items() if (d := _compare(data, tmp_path / path, path))]
+    assert not differences, "\n\n".join(differences)
+
+    # the data exercise what they are meant to
+    assert ours["plain1/changes.csv"] == (",".join(co.CHANGES_COLUMNS) + "\r\n").encode()
+    assert tf.due_soon_tasks(resolved1, AS_OF, team_ids)["days_left"].nunique() == 7
+    reasons = set(changes2.loc[changes2["change"] == "resolved", "reason"])
+    assert reasons == ({"gone", "closed", "rescheduled", "out_of_scope"} if scoped else {"gone", "closed", "rescheduled"})
+    new_titles = set(changes2.loc[changes2["change"] == "new", "title"])
+    assert {"=NEW()", "'=literal", "\tnew"} <= new_titles or scoped

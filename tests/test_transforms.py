@@ -437,3 +437,74 @@ def test_non_text_scalars_become_their_text_not_floats():
     assert frame["project_id"].tolist() == ["7", None]
     assert frame["title"].tolist() == ["5", None]
     assert frame["due_date"].tolist() == [None, None] and frame.attrs["bad_due_dates"] == 1
+
+
+# --- Report 1: due soon and not counted --------------------------------------------------------------
+
+
+def ahead(days: int) -> str:
+    return (AS_OF + timedelta(days=days)).isoformat()
+
+
+def test_due_soon_window_is_today_to_six_days_ahead_and_open_only():
+    _, resolved = resolve([
+        task("d0", dueDate=ahead(0)), task("d6", dueDate=ahead(6)), task("d7", dueDate=ahead(7)),
+        task("past", dueDate=due(1)), task("none", dueDate=None), task("closed", dueDate=ahead(2), status="done"),
+        task("blocked", dueDate=ahead(3), status="blocked"), task("stamp", dueDate=ahead(1) + "T00:00:01.000Z"),
+    ])
+    rows = tf.due_soon_tasks(resolved, AS_OF)
+    got = {r["task_id"]: (r["days_left"], r["due_date"]) for r in rows.to_dict(orient="records")}
+    assert got == {"td0": (0, "2026-04-09"), "tstamp": (1, "2026-04-10"), "tblocked": (3, "2026-04-12"),
+                   "td6": (6, "2026-04-15")}
+    assert list(rows.columns) == list(tf.DUE_SOON_ROW_COLUMNS)
+
+
+def test_due_soon_order_teams_by_count_then_label_tasks_by_days_left_priority_title_id():
+    names = {"t-b": "delivery", "t-a": "Delivery", "t-c": "Zeta"}
+    tasks = [
+        task(1, teamId="t-c", dueDate=ahead(5)), task(2, teamId="t-c", dueDate=ahead(5)),  # 2 tasks: first team
+        task(3, teamId="t-b", dueDate=ahead(1)), task(4, teamId="t-a", dueDate=ahead(1)),  # label tie: id order
+        task("a", dueDate=ahead(2), priority="urgent", title="x"),
+        task("b", dueDate=ahead(1), priority="low", title="x"),        # fewer days left beats priority
+        task("c", dueDate=ahead(2), priority="urgent", title="Apple"),
+        task("d", dueDate=ahead(2), priority="urgent", title="apple"),  # ties "Apple": id c < d
+        task("e", dueDate=ahead(2), priority=None, title="a"),          # null priority after urgent
+        task("f", dueDate=ahead(2), priority="urgent", title="STRASSE"),
+        task("g", dueDate=ahead(2), priority="urgent", title="Straße"),  # casefold tie with f: id order
+    ]
+    _, resolved = resolve(tasks, names={**names, TEAM_A: "Alpha"})
+    rows = tf.due_soon_tasks(resolved, AS_OF)
+    # Alpha has 7, Zeta 2; Delivery (t-a) and delivery (t-b) tie on count and casefolded label
+    assert rows["task_id"].tolist() == ["tb", "tc", "td", "tf", "tg", "ta", "te", "t1", "t2", "t4", "t3"]
+    assert rows["team"].tolist()[-4:] == ["Zeta", "Zeta", "Delivery", "delivery"]
+
+
+def test_due_soon_rows_carry_csv_cells_and_team_filter():
+    members = [member("m1", "Jane")]
+    _, resolved = resolve([task(1, dueDate=ahead(3), assigneeIds=["m1"], priority=None, status=None),
+                           task(2, dueDate=ahead(3), teamId=TEAM_B)], members=members)
+    rows = tf.due_soon_tasks(resolved, AS_OF, team_ids=[TEAM_A])
+    assert rows.iloc[0].to_dict() == {
+        "task_id": "t1", "team_id": TEAM_A, "team": "Alpha", "title": "Task 1", "project": "No project",
+        "customer": "No customer", "assignees": "Jane", "priority": None, "status": None,
+        "due_date": "2026-04-12", "days_left": 3, "priority_rank": 4, "description": None,
+    }
+    assert len(rows) == 1
+    assert len(tf.due_soon_tasks(resolved.iloc[:0], AS_OF)) == 0
+
+
+def test_open_without_due_date_total_and_per_team():
+    names = {TEAM_A: "alpha", TEAM_B: "Alpha"}
+    _, resolved = resolve([
+        task(1, dueDate=None), task(2, dueDate=None, teamId=TEAM_B), task(3, dueDate="soon"),  # unparsed: none
+        task(4, dueDate=None, teamId=None), task(5, dueDate=None, teamId=None), task(6, dueDate=None, teamId=None),
+        task(7, dueDate=None, status="done"), task(8, dueDate=due(1)),
+    ], names=names)
+    assert tf.open_without_due_date(resolved) == {"total": 6, "teams": [
+        {"team_id": "", "team": "No team", "count": 3},
+        {"team_id": TEAM_A, "team": "alpha", "count": 2},
+        {"team_id": TEAM_B, "team": "Alpha", "count": 1},  # label tie with alpha: id order
+    ]}
+    assert tf.open_without_due_date(resolved, team_ids=[TEAM_B]) == {
+        "total": 1, "teams": [{"team_id": TEAM_B, "team": "Alpha", "count": 1}]}
+    assert tf.open_without_due_date(resolved.iloc[:0]) == {"total": 0, "teams": []}
