@@ -11,6 +11,7 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Collection
 from contextlib import nullcontext
@@ -28,7 +29,7 @@ from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
 from pike_tasks.settings import resolve_api_settings
-from pike_tasks.store import FolderRef, ReportStore, Scope
+from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -188,6 +189,47 @@ def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tup
     return location, sorted(files), store.link(ref)
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """What the change view compares against: the latest stored report of the scope before as_of."""
+
+    as_of: date | None
+    rows: pd.DataFrame | None
+    history: list[tuple[date, int]]
+
+
+HISTORY_POINTS = 8
+
+
+def read_baseline(store: ReportStore, scope: Scope, as_of: date) -> Baseline:
+    """The baseline of an overdue report for ``as_of`` (REPORTS.md Report 4): only earlier dates.
+
+    Raises:
+        StoreError: the baseline's stored ``overdue.csv`` cannot be read back.
+    """
+    from pike_tasks import changes
+
+    earlier = [d for d in store.completed_dates("overdue", scope) if d < as_of]
+    history = []
+    for day in earlier[-(HISTORY_POINTS - 1):]:
+        raw = store.read(FolderRef("overdue", day, scope), "summary.json")
+        try:
+            history.append((day, int(json.loads(raw or b"{}")["totals"]["overdue_tasks"])))
+        except (KeyError, TypeError, ValueError):
+            continue  # a summary we cannot read leaves a gap in the trend, nothing worse
+    if not earlier:
+        return Baseline(None, None, history)
+    ref = FolderRef("overdue", earlier[-1], scope)
+    try:
+        rows = changes.read_report_rows(store.read(ref, "overdue.csv") or b"")
+    except ValueError as exc:
+        raise StoreError(
+            f"the baseline {store.folder_location(ref)}/overdue.csv cannot be read ({exc}); "
+            "remove that folder to compare with the report before it"
+        ) from None
+    return Baseline(earlier[-1], rows, history)
+
+
 @task(name="build-overdue-report", cache_policy=NO_CACHE, persist_result=False)
 def build_overdue_report(
     resolved: Resolved,
@@ -198,27 +240,48 @@ def build_overdue_report(
     team_ids: Collection[str] | None = None,
     source: str = "",
 ) -> ReportResult:
-    """Report 1: overdue.csv, index.html and summary.json, published whole as overdue/<as_of>/."""
-    from pike_tasks import csv_output, transforms, views
+    """Report 1 and the change view (Report 4), published whole as overdue/<as_of>/.
+
+    Files: overdue.csv, due_soon.csv, changes.csv, index.html, summary.json.
+    """
+    from pike_tasks import changes, csv_output, transforms, views
     from pike_tasks.render import render_overdue_html
 
     scope = Scope.of(team_ids)
-    rows = transforms.overdue_tasks(resolved.tasks, as_of, team_ids=team_ids or None)
+    wanted = team_ids or None
+    rows = transforms.overdue_tasks(resolved.tasks, as_of, team_ids=wanted)
     summary = transforms.overdue_team_summary(rows)
+    due_soon = transforms.due_soon_tasks(resolved.tasks, as_of, team_ids=wanted)
+    undated = transforms.open_without_due_date(resolved.tasks, team_ids=wanted)
+    baseline = read_baseline(store, scope, as_of)
+    changed = changes.compute_changes(rows, baseline.rows, resolved.tasks, as_of, team_ids=wanted)
+    counts = changes.change_counts(changed)
     filters = scope.filters()
     totals = views.overdue_totals(rows, summary)
+    trend = changes.history(baseline.history, as_of=as_of, overdue_tasks=totals["overdue_tasks"])
     view = views.overdue_view(
         rows, summary, as_of=as_of, generated_at=_generated_at(), filters=filters,
         app_url_template=config.app_url_template, source=source,
     )
+    report = _summary("overdue", as_of, filters, totals, resolved.data_quality)
+    report.update({
+        "baseline_as_of": baseline.as_of.isoformat() if baseline.as_of else None,
+        "new": counts["new"], "resolved": counts["resolved"], "changes_by_team": counts["teams"],
+        "history": trend, "open_without_due_date": undated, "due_soon_tasks": int(len(due_soon)),
+    })
     ref = FolderRef("overdue", as_of, scope)
     files = {
         "overdue.csv": csv_output.csv_bytes(rows, csv_output.OVERDUE_COLUMNS),
+        "due_soon.csv": csv_output.csv_bytes(due_soon, csv_output.DUE_SOON_COLUMNS),
+        "changes.csv": csv_output.csv_bytes(changed, csv_output.CHANGES_COLUMNS),
         "index.html": render_overdue_html(view).encode("utf-8"),
-        "summary.json": json_bytes(_summary("overdue", as_of, filters, totals, resolved.data_quality)),
+        "summary.json": json_bytes(report),
     }
     folder, names, link = _publish(store, ref, files)
-    get_run_logger().info("overdue report: %d tasks in %d teams -> %s", len(rows), len(summary), folder)
+    get_run_logger().info(
+        "overdue report: %d tasks in %d teams (%d new, %d resolved since %s) -> %s",
+        len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
+    )
     top = rows.head(TOP_ROWS)[["team", "title", "priority", "due_date", "days_overdue", "assignees"]]
     return ReportResult("overdue", as_of, folder, names, totals, _records(top), link)
 
