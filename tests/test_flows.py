@@ -189,3 +189,29 @@ def test_lone_surrogates_in_api_text_give_replacement_characters_not_a_failed_ru
         quality = json.loads(_read(folder / "summary.json"))["data_quality"]
         assert quality["text_replaced"] == {"tasks": {"count": 1, "ids": [sso["id"]]},
                                             "members": {"count": 1, "ids": [jane["id"]]}}
+
+
+def test_artifacts_show_paths_and_titles_as_they_are(prefect_harness, tmp_path):
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from pike_tasks.prefect_tasks import ReportResult, publish_artifacts
+
+    title = '=HYPERLINK("http://x","y")'
+    folder = tmp_path / "out" / "probe" / "2026-12-01"
+    result = ReportResult("probe", date(2026, 12, 1), folder, [], {"overdue_tasks": 1},
+                          [{"title": title, "assignees": "Ann; <b>Bob</b>\nNext", "days_overdue": 3}])
+    flow(name="publish-probe")(lambda: publish_artifacts(result))()
+
+    with get_client(sync_client=True) as client:
+        def latest(key):
+            found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            return found[-1].data
+
+        markdown = latest("probe-report")
+        table = latest("probe-top-rows")
+    # inside a code span escapes are literal: the path must be there exactly
+    assert f"`{folder}`" in markdown and "\\-" not in markdown.split("Files:")[1]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert rows == [{"title": title, "assignees": "Ann; <b>Bob</b> Next", "days_overdue": 3}]
