@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from prefect import flow
 
-from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from flows.digest import deliver_digests, smtp_settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
@@ -22,7 +21,7 @@ from pike_tasks.prefect_tasks import (
 
 @flow(name="run-all-reports", flow_run_name=run_name("all"), validate_parameters=True)
 def run_all_reports(
-    as_of: date | None = None,
+    as_of: AsOfParam = None,
     team_ids: list[str] | None = None,
     output_dir: str = "out",
     teams_config: TeamsConfigParam = None,
@@ -34,7 +33,7 @@ def run_all_reports(
     Args:
         as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
         team_ids: Only these Pike team ids; empty means every team.
-        output_dir: Folder the reports are written to (<folder>/<report>/<as_of>/); relative paths are relative to the worker's checkout.
+        output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/overdue/2026-04-09); relative paths are relative to the worker's checkout.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
         digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
         force_digests: With digests=send: send again even if already sent for this as_of.

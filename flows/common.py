@@ -6,23 +6,44 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from pydantic.json_schema import SkipJsonSchema
+
+from pike_tasks.errors import PikeError
 from pike_tasks.store import ReportStore, open_store
 from pike_tasks.teams_config import TeamsConfig, load_teams_config
 
 # Flow parameter type for the teams config: a path to YAML/JSON, inline JSON, or a mapping.
 TeamsConfigParam = str | dict[str, Any] | None
 
+# Flow parameter type for as_of: a date, or None for "today in the config's timezone".
+# SkipJsonSchema keeps None out of the form's schema only (None is still accepted): with
+# `date | None` the Prefect UI draws a "date | None" switch set to None ('Property is type
+# "None"'); with a plain `format: date` string it draws a date picker, and leaving it empty
+# leaves as_of out of the run's parameters (the UI drops a null or cleared string field).
+AsOfParam = date | SkipJsonSchema[None]
+
 
 def run_name(report: str) -> Callable[[], str]:
-    """Flow run names like ``overdue-2026-04-09`` (``-today`` when as_of is left to default)."""
+    """Flow run names like ``overdue-2026-04-09``: the date the run reports on.
+
+    A run left to the default as_of is named by today in its teams config's timezone, the date
+    :func:`settings_for` will give it (every scheduled run used to be ``overdue-today``).
+    """
 
     def _name() -> str:
         from prefect.runtime import flow_run
 
-        as_of = flow_run.parameters.get("as_of") or "today"
-        return f"{report}-{as_of}"
+        parameters = flow_run.parameters
+        return f"{report}-{parameters.get('as_of') or _default_as_of(parameters.get('teams_config'))}"
 
     return _name
+
+
+def _default_as_of(teams_config: TeamsConfigParam) -> date:
+    try:
+        return load_teams_config(teams_config).default_as_of()
+    except PikeError:  # the flow itself fails on this config, in one line; the name must not
+        return TeamsConfig().default_as_of()
 
 
 def settings_for(as_of: date | None, teams_config: TeamsConfigParam) -> tuple[date, TeamsConfig]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.email_message import build_message
 from pike_tasks.errors import PikeError
 from pike_tasks.mailer import DigestDeliveryError, SmtpSettings, resolve_smtp_settings, send_message
@@ -304,7 +304,7 @@ def smtp_settings_for(dry_run: bool, smtp_block: str | None) -> SmtpSettings | N
 
 @flow(name="send-manager-digests", flow_run_name=run_name("digest"), validate_parameters=True)
 def send_manager_digests(
-    as_of: date | None = None,
+    as_of: AsOfParam = None,
     teams_config: TeamsConfigParam = None,
     team_ids: list[str] | None = None,
     output_dir: str = "out",
@@ -322,7 +322,7 @@ def send_manager_digests(
         as_of: Digest date; empty means today in the configured timezone.
         teams_config: Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.
         team_ids: Only digest these Pike team ids; empty means every team in the config.
-        output_dir: Per-digest CSVs, .eml files (dry run) and summary.json go to <folder>/digest/<as_of>/.
+        output_dir: Folder whose digest/YYYY-MM-DD subfolder gets the per-digest CSVs, .eml files (dry run) and summary.json.
         dry_run: Write .eml files instead of sending; nothing is recorded as sent.
         force: Send again even if this as-of date's digest was already sent.
         preview_to: Send every digest to this one address only, marked [Preview]; not recorded as sent.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from prefect import flow
 
-from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_overdue_report,
@@ -19,7 +18,7 @@ from pike_tasks.prefect_tasks import (
 
 @flow(name="report-overdue-tasks", flow_run_name=run_name("overdue"), validate_parameters=True)
 def report_overdue_tasks(
-    as_of: date | None = None,
+    as_of: AsOfParam = None,
     team_ids: list[str] | None = None,
     output_dir: str = "out",
     teams_config: TeamsConfigParam = None,
@@ -32,7 +31,7 @@ def report_overdue_tasks(
     Args:
         as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
         team_ids: Only these Pike team ids; empty means every team.
-        output_dir: Folder the reports are written to (<folder>/<report>/<as_of>/); relative paths are relative to the worker's checkout.
+        output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/overdue/2026-04-09); relative paths are relative to the worker's checkout.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
     """
     as_of, config = settings_for(as_of, teams_config)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from prefect import flow
 
-from flows.common import TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_workload_report,
@@ -19,7 +18,7 @@ from pike_tasks.prefect_tasks import (
 
 @flow(name="report-billable-workload", flow_run_name=run_name("workload"), validate_parameters=True)
 def report_billable_workload(
-    as_of: date | None = None,
+    as_of: AsOfParam = None,
     team_ids: list[str] | None = None,
     project_ids: list[str] | None = None,
     customer_ids: list[str] | None = None,
@@ -36,7 +35,7 @@ def report_billable_workload(
         team_ids: Only tasks of these Pike team ids; empty means every team.
         project_ids: Only tasks of these Pike project ids; empty means every project.
         customer_ids: Only tasks of these Pike customer ids; empty means every customer.
-        output_dir: Folder the reports are written to (<folder>/<report>/<as_of>/); relative paths are relative to the worker's checkout.
+        output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/workload/2026-04-09); relative paths are relative to the worker's checkout.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
     """
     as_of, config = settings_for(as_of, teams_config)

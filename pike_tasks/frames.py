@@ -19,6 +19,9 @@ Normalisation choices (documented once, here):
 - ``dueDate``: the first 10 characters must be ``YYYY-MM-DD`` and a real calendar date
   (``2026-04-15T23:59:59Z`` -> 2026-04-15); anything else non-null becomes ``None`` and is
   counted in ``tasks.attrs["bad_due_dates"]``.
+- Text that UTF-8 cannot hold (a lone UTF-16 surrogate such as JSON's ``"\\ud800"``, in any
+  text or id cell) becomes U+FFFD, so one bad character never stops a report; each frame names
+  the records it changed in ``attrs["text_replaced"]`` (see :func:`text_replaced`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pike_tasks.surrogates import has_surrogates, repair
+
 TASK_COLUMNS = (
     "task_id", "title", "description", "status", "priority", "project_id", "team_id",
     "customer_id", "assignee_ids", "due_date", "billable_status",
@@ -43,6 +48,10 @@ TASK_COLUMNS = (
 PROJECT_COLUMNS = ("project_id", "project_number", "project_title", "team_id", "customer_id")
 CUSTOMER_COLUMNS = ("customer_id", "customer_name")
 MEMBER_COLUMNS = ("member_id", "display_name", "email", "status", "team_ids")
+
+LIST_COLUMNS = frozenset({"assignee_ids", "team_ids"})
+TEXT_REPLACED_IDS_SHOWN = 20  # ids named per listing in the run log and summary.json; the count is exact
+_SURROGATE_CHUNK = 4096  # cells joined per check: one C-level pass, bounded memory
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 _UNSEEN = object()
@@ -245,6 +254,66 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
+def _replace_surrogates(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Repair (:func:`pike_tasks.surrogates.repair`) every text and id cell, in place, and name
+    the changed records' ids in ``frame.attrs["text_replaced"]`` (row order, ``None`` for no id).
+
+    Checking each cell would cost about 1 us a cell (0.5 s a column at 500k tasks); instead the
+    cells are checked a chunk at a time as one joined string, and only a chunk that holds a
+    surrogate (or a cell that is not text) is looked at cell by cell. Only ``str`` cells can
+    break a UTF-8 write: any other value is written as ``str(value)``, which escapes surrogates.
+    """
+    changed: set[int] = set()
+    for name in frame.columns:
+        if name == "due_date":  # datetime.date or None: never text
+            continue
+        cells = frame[name].tolist()
+        is_list = name in LIST_COLUMNS  # always list[str] here (_distinct_lists)
+        rows = _rows_with_surrogates(cells, is_list)
+        if not rows:
+            continue
+        for i in rows:
+            cells[i] = _repaired_ids(cells[i]) if is_list else repair(cells[i])
+        frame[name] = pd.Series(cells, index=frame.index, dtype=object)
+        changed.update(rows)
+    ids = frame[id_column]
+    frame.attrs["text_replaced"] = [ids.iat[i] for i in sorted(changed)]
+    return frame
+
+
+def _rows_with_surrogates(cells: list, is_list: bool) -> list[int]:
+    rows = []
+    for start in range(0, len(cells), _SURROGATE_CHUNK):
+        chunk = cells[start:start + _SURROGATE_CHUNK]
+        try:
+            # filter(None, ...) drops None and "" at C speed; a non-str cell raises TypeError
+            joined = "".join(chain.from_iterable(chunk)) if is_list else "".join(filter(None, chunk))
+        except TypeError:
+            joined = None
+        if joined is not None and not has_surrogates(joined):
+            continue
+        for offset, cell in enumerate(chunk):
+            if any(map(has_surrogates, cell)) if is_list else (type(cell) is str and has_surrogates(cell)):
+                rows.append(start + offset)
+    return rows
+
+
+def _repaired_ids(ids: list[str]) -> list[str]:
+    """Repaired ids, still distinct (two ids may differ only in a bad character)."""
+    return list(dict.fromkeys(map(repair, ids)))
+
+
+def text_replaced(workspace: Frames) -> dict[str, dict[str, Any]]:
+    """For the run log and summary.json: per listing with repaired text, how many records and
+    (the first :data:`TEXT_REPLACED_IDS_SHOWN`) their ids; ``{}`` when no text was repaired."""
+    found = {}
+    for listing in ("tasks", "projects", "customers", "members"):
+        ids = getattr(workspace, listing).attrs.get("text_replaced") or []
+        if ids:
+            found[listing] = {"count": len(ids), "ids": list(ids[:TEXT_REPLACED_IDS_SHOWN])}
+    return found
+
+
 # --- the four frames ------------------------------------------------------------------------
 
 
@@ -254,7 +323,8 @@ def tasks_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     Columns: ``task_id, title, description, status, priority, project_id, team_id, customer_id``
     (str or None), ``assignee_ids`` (list[str], distinct, API order, [] for null/missing),
     ``due_date`` (``datetime.date`` or None), ``billable_status`` (str or None).
-    ``attrs["bad_due_dates"]``: non-null ``dueDate`` values that were not a ``YYYY-MM-DD`` date.
+    ``attrs["bad_due_dates"]``: non-null ``dueDate`` values that were not a ``YYYY-MM-DD`` date;
+    ``attrs["text_replaced"]``: ids of the tasks whose text had a surrogate replaced.
     """
     fields = ("id", "title", "description", "status", "priority", "projectId", "teamId",
               "customerId", "assigneeIds", "dueDate", "billableStatus")
@@ -275,7 +345,7 @@ def tasks_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
         "billable_status": raw["billableStatus"],
     }, columns=list(TASK_COLUMNS))
     frame.attrs["bad_due_dates"] = bad
-    return frame
+    return _replace_surrogates(frame, "task_id")
 
 
 def projects_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
@@ -283,21 +353,22 @@ def projects_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     (str or None; records without an id dropped, first of a repeated id kept)."""
     raw = _raw(records, ("id", "projectNumber", "title", "teamId", "customerId"))
     raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
-    return pd.DataFrame({
+    return _replace_surrogates(pd.DataFrame({
         "project_id": raw["id"],
         "project_number": _text(raw["projectNumber"]),
         "project_title": _text(raw["title"]),
         "team_id": _ids(raw["teamId"]),
         "customer_id": _ids(raw["customerId"]),
-    }, columns=list(PROJECT_COLUMNS))
+    }, columns=list(PROJECT_COLUMNS)), "project_id")
 
 
 def customers_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     """``/customers`` records -> ``customer_id, customer_name`` (str or None)."""
     raw = _raw(records, ("id", "customerName"))
     raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
-    return pd.DataFrame({"customer_id": raw["id"], "customer_name": _text(raw["customerName"])},
-                        columns=list(CUSTOMER_COLUMNS))
+    frame = pd.DataFrame({"customer_id": raw["id"], "customer_name": _text(raw["customerName"])},
+                         columns=list(CUSTOMER_COLUMNS))
+    return _replace_surrogates(frame, "customer_id")
 
 
 def members_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
@@ -305,13 +376,13 @@ def members_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     ``team_ids`` (list[str], [] for null/missing)."""
     raw = _raw(records, ("id", "displayName", "email", "status", "teamIds"))
     raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
-    return pd.DataFrame({
+    return _replace_surrogates(pd.DataFrame({
         "member_id": raw["id"],
         "display_name": _text(raw["displayName"]),
         "email": _text(raw["email"]),
         "status": raw["status"],
         "team_ids": _distinct_lists(raw["teamIds"]),
-    }, columns=list(MEMBER_COLUMNS))
+    }, columns=list(MEMBER_COLUMNS)), "member_id")
 
 
 def build_frames(projects, tasks, customers, members) -> Frames:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -331,11 +332,11 @@ def publish_artifacts(result: ReportResult) -> None:
     """
     lines = [f"# {result.report.title()} report, {result.as_of.isoformat()}", ""]
     lines += [f"- **{_md(key.replace('_', ' '))}**: {_md(_fmt(value))}" for key, value in result.totals.items()]
-    lines += ["", f"Files: `{_md(str(result.folder))}`"]
+    lines += ["", f"Files: {_code(str(result.folder))}"]
     create_markdown_artifact("\n".join(lines), key=f"{result.report}-report",
                              description=f"{result.report} report as of {result.as_of.isoformat()}")
     if result.top_rows:
-        table = [{k: _md(_fmt(v)) for k, v in row.items()} for row in result.top_rows]
+        table = [{k: _cell(v) for k, v in row.items()} for row in result.top_rows]
         create_table_artifact(table, key=f"{result.report}-top-rows",
                               description=f"First {len(table)} rows of the {result.report} report")
 
@@ -373,5 +374,38 @@ _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()<>#+-.!|"})
 
 
 def _md(text: str) -> str:
-    """Escape untrusted text for a markdown artifact (no HTML, links or table breaks survive)."""
-    return text.replace("\r", " ").replace("\n", " ").translate(_MD_SPECIAL)
+    """Escape untrusted text for markdown prose (no HTML, links or table breaks survive).
+
+    Not for code spans: inside backticks a backslash is literal, so ``2026\\-12\\-01`` would show.
+    """
+    return _one_line(text).translate(_MD_SPECIAL)
+
+
+def _code(text: str) -> str:
+    """``text`` as a markdown code span, shown exactly as it is (nothing inside is markdown).
+
+    The fence is one backtick longer than the longest run of backticks inside, and padded with
+    spaces when the text starts or ends with one (CommonMark's rule; the padding is not shown).
+    """
+    text = _one_line(text)
+    runs = [len(run) for run in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cell(value: Any) -> Any:
+    """A table artifact cell: the raw value (numbers stay numbers), text on one line.
+
+    Prefect 3.9's default UI (V2) shows table cells as plain text, so markdown escapes would
+    show as backslashes (``Fix\\-login``); raw text is both exact and safe there (React escapes
+    it). The legacy V1 UI renders string cells as markdown instead: there such a title may show
+    formatted or linked, a trade-off taken for the default UI's exact text.
+    """
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _one_line(_fmt(value))
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import re
+from string import Formatter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from pike_tasks.errors import PikeConfigError
+from pike_tasks.surrogates import repair
 
 VARIABLE_NAME = "pike-teams-config"
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -57,7 +60,8 @@ class TeamsConfig:
 
 
 def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
-    """Validate a mapping shaped like teams.example.yaml.
+    """Validate a mapping shaped like teams.example.yaml; every check a run depends on is made here,
+    at load time, so a bad config fails before anything is fetched.
 
     Raises:
         PikeConfigError: with a one-line reason naming the offending key.
@@ -66,6 +70,8 @@ def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
         return TeamsConfig()
     if not isinstance(raw, Mapping):
         raise PikeConfigError("teams config must be a mapping with 'teams' (and optional 'timezone')")
+    raw = _repaired(raw)
+    _no_unknown_keys(raw, _TOP_KEYS, "teams config")
     tz = raw.get("timezone") or "UTC"
     try:
         ZoneInfo(str(tz))
@@ -76,26 +82,122 @@ def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
         raise PikeConfigError("teams config: 'teams' must map team ids to {name, managers}")
     teams: dict[str, TeamConfig] = {}
     for tid, entry in teams_raw.items():
-        entry = entry or {}
-        if isinstance(entry, str):
-            entry = {"name": entry}
-        if not isinstance(entry, Mapping):
-            raise PikeConfigError(f"teams config: team {tid!s} must be a mapping with name and managers")
-        managers = entry.get("managers") or []
-        if isinstance(managers, str):
-            managers = [managers]
-        for address in managers:
-            if not isinstance(address, str) or not _EMAIL.match(address.strip()):
-                raise PikeConfigError(f"teams config: team {tid!s} has an invalid manager address {address!r}")
-        name = entry.get("name")
-        teams[str(tid)] = TeamConfig(
-            name=str(name) if name is not None else None,
-            managers=tuple(a.strip() for a in managers),
-        )
+        if tid is None or str(tid).strip() == "":
+            raise PikeConfigError("teams config: a team has an empty id")
+        if str(tid) in teams:  # e.g. YAML 123 and "123": the same Pike id twice
+            raise PikeConfigError(f"teams config: team {tid!s} is listed twice; keep one entry")
+        teams[str(tid)] = _team(str(tid), entry)
     url = raw.get("app_url_template")
-    if url is not None and (not isinstance(url, str) or "{id}" not in url or not url.startswith(("https://", "http://"))):
-        raise PikeConfigError("teams config: app_url_template must be an http(s) URL containing {id}")
+    if url is not None:
+        _check_url_template(url)
     return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url)
+
+
+_TOP_KEYS = ("timezone", "teams", "app_url_template")
+_TEAM_KEYS = ("name", "managers")
+
+
+def _team(tid: str, entry: Any) -> TeamConfig:
+    entry = entry or {}
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, Mapping):
+        raise PikeConfigError(f"teams config: team {tid} must be a mapping with name and managers")
+    # a typo such as "manager:" would otherwise silently mean "nobody gets this team's digest"
+    _no_unknown_keys(entry, _TEAM_KEYS, f"teams config: team {tid}")
+    managers = entry.get("managers") or []
+    if isinstance(managers, str):
+        managers = [managers]
+    if not isinstance(managers, (list, tuple)):
+        raise PikeConfigError(f"teams config: team {tid} managers must be a list of email addresses")
+    for address in managers:
+        if not isinstance(address, str) or not _EMAIL.match(address.strip()):
+            raise PikeConfigError(f"teams config: team {tid} has an invalid manager address {address!r}")
+    name = entry.get("name")
+    if isinstance(name, (Mapping, list, tuple)):
+        raise PikeConfigError(f"teams config: team {tid} name must be text, not a {type(name).__name__}")
+    return TeamConfig(name=str(name) if name is not None else None, managers=tuple(a.strip() for a in managers))
+
+
+def _no_unknown_keys(mapping: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = [str(k) for k in mapping if k not in known]
+    if unknown:
+        raise PikeConfigError(f"{where}: unknown key {unknown[0]!r} (expected {', '.join(known)})")
+
+
+def _check_url_template(url: Any) -> None:
+    """The checks render.task_url would otherwise make per task, after the whole fetch."""
+    if not isinstance(url, str):
+        raise PikeConfigError("teams config: app_url_template must be an http(s) URL containing {id}")
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(url) if name is not None]
+    except ValueError:
+        raise PikeConfigError(
+            f"teams config: app_url_template {url!r} has unmatched braces (write {{{{ or }}}} for a literal brace)"
+        ) from None
+    other = next((f for f in fields if f != ("id", "", None)), None)
+    if other is not None or not fields:
+        name, spec, conversion = other or ("", "", None)
+        shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        found = f" (found {{{shown}}})" if other is not None else ""
+        raise PikeConfigError(f"teams config: app_url_template may use only the {{id}} placeholder{found}")
+    parts = urlsplit(url.format(id="x"))
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise PikeConfigError("teams config: app_url_template must be an http(s) URL containing {id}")
+
+
+def _repaired(value: Any) -> Any:
+    """Every string in the loaded config, keys included, through :func:`surrogates.repair`:
+    YAML leaves an escaped pair such as "\\ud83d\\ude00" as two halves, and a lone half
+    would fail the first UTF-8 write of a page or an email."""
+    if isinstance(value, str):
+        return repair(value)
+    if isinstance(value, Mapping):
+        return {_repaired(k): _repaired(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_repaired(v) for v in value]
+    return value
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: Any, line: int | None = None) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+    def describe(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{_repaired(str(self.key))!r} is listed twice{where}; keep one entry"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (PyYAML silently keeps the last one,
+    so a team id listed twice would lose its first entry's managers without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<": merged keys may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # unhashable key: the base class reports it
+                    continue
+                if duplicate:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook: a repeated key is an error, not "the last one wins"."""
+    mapping: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise _DuplicateKey(key)
+        mapping[key] = value
+    return mapping
 
 
 def load_teams_config(source: str | Path | Mapping[str, Any] | None = None) -> TeamsConfig:
@@ -103,6 +205,10 @@ def load_teams_config(source: str | Path | Mapping[str, Any] | None = None) -> T
 
     With no source, the Prefect Variable ``pike-teams-config`` is used when it exists;
     otherwise an empty config (every team labelled ``Team <id8>``, timezone UTC).
+
+    Raises:
+        PikeConfigError: one line naming the file and the problem (unreadable, not UTF-8,
+            not YAML/JSON, a key listed twice, or a value parse_teams_config rejects).
     """
     if source is None or source == "":
         return parse_teams_config(_from_prefect_variable())
@@ -110,22 +216,35 @@ def load_teams_config(source: str | Path | Mapping[str, Any] | None = None) -> T
         return parse_teams_config(source)
     text = str(source)
     if text.lstrip().startswith("{"):
-        try:
-            return parse_teams_config(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise PikeConfigError(f"teams config: inline JSON is invalid ({exc.msg})") from None
+        return parse_teams_config(_json("teams config: inline JSON", text))
     path = Path(text)
     try:
-        content = path.read_text(encoding="utf-8")
+        content = path.read_text(encoding="utf-8-sig")  # -sig: a BOM (Windows editors) is not content
+    except UnicodeDecodeError as exc:
+        raise PikeConfigError(
+            f"teams config {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise PikeConfigError(f"cannot read teams config {path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(content)
+        data = yaml.load(content, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise PikeConfigError(f"teams config {path}: {exc.describe()}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise PikeConfigError(f"teams config {path} is not valid YAML{where}") from None
     return parse_teams_config(data)
+
+
+def _json(what: str, text: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        raise PikeConfigError(f"{what}: {exc.describe()}") from None
+    except json.JSONDecodeError as exc:
+        raise PikeConfigError(f"{what} is invalid ({exc.msg} at line {exc.lineno})") from None
 
 
 def _from_prefect_variable() -> Mapping[str, Any] | None:
@@ -135,9 +254,6 @@ def _from_prefect_variable() -> Mapping[str, Any] | None:
         value = Variable.get(VARIABLE_NAME, default=None)
     except Exception:  # no API reachable, or no such variable: run with the empty config
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return None
-    return value if isinstance(value, Mapping) else None
+    if isinstance(value, str):  # set by hand as a JSON string: a broken one must not mean "no teams"
+        value = _json(f"Prefect Variable {VARIABLE_NAME}", value)
+    return value

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pike_tasks.frames import Frames, gc_paused, regroup
+from pike_tasks.frames import Frames, gc_paused, regroup, text_replaced
 
 CLOSED_STATUSES = frozenset({"done", "cancelled", "duplicate"})
 KNOWN_STATUSES = CLOSED_STATUSES | {"toDo", "inProgress", "inReview", "backlog"}
@@ -665,7 +665,8 @@ def data_quality(frames: Frames, resolved: pd.DataFrame) -> dict[str, Any]:
         referenced (task projectId; resolved customer id; assigneeIds) but not listed;
         ``unknown_statuses`` / ``unknown_priorities``: ``{value: task count}`` for values outside
         the known ones (null counted under ``"null"``); ``bad_due_dates``: non-null ``dueDate``
-        values that did not parse. Plain ints and str keys only.
+        values that did not parse; ``text_replaced``: :func:`pike_tasks.frames.text_replaced`.
+        Plain ints, lists and str keys only.
     """
     tasks = frames.tasks
     project_ids = tasks["project_id"]
@@ -681,6 +682,7 @@ def data_quality(frames: Frames, resolved: pd.DataFrame) -> dict[str, Any]:
         "unknown_statuses": _unknown_values(tasks["status"], KNOWN_STATUSES),
         "unknown_priorities": _unknown_values(tasks["priority"], set(PRIORITY_ORDER)),
         "bad_due_dates": int(tasks.attrs.get("bad_due_dates", 0)),
+        "text_replaced": text_replaced(frames),
     }
 
 

@@ -117,7 +117,7 @@ def test_parameter_schema_is_a_usable_form(entrypoint):
 
     assert FLOWS[entrypoint] <= set(props)
     assert not [name for name in props if SECRETISH.search(name)]
-    assert {"format": "date", "type": "string"} in props["as_of"]["anyOf"]
+    assert (props["as_of"]["type"], props["as_of"]["format"]) == ("string", "date")  # a date picker, no None switch
     assert {"items": {"type": "string"}, "type": "array"} in props["team_ids"]["anyOf"]
     assert props["output_dir"]["type"] == "string"
     assert props["teams_config"]["default"] is None

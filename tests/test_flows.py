@@ -158,3 +158,60 @@ def test_fetches_hold_a_slot_of_the_named_global_limit(prefect_harness, api_env,
     monkeypatch.setenv("PIKE_API_CONCURRENCY_LIMIT", "no-such-limit")
     state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), return_state=True)
     assert state.is_failed()  # a named limit that does not exist is a configuration error
+
+
+def test_lone_surrogates_in_api_text_give_replacement_characters_not_a_failed_run(
+        prefect_harness, sandbox_factory, monkeypatch, tmp_path):
+    from flows.all_reports import run_all_reports
+    from pike_tasks.sandbox.server import ScriptedResponse
+
+    data = load_data_file(FIXTURE / "workspace.json")
+    sso, jane = data["tasks"][0], data["members"][0]  # an overdue task and its assignee
+    sso.update(title="Configure \ud800SSO", description="<p>\udfff</p>")
+    jane.update(displayName="Jane \ud83d Doe")
+    server = sandbox_factory(data={**data, "tasks": [], "members": []})
+    # JSON escapes the surrogate (a real API's bytes): ensure_ascii=True writes "\ud800"
+    for resource in ("tasks", "members"):
+        page = json.dumps({"items": data[resource], "nextCursor": None, "hasMore": False})
+        server.enqueue(ScriptedResponse(200, page.encode("ascii"), {"Content-Type": "application/json"},
+                                        path=f"/{resource}"))
+    monkeypatch.setenv("PIKE_API_BASE_URL", server.url)
+    monkeypatch.setenv("PIKE_API_SECRET", server.secret)
+
+    folders = run_all_reports(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
+
+    overdue, workload = Path(folders["overdue"]), Path(folders["workload"])
+    assert "Configure \ufffdSSO" in _read(overdue / "overdue.csv")
+    assert "Jane \ufffd Doe" in _read(overdue / "overdue.csv")
+    assert "Configure \ufffdSSO" in _read(overdue / "index.html")
+    assert "Jane \ufffd Doe" in _read(workload / "workload.csv")
+    for folder in (overdue, workload):
+        quality = json.loads(_read(folder / "summary.json"))["data_quality"]
+        assert quality["text_replaced"] == {"tasks": {"count": 1, "ids": [sso["id"]]},
+                                            "members": {"count": 1, "ids": [jane["id"]]}}
+
+
+def test_artifacts_show_paths_and_titles_as_they_are(prefect_harness, tmp_path):
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from pike_tasks.prefect_tasks import ReportResult, publish_artifacts
+
+    title = '=HYPERLINK("http://x","y")'
+    folder = tmp_path / "out" / "probe" / "2026-12-01"
+    result = ReportResult("probe", date(2026, 12, 1), folder, [], {"overdue_tasks": 1},
+                          [{"title": title, "assignees": "Ann; <b>Bob</b>\nNext", "days_overdue": 3}])
+    flow(name="publish-probe")(lambda: publish_artifacts(result))()
+
+    with get_client(sync_client=True) as client:
+        def latest(key):
+            found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            return found[-1].data
+
+        markdown = latest("probe-report")
+        table = latest("probe-top-rows")
+    # inside a code span escapes are literal: the path must be there exactly
+    assert f"`{folder}`" in markdown and "\\-" not in markdown.split("Files:")[1]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert rows == [{"title": title, "assignees": "Ann; <b>Bob</b> Next", "days_overdue": 3}]

@@ -54,6 +54,44 @@ def by_id(resolved: pd.DataFrame) -> dict[str, dict]:
 # --- frames ------------------------------------------------------------------------------------
 
 
+def test_lone_surrogates_become_replacement_characters_and_are_named_in_data_quality():
+    # JSON "\ud800" reaches Python as a lone surrogate, which no UTF-8 write accepts
+    frames = build(
+        [task(1, title="Fix \ud800 login", description="<p>\udfff</p>"), task(2),
+         task(3, assigneeIds=["m\ud800", "m1"])],
+        [{"id": "p1", "title": "Roll\udc00out"}],
+        [{"id": "c1", "customerName": "Acme"}],
+        [member("m1", "Ann \ud83d"), member("m2", "Bob")],
+    )
+    tasks = frames.tasks
+    assert tasks["title"].tolist()[0] == "Fix \ufffd login"
+    assert tasks["description"].tolist()[0] == "<p>\ufffd</p>"
+    assert tasks["assignee_ids"].tolist()[2] == ["m\ufffd", "m1"]
+    assert frames.projects["project_title"].tolist() == ["Roll\ufffdout"]
+    assert frames.members["display_name"].tolist() == ["Ann \ufffd", "Bob"]
+    for frame in (tasks, frames.projects, frames.members):
+        frame.to_csv(index=False).encode("utf-8")  # raised UnicodeEncodeError before the repair
+    quality = tf.data_quality(frames, tf.resolve_tasks(frames, {}))
+    assert quality["text_replaced"] == {
+        "tasks": {"count": 2, "ids": ["t1", "t3"]},
+        "projects": {"count": 1, "ids": ["p1"]},
+        "members": {"count": 1, "ids": ["m1"]},
+    }
+
+
+def test_text_replaced_names_at_most_twenty_ids_but_counts_all():
+    frames = build([task(i, title="\ud800") for i in range(25)])
+    assert fr.text_replaced(frames) == {"tasks": {"count": 25, "ids": [f"t{i}" for i in range(20)]}}
+
+
+def test_surrogate_repair_joins_valid_pairs_and_replaces_lone_ones():
+    from pike_tasks.surrogates import repair
+
+    assert repair("\ud83d\ude00") == "\U0001f600"  # a pair YAML left split: the emoji
+    assert repair("a\ud800b\ude00") == "a\ufffdb\ufffd"
+    assert repair("plain ünïcode 🚀") == "plain ünïcode 🚀"
+
+
 def test_tasks_frame_normalises_missing_fields_lists_and_due_dates():
     records = [
         {"id": "t1", "assigneeIds": ["m1", "m2", "m1", None, "m2"], "dueDate": "2026-04-15T23:59:59.000Z"},
@@ -210,6 +248,7 @@ def test_data_quality_counts_dangling_ids_unknown_values_and_bad_dates():
         "unknown_statuses": {"blocked": 2, "null": 1},
         "unknown_priorities": {"critical": 1, "null": 1},
         "bad_due_dates": 1,
+        "text_replaced": {},
     }
 
 

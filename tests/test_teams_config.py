@@ -1,0 +1,104 @@
+"""The teams config is checked when it is loaded: every mistake is one line naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pike_tasks.errors import PikeConfigError
+from pike_tasks.teams_config import load_teams_config, parse_teams_config
+
+TEAM = "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b"
+
+
+def _file(tmp_path, text: str | bytes, name: str = "teams.yaml"):
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _error(source) -> str:
+    with pytest.raises(PikeConfigError) as info:
+        load_teams_config(source)
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
+    path = _file(tmp_path, f"teams:\n  {TEAM}:\n    name: Lieferung für München\n".encode("latin-1"))
+    message = _error(path)
+    assert path in message and "not UTF-8" in message and "0xfc" in message
+
+
+def test_a_utf8_bom_is_not_part_of_the_config(tmp_path):
+    path = _file(tmp_path, f"\ufeffteams:\n  {TEAM}: Delivery\n")
+    assert load_teams_config(path).team_names() == {TEAM: "Delivery"}
+
+
+def test_a_team_id_listed_twice_in_yaml_is_rejected_naming_the_id(tmp_path):
+    path = _file(tmp_path, f"teams:\n  {TEAM}:\n    name: Delivery\n    managers: [a@example.com]\n"
+                           f"  {TEAM}:\n    name: Delivery again\n")
+    message = _error(path)
+    assert TEAM in message and "twice" in message and "line 5" in message
+
+
+def test_a_key_listed_twice_in_json_is_rejected(tmp_path):
+    text = f'{{"teams": {{"{TEAM}": {{"name": "A"}}, "{TEAM}": {{"name": "B"}}}}}}'
+    assert TEAM in _error(text)  # inline JSON
+    assert TEAM in _error(_file(tmp_path, text, "teams.json"))  # a .json file
+
+
+def test_ids_that_differ_only_in_yaml_type_are_the_same_team():
+    with pytest.raises(PikeConfigError, match="team 123 is listed twice"):
+        parse_teams_config({"teams": {123: "A", "123": "B"}})
+
+
+@pytest.mark.parametrize("template, reason", [
+    ("https://app.example.com/tasks/{task_id}", "found {task_id}"),
+    ("https://app.example.com/tasks/{}", "only the {id} placeholder"),
+    ("https://app.example.com/tasks/{id!r}", "found {id!r}"),
+    ("https://app.example.com/tasks/{id", "unmatched braces"),
+    ("https://app.example.com/tasks/id}", "unmatched braces"),
+    ("https://app.example.com/tasks/", "only the {id} placeholder"),
+    ("ftp://app.example.com/{id}", "http(s) URL"),
+    ("https:///tasks/{id}", "http(s) URL"),
+])
+def test_a_bad_app_url_template_is_rejected_at_load(template, reason):
+    assert reason in _error(json.dumps({"app_url_template": template}))
+
+
+def test_a_good_app_url_template_may_hold_literal_braces():
+    template = "https://app.example.com/tasks/{id}?view={{board}}"
+    assert load_teams_config(json.dumps({"app_url_template": template})).app_url_template == template
+
+
+@pytest.mark.parametrize("config, reason", [
+    ({"team": {TEAM: "Delivery"}}, "unknown key 'team'"),
+    ({"teams": {TEAM: {"name": "Delivery", "manager": "lead@example.com"}}}, "unknown key 'manager'"),
+    ({"teams": {TEAM: {"managers": {"lead": "lead@example.com"}}}}, "managers must be a list"),
+    ({"teams": {TEAM: {"managers": 5}}}, "managers must be a list"),
+    ({"teams": {TEAM: {"name": ["Delivery"]}}}, "name must be text"),
+    ({"teams": {"": "Delivery"}}, "empty id"),
+    ({"teams": {None: "Delivery"}}, "empty id"),
+])
+def test_other_mistakes_fail_at_load_in_one_line(config, reason):
+    with pytest.raises(PikeConfigError) as info:
+        parse_teams_config(config)
+    assert reason in str(info.value)
+
+
+def test_yaml_surrogate_escapes_become_the_character_or_a_replacement(tmp_path):
+    path = _file(tmp_path, f'teams:\n  {TEAM}:\n    name: "Team \\ud83d\\ude00 \\ud800"\n')
+    assert load_teams_config(path).team_names() == {TEAM: "Team \U0001f600 \ufffd"}
+
+
+def test_the_example_config_still_loads():
+    from pathlib import Path
+
+    config = load_teams_config(str(Path(__file__).resolve().parent.parent / "teams.example.yaml"))
+    assert len(config.teams) == 4
