@@ -8,6 +8,7 @@ including a second process sharing the result storage.
 from __future__ import annotations
 
 import email
+import json
 import os
 import subprocess
 import sys
@@ -226,35 +227,37 @@ def test_write_eml_round_trips(tmp_path):
     assert msg["Subject"].startswith("Pike digest 2026-04-09")
 
 
-# --- once and only once (Prefect task + ledger) -----------------------------------------------
+# --- once and only once (the store's ledger) ---------------------------------------------------
 
 
 @pytest.fixture
-def state(tmp_path, monkeypatch, prefect_harness):
-    """A fresh result storage and ledger per test, so records never leak between tests."""
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+def state(tmp_path, prefect_harness):
+    """A fresh report store per test, so records never leak between tests."""
+    yield tmp_path
 
-    monkeypatch.setenv("PIKE_REPORTS_STATE_DIR", str(tmp_path / "state"))
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: tmp_path / "storage"}):
-        yield tmp_path
+
+SOURCE = "test-workspace"
 
 
 def _send_flow():
     from prefect import flow
 
     from flows.digest import PreparedDigest, send_prepared
+    from pike_tasks.store import open_store
 
     @flow(name="test-send-digests")
     def send(recipients: list[str], port: int, out: str, force: bool = False, preview_to: str | None = None,
-             skip_if_empty: bool = False, counts: dict | None = None):
+             skip_if_empty: bool = False, counts: dict | None = None, source: str = SOURCE, dry_run: bool = False):
         prepared = []
         for r in recipients:
             d = make_digest(r, n=(counts or {}).get(r, 2))
             prepared.append(PreparedDigest(r, d.subject, d.overdue_count,
-                                           make_message(d, preview=bool(preview_to), preview_to=preview_to),
-                                           Path(out) / "x.csv"))
-        return send_prepared(prepared, as_of=AS_OF, settings=plain_settings(port), folder=Path(out),
-                             force=force, preview_to=preview_to, skip_if_empty=skip_if_empty)
+                                           make_message(d, preview=bool(preview_to), preview_to=preview_to)))
+        _, outcomes = send_prepared(
+            prepared, as_of=AS_OF, settings=plain_settings(port), store=open_store(out), source=source,
+            force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, dry_run=dry_run,
+        )
+        return outcomes
 
     return send
 
@@ -268,7 +271,7 @@ def test_retry_and_rerun_send_nothing_twice_and_force_resends(state):
         first = send(MANAGERS, smtp.port, str(state))  # b: 451 once, task retried, delivered
         assert {r: o["status"] for r, o in first.items()} == dict.fromkeys(MANAGERS, "sent")
         assert sorted(m.rcpt_tos[0] for m in smtp.messages) == MANAGERS
-        again = send(MANAGERS, smtp.port, str(state))  # a re-run (or a retried flow): all cached
+        again = send(MANAGERS, smtp.port, str(state))  # a re-run (or a retried flow)
         assert {o["status"] for o in again.values()} == {"already-sent"}
         assert len(smtp.messages) == 3
         send(["B.Lead@Example.com"], smtp.port, str(state))  # address case does not matter
@@ -280,16 +283,68 @@ def test_retry_and_rerun_send_nothing_twice_and_force_resends(state):
     assert smtp.handler.rcpt_attempts.count("b.lead@example.com") == 2
 
 
-def test_ledger_blocks_a_second_send_even_without_prefect_record(state):
-    """Two runs racing (or a crash before Prefect's record): the ledger alone stops the resend."""
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+def test_another_workspace_is_not_blocked_by_this_ones_record(state):
+    """The record is keyed by the data source: the demo sandbox never marks real managers served."""
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        send(MANAGERS[:1], smtp.port, str(state), source="sandbox-fingerprint")
+        out = send(MANAGERS[:1], smtp.port, str(state), source="real-workspace-fingerprint")
+    assert out[MANAGERS[0]]["status"] == "sent" and len(smtp.messages) == 2
+
+
+def test_addresses_that_differ_only_in_punctuation_or_accents_each_get_their_digest(state):
+    """o'brien@ and o_brien@, zoë@ and zoé@ are four people: four emails, four .eml names."""
+    from flows.digest import eml_name
+
+    people = ["o'brien@example.com", "o_brien@example.com", "zoë@example.com", "zoé@example.com"]
+    assert len({eml_name(p) for p in people}) == 4
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        out = send(people, smtp.port, str(state))
+        assert {o["status"] for o in out.values()} == {"sent"}
+        dry = send(people, smtp.port, str(state / "dry"), dry_run=True)
+    assert len(smtp.messages) == 4
+    assert len({o["eml"] for o in dry.values()}) == 4
+    assert len(list((state / "dry" / "digest" / AS_OF.isoformat()).glob("*.eml"))) == 4
+
+
+def test_a_digest_claimed_by_another_run_is_not_sent_again(state):
+    """Two workers racing: the one that finds the other's claim sends nothing and does not fail."""
+    from pike_tasks.once import DeliveryLedger
+    from pike_tasks.store import open_store
+
+    ledger = DeliveryLedger(open_store(str(state)), "manager", AS_OF, SOURCE)
+    assert ledger.claim(MANAGERS[0], {"flow_run": "worker-a-run"})
+    assert not ledger.claim(MANAGERS[0], {"flow_run": "worker-b-run"})  # create-only
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        out = send(MANAGERS[:2], smtp.port, str(state))
+    assert out[MANAGERS[0]]["status"] == "claimed-elsewhere" and "worker-a-run" in out[MANAGERS[0]]["reason"]
+    assert out[MANAGERS[1]]["status"] == "sent"
+    assert [m.rcpt_tos for m in smtp.messages] == [[MANAGERS[1]]]
+
+
+def test_a_crash_between_the_250_and_the_record_is_unknown_never_resent_until_forced(state, monkeypatch):
+    """The store fails right after the server accepted the message: not recorded as sent, not resent."""
+    from pike_tasks.once import DeliveryLedger
+    from pike_tasks.store import StoreError
+
+    def store_gone(self, recipient, info):
+        raise StoreError("store unreachable")
 
     send = _send_flow()
     with RecordingSmtpServer() as smtp:
-        send(MANAGERS[:1], smtp.port, str(state))
-        with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: state / "other-storage"}):
-            out = send(MANAGERS[:1], smtp.port, str(state))
-    assert out[MANAGERS[0]]["status"] == "already-sent" and len(smtp.messages) == 1
+        with monkeypatch.context() as m:
+            m.setattr(DeliveryLedger, "settle_sent", store_gone)
+            crashed = send(MANAGERS[:1], smtp.port, str(state), return_state=True)
+        assert crashed.is_failed() and len(smtp.messages) == 1
+        monkeypatch.setattr("pike_tasks.once.CLAIM_IN_PROGRESS_SECONDS", 0)  # the claim is now old
+        later = send(MANAGERS[:1], smtp.port, str(state))
+        assert later[MANAGERS[0]]["status"] == "unknown" and len(smtp.messages) == 1
+        summary = json.loads((state / "digest" / AS_OF.isoformat() / "summary.json").read_text())
+        assert summary["digests"][0]["status"] == "unknown"
+        forced = send(MANAGERS[:1], smtp.port, str(state), force=True)
+        assert forced[MANAGERS[0]]["status"] == "sent" and len(smtp.messages) == 2
 
 
 def test_preview_goes_only_to_preview_address_and_is_not_recorded(state):
@@ -334,20 +389,20 @@ _SECOND_PROCESS = textwrap.dedent("""
 """)
 
 
-def test_second_process_with_same_prefect_storage_does_not_resend(state):
-    """Two separate processes sharing PREFECT_HOME/storage; different ledgers, so only Prefect's
-    persisted cache record can stop the second one."""
+def test_a_second_machine_sharing_only_the_store_does_not_resend(state):
+    """Two processes with separate PREFECT_HOMEs (two machines) and one report store: the
+    store's record alone stops the second one."""
     from prefect.settings import PREFECT_API_URL
 
     tests = str(Path(__file__).parent)
     with RecordingSmtpServer() as smtp:
         outputs = []
         for n in (1, 2):
-            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": str(state / "home"),
-                   "PREFECT_LOCAL_STORAGE_PATH": str(state / "home" / "storage"),
-                   "PIKE_REPORTS_STATE_DIR": str(state / f"ledger-{n}"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            home = state / f"machine-{n}"
+            env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": str(home),
+                   "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                    "PYTHONPATH": str(Path(tests).parent)}
-            code = _SECOND_PROCESS.format(tests=tests, recipients=MANAGERS[:2], port=smtp.port, out=str(state))
+            code = _SECOND_PROCESS.format(tests=tests, recipients=MANAGERS[:2], port=smtp.port, out=str(state / "store"))
             proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
             assert proc.returncode == 0, proc.stderr[-2000:]
             outputs.append(proc.stdout)
