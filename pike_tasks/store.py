@@ -45,7 +45,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pike_tasks.errors import PikeConfigError, PikeError
@@ -466,9 +465,15 @@ def _marker(files: Mapping[str, bytes]) -> bytes:
 # ------------------------------------------------------------------------------------------
 class RemoteStore(ReportStore):
     def __init__(self, url: str, scheme: str, setting: str = "--out") -> None:
-        self.location = url.rstrip("/")
         self.scheme = scheme
         self.setting = setting
+        rest = url.split("://", 1)[1].strip("/")
+        if scheme != "memory" and not rest:
+            raise StoreError(f"{setting} {url[:120]!r}: name a bucket, e.g. {scheme}://my-bucket/pike.")
+        if "@" in rest.split("/", 1)[0]:
+            raise StoreError(f"{setting}: the store URL must not carry credentials; use the standard "
+                             "environment variables or credential chain of the store instead.")
+        self.location = f"{scheme}://{rest}"
         try:
             import fsspec
 
@@ -482,8 +487,6 @@ class RemoteStore(ReportStore):
         except Exception as exc:  # noqa: BLE001 - a malformed URL or backend option
             raise StoreError(f"{setting} {self.location}: {describe_error(exc)}") from None
         self.base = self.base.rstrip("/")
-        if scheme in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss") and not self.base:
-            raise StoreError(f"{setting} {self.location}: name a bucket, e.g. {scheme}://my-bucket/pike.")
 
     def __repr__(self) -> str:
         return f"RemoteStore({self.location!r})"
@@ -610,6 +613,3 @@ def _extra(scheme: str) -> str:
     return {"s3fs": "s3", "gcsfs": "gcs", "adlfs": "azure"}.get(REMOTE_SCHEMES[scheme], "s3")
 
 
-def store_summary(store: ReportStore) -> dict[str, Any]:
-    """Where reports went, for logs and artifacts (no credentials: URLs here never carry them)."""
-    return {"store": store.location}

@@ -1,0 +1,171 @@
+"""The report store on a local folder: whole-folder publication, scopes, bad locations."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pike_tasks.store import FolderRef, Scope, StoreError, open_store
+
+DAY = date(2026, 4, 9)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _files(n: int) -> dict[str, bytes]:
+    return {"overdue.csv": b"rows %d\n" % n, "index.html": b"<p>%d</p>" % n, "summary.json": b'{"n": %d}' % n}
+
+
+def test_publish_replaces_the_folder_whole_and_marks_it_complete(tmp_path):
+    store = open_store(str(tmp_path))
+    ref = FolderRef("overdue", DAY)
+    store.publish(ref, {**_files(1), "extra.csv": b"old"})
+    store.publish(ref, _files(2))
+    folder = tmp_path / "overdue" / DAY.isoformat()
+    assert sorted(p.name for p in folder.iterdir()) == [".complete", "index.html", "overdue.csv", "summary.json"]
+    assert (folder / "overdue.csv").read_bytes() == b"rows 2\n"
+    assert store.completed_dates("overdue", Scope()) == [DAY]
+    assert store.read(ref, "summary.json") == b'{"n": 2}'
+    assert [p.name for p in folder.parent.iterdir()] == [DAY.isoformat()]  # no staging or old folder left
+
+
+def test_a_failure_while_writing_leaves_the_previous_complete_folder(tmp_path, monkeypatch):
+    import pike_tasks.store as store_module
+
+    store = open_store(str(tmp_path))
+    ref = FolderRef("overdue", DAY)
+    store.publish(ref, _files(1))
+    real_write = store_module._write_synced
+    calls = []
+
+    def disk_full_on_second_file(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(store_module, "_write_synced", disk_full_on_second_file)
+    with pytest.raises(StoreError, match="No space left on device"):
+        store.publish(ref, _files(2))
+    folder = tmp_path / "overdue" / DAY.isoformat()
+    assert (folder / "overdue.csv").read_bytes() == b"rows 1\n" and (folder / "index.html").read_bytes() == b"<p>1</p>"
+    assert [p.name for p in folder.parent.iterdir()] == [DAY.isoformat()]
+
+
+_SLOW_PUBLISHER = textwrap.dedent("""
+    import sys, time
+    import pike_tasks.store as s
+    real = s._write_synced
+    def slow(path, data):
+        real(path, data)
+        print("wrote", path.name, flush=True)
+        time.sleep(30)
+    s._write_synced = slow
+    from datetime import date
+    s.open_store(sys.argv[1]).publish(s.FolderRef("overdue", date(2026, 4, 9)), {
+        "overdue.csv": b"new", "index.html": b"new", "summary.json": b"new"})
+""")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_publisher_leaves_the_old_folder_and_its_leftovers_are_cleaned(tmp_path, sig):
+    store = open_store(str(tmp_path))
+    ref = FolderRef("overdue", DAY)
+    store.publish(ref, _files(1))
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_PUBLISHER, str(tmp_path)], stdout=subprocess.PIPE,
+                            text=True, cwd=REPO)
+    assert proc.stdout.readline().startswith("wrote overdue.csv")
+    proc.send_signal(sig)
+    proc.wait(timeout=20)
+    folder = tmp_path / "overdue" / DAY.isoformat()
+    assert (folder / "overdue.csv").read_bytes() == b"rows 1\n"  # the reader still sees the old, whole folder
+    assert store.read(ref, "index.html") == b"<p>1</p>"
+    leftovers = [p for p in folder.parent.iterdir() if p.name.startswith(".staging-")]
+    assert leftovers  # a dead run's staging folder ...
+    old = time.time() - 2 * 3600
+    for p in leftovers:
+        os.utime(p, (old, old))
+    store.publish(ref, _files(3))  # ... is removed by the next publish once it is clearly stale
+    assert [p.name for p in folder.parent.iterdir()] == [DAY.isoformat()]
+
+
+def test_a_crash_between_the_two_renames_is_repaired_by_the_next_reader(tmp_path):
+    store = open_store(str(tmp_path))
+    ref = FolderRef("overdue", DAY)
+    store.publish(ref, _files(1))
+    folder = tmp_path / "overdue" / DAY.isoformat()
+    folder.rename(folder.with_name(f".old-{DAY.isoformat()}-deadbeef"))  # killed right after the first rename
+    assert store.completed_dates("overdue", Scope()) == [DAY]
+    assert store.read(ref, "overdue.csv") == b"rows 1\n"
+
+
+def test_a_filtered_run_is_stored_apart_from_the_whole_workspace_report(tmp_path):
+    store = open_store(str(tmp_path))
+    store.publish(FolderRef("overdue", DAY), _files(297))
+    filtered = FolderRef("overdue", DAY, Scope.of(["team-b", "team-a"]))
+    store.publish(filtered, _files(27))
+    assert store.read(FolderRef("overdue", DAY), "overdue.csv") == b"rows 297\n"
+    assert store.read(filtered, "overdue.csv") == b"rows 27\n"
+    assert Scope.of(["team-a", "team-b"]).prefix == Scope.of(["team-b", "team-a", "team-a"]).prefix
+    assert Scope.of(["team-a"]).prefix != Scope.of(["team-a", "team-b"]).prefix
+    assert Scope.of(["a,b"]).prefix != Scope.of(["a", "b"]).prefix
+    assert store.completed_dates("overdue", Scope.of(["team-c"])) == []
+
+
+def test_a_folder_without_its_marker_is_not_trusted(tmp_path):
+    store = open_store(str(tmp_path))
+    half = tmp_path / "overdue" / "2026-04-08"
+    half.mkdir(parents=True)
+    (half / "overdue.csv").write_text("half")
+    assert store.completed_dates("overdue", Scope()) == []
+    assert store.read(FolderRef("overdue", date(2026, 4, 8)), "overdue.csv") is None
+
+
+@pytest.mark.parametrize("location, message", [
+    ("ftp://host/x", "unknown store scheme 'ftp'"),
+    ("s3://", "name a bucket"),
+    ("", "is empty"),
+])
+def test_locations_we_cannot_handle_are_one_clear_error(location, message):
+    with pytest.raises(StoreError, match=message):
+        open_store(location).check_writable()
+
+
+def test_a_read_only_folder_fails_before_any_api_call(tmp_path):
+    if os.geteuid() == 0:
+        target = tmp_path / "file-not-folder"
+        target.write_text("x")
+        with pytest.raises(StoreError, match="not a folder|cannot create"):
+            open_store(str(target)).check_writable()
+        return
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    with pytest.raises(StoreError, match="not writable"):
+        open_store(str(ro)).check_writable()
+
+
+def test_create_record_is_create_only(tmp_path):
+    store = open_store(str(tmp_path))
+    assert store.create_record("_ledger/k.claim", b"1")
+    assert not store.create_record("_ledger/k.claim", b"2")
+    assert store.read_record("_ledger/k.claim") == b"1"
+
+
+def test_public_url_maps_the_store_to_links(tmp_path, monkeypatch):
+    store = open_store(str(tmp_path))
+    ref = FolderRef("overdue", DAY, Scope.of(["t 1"]))
+    assert store.link(ref) is None  # a local folder has no URL of its own
+    monkeypatch.setenv("PIKE_REPORTS_PUBLIC_URL", "https://reports.example.com/pike/")
+    assert store.link(ref, anchor="team-1").startswith("https://reports.example.com/pike/filtered/teams-t1-")
+    assert store.link(ref, anchor="team-1").endswith("/overdue/2026-04-09/index.html#team-1")
+    monkeypatch.setenv("PIKE_REPORTS_PUBLIC_URL", "file:///srv/reports")
+    with pytest.raises(StoreError, match="PIKE_REPORTS_PUBLIC_URL"):
+        store.link(ref)
