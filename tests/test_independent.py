@@ -13,6 +13,9 @@ with tasks closed, deleted, rescheduled, moved between teams, retitled and added
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import subprocess
 import sys
@@ -333,3 +336,62 @@ def test_due_soon_and_changes_match_the_independent_script(name, scoped, tmp_pat
     assert reasons == ({"gone", "closed", "rescheduled", "out_of_scope"} if scoped else {"gone", "closed", "rescheduled"})
     new_titles = set(changes2.loc[changes2["change"] == "new", "title"])
     assert {"=NEW()", "'=literal", "\tnew"} <= new_titles or scoped
+
+
+# --- the change view end to end: two days of flow runs into one store, against the plain script ---
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["workspace", "team-filter"])
+def test_two_days_of_flow_runs_into_one_store_match_the_plain_script(prefect_harness, scoped, tmp_path, monkeypatch):
+    """Day 1 then day 2 through the real flow and the real store (baseline read back from the
+    stored day-1 report), compared byte for byte with the plain script; day 2 re-run is identical."""
+    from flows.overdue import report_overdue_tasks
+
+    teams = tmp_path / "teams.yaml"
+    teams.write_text(TEAMS_YAML, encoding="utf-8")
+    names = plain.load_team_names(str(teams))
+    team_ids = list(SCOPE) if scoped else None
+    day1 = _workspace("hostile")
+    day2 = next_day(day1)
+    plain.build_reports(day1, AS_OF, names, tmp_path / "plain1", team_ids)
+    plain.build_reports(day2, DAY2, names, tmp_path / "plain2", team_ids, baseline=tmp_path / "plain1" / "overdue.csv")
+
+    store = tmp_path / "store"
+    folders = {}
+    for day, data in ((AS_OF, day1), (DAY2, day2), (DAY2, day2)):
+        with start_sandbox(data) as server:
+            monkeypatch.setenv("PIKE_API_BASE_URL", server.url)
+            monkeypatch.setenv("PIKE_API_SECRET", server.secret)
+            result = report_overdue_tasks(as_of=day, team_ids=team_ids, output_dir=str(store), teams_config=str(teams))
+        folders.setdefault(day, []).append(Path(result["overdue"]))
+        if len(folders[day]) == 1:
+            snapshot = {p.name: p.read_bytes() for p in folders[day][0].iterdir() if p.suffix in (".csv", ".json")}
+            folders[day].append(snapshot)
+
+    differences = []
+    for day, plain_dir in ((AS_OF, "plain1"), (DAY2, "plain2")):
+        folder = folders[day][0]
+        assert (folder.parents[2].name == "filtered") == scoped  # a filtered run is stored apart
+        for name in ("overdue.csv", "due_soon.csv", "changes.csv"):
+            if d := _compare((folder / name).read_bytes(), tmp_path / plain_dir / name, f"{day} {name}"):
+                differences.append(d)
+    assert not differences, "\n\n".join(differences)
+
+    rerun = {p.name: p.read_bytes() for p in folders[DAY2][0].iterdir() if p.suffix in (".csv", ".json")}
+    assert rerun == folders[DAY2][1]  # the re-run of day 2 reads the same baseline: byte-identical
+
+    summary = json.loads((folders[DAY2][0] / "summary.json").read_text(encoding="utf-8"))
+    plain_changes = list(csv.reader(io.StringIO((tmp_path / "plain2" / "changes.csv").read_text(encoding="utf-8"),
+                                                newline="")))[1:]
+    assert summary["baseline_as_of"] == AS_OF.isoformat()
+    assert summary["new"] == sum(r[0] == "new" for r in plain_changes) > 0
+    assert summary["resolved"] == sum(r[0] == "resolved" for r in plain_changes) > 0
+    assert sum(t["new"] + t["resolved"] for t in summary["changes_by_team"]) == len(plain_changes)
+    day1_count = len(list(csv.reader(io.StringIO((tmp_path / "plain1" / "overdue.csv").read_text(encoding="utf-8"),
+                                                 newline="")))) - 1
+    assert [p["as_of"] for p in summary["history"]] == [AS_OF.isoformat(), DAY2.isoformat()]
+    assert [p["overdue_tasks"] for p in summary["history"]] == [day1_count, summary["totals"]["overdue_tasks"]]
+    first = json.loads(folders[AS_OF][1]["summary.json"])
+    assert first["baseline_as_of"] is None and first["new"] == 0 and first["resolved"] == 0
+    undated = sum(1 for t in day2["tasks"] if not t.get("dueDate") and t.get("status") not in ("done", "cancelled", "duplicate"))
+    assert summary["open_without_due_date"]["total"] <= undated and (scoped or summary["open_without_due_date"]["total"] == undated)
