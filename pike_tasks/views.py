@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -122,6 +123,7 @@ def overdue_view(
     filters: Mapping[str, Any],
     app_url_template: str | None,
     source: str,
+    change: ChangeInputs | None = None,
 ) -> dict[str, Any]:
     """Everything ``overdue.html.j2`` shows, pre-formatted.
 
@@ -133,6 +135,8 @@ def overdue_view(
         filters: ``{"teams": [ids], ...}``; empty for the whole workspace.
         app_url_template: ``https://.../tasks/{id}`` or None (titles stay plain text).
         source: where the data came from (``sandbox`` or the API host), for the footer.
+        change: what changed since the baseline, what is due soon and what has no due date
+            (REPORTS.md Report 4 and Report 1); None shows none of it.
     """
     totals = overdue_totals(rows, summary)
     team_labels = {_text(r["team_id"]): _text(r["team"]) for r in _records(summary)}
@@ -143,9 +147,11 @@ def overdue_view(
 
     max_count = max((_int(r["count"]) for r in _records(summary)), default=0)
     teams, chart_rows = [], []
-    for index, record in enumerate(_records(summary), start=1):
-        anchor = f"team-{index}"
+    per_team_changes = _changes_per_team(change)
+    for record in _records(summary):
+        anchor = team_anchor(_text(record["team_id"]))
         team = _overdue_team(record, anchor, tasks_by_team.get(_text(record["team_id"]), []))
+        team["changes"] = per_team_changes.get(_text(record["team_id"]), "")
         teams.append(team)
         chart_rows.append(_overdue_chart_row(record, anchor, max_count))
 
@@ -178,7 +184,124 @@ def overdue_view(
             "scale_max": fmt_int(max_count),
         },
         "teams": teams,
+        **change_sections(change, as_of, app_url_template),
     }
+
+
+def team_anchor(team_id: str) -> str:
+    """The id of a team's section on the overdue page (stable across days, so links keep working)."""
+    if not team_id:
+        return "no-team"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", team_id)[:64]
+    return f"team-{safe}"
+
+
+@dataclass(frozen=True)
+class ChangeInputs:
+    """The change view's inputs, from the pure modules (transforms, changes)."""
+
+    baseline_as_of: date | None
+    changes: pd.DataFrame  # changes.compute_changes
+    counts: Mapping[str, Any]  # changes.change_counts
+    history: list[dict[str, Any]]  # changes.history
+    due_soon: pd.DataFrame  # transforms.due_soon_tasks
+    undated: Mapping[str, Any]  # transforms.open_without_due_date
+
+
+# Why a task left the overdue list, in words (REPORTS.md Report 4 reasons).
+RESOLVED_REASONS = {
+    "gone": "no longer in Pike",
+    "closed": "closed",
+    "rescheduled": "due date moved",
+    "out_of_scope": "moved to a team outside this report",
+}
+MAX_CHANGE_ROWS = 50  # per list on the page; the rest are in changes.csv / due_soon.csv
+
+
+def _changes_per_team(change: ChangeInputs | None) -> dict[str, str]:
+    if change is None or change.baseline_as_of is None:
+        return {}
+    since = short_date(change.baseline_as_of.isoformat())
+    return {
+        str(t["team_id"]): f"+{fmt_int(t['new'])} new, {fmt_int(t['resolved'])} resolved since {since}"
+        for t in change.counts.get("teams", [])
+    }
+
+
+def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: str | None) -> dict[str, Any]:
+    """The page's "what changed", trend, due-soon and not-counted parts (empty without inputs)."""
+    if change is None:
+        return {"change": None}
+    baseline = change.baseline_as_of
+    since = long_date(baseline) if baseline else ""
+    rows = _records(change.changes)
+    new = [r for r in rows if r["change"] == "new"]
+    resolved = [r for r in rows if r["change"] == "resolved"]
+    trend_max = max((int(p["overdue_tasks"]) for p in change.history), default=0)
+    due = _records(change.due_soon.head(MAX_CHANGE_ROWS))
+    return {"change": {
+        "baseline": baseline.isoformat() if baseline else "",
+        "since": since,
+        "summary": (
+            f"{_plural(len(new), 'new overdue task', 'new overdue tasks')} and {fmt_int(len(resolved))} resolved "
+            f"since {since}." if baseline else
+            "This is the first report of this scope in the store: from the next one on, it shows what changed."
+        ),
+        "new": [_change_row(r, app_url_template, as_of) for r in new[:MAX_CHANGE_ROWS]],
+        "new_more": fmt_int(len(new) - MAX_CHANGE_ROWS) if len(new) > MAX_CHANGE_ROWS else "",
+        "resolved": [_change_row(r, app_url_template, as_of) for r in resolved[:MAX_CHANGE_ROWS]],
+        "resolved_more": fmt_int(len(resolved) - MAX_CHANGE_ROWS) if len(resolved) > MAX_CHANGE_ROWS else "",
+        "trend": [
+            {"as_of": p["as_of"], "label": short_date(p["as_of"], current_year=as_of.year),
+             "count": fmt_int(int(p["overdue_tasks"])),
+             "height": _pct(100.0 * int(p["overdue_tasks"]) / trend_max if trend_max else 0.0)}
+            for p in change.history
+        ] if len(change.history) > 1 else [],
+        "due_soon": [_due_row(r, app_url_template, as_of) for r in due],
+        "due_soon_count": fmt_int(len(change.due_soon)),
+        "due_soon_more": fmt_int(len(change.due_soon) - len(due)) if len(change.due_soon) > len(due) else "",
+        "undated_total": fmt_int(int(change.undated.get("total", 0))),
+        "undated_note": _plural(int(change.undated.get("total", 0)), "open task has", "open tasks have")
+                        + " no due date, so they can never be overdue",
+        "undated_teams": [
+            {"team": str(t["team"]), "count": fmt_int(int(t["count"]))} for t in change.undated.get("teams", [])
+        ],
+    }}
+
+
+def _change_row(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:
+    rank = _priority_rank(_text(record["priority"]))
+    days = _int(record["days_overdue"])
+    reason = _text(record.get("reason"))
+    return {
+        "title": _text(record["title"]) or "(untitled)",
+        "url": task_url(app_url_template, _text(record["task_id"])) if reason != "gone" else None,
+        "team": _text(record["team"]),
+        "priority": {"key": PRIORITIES[rank][0], "label": PRIORITIES[rank][1]},
+        "days_label": _plural(days, "day", "days") + " overdue",
+        "reason": RESOLVED_REASONS.get(reason, reason),
+        "status": humanize_status(_text(record["status"])),
+    }
+
+
+def _due_row(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:
+    rank = _rank(record["priority_rank"])
+    left = _int(record["days_left"])
+    return {
+        "title": _text(record["title"]) or "(untitled)",
+        "url": task_url(app_url_template, _text(record["task_id"])),
+        "team": _text(record["team"]),
+        "assignees": _text(record["assignees"]),
+        "priority": {"key": PRIORITIES[rank][0], "label": PRIORITIES[rank][1]},
+        "when": "due today" if left == 0 else ("due tomorrow" if left == 1 else f"due in {left} days"),
+        "due_date_label": short_date(_text(record["due_date"]), current_year=as_of.year),
+    }
+
+
+def _priority_rank(value: str) -> int:
+    """An API priority value as a rank 0..4 (null and unknown values are "No priority")."""
+    keys = [key for key, _ in PRIORITIES]
+    return keys.index(value) if value in keys[:4] else 4
 
 
 def _teams_note(teams: int, no_team_tasks: int) -> str:
