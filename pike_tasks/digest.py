@@ -2,57 +2,94 @@
 
 Pure: DataFrames in, a frozen ``Digest`` per manager address out; then plain dicts of
 pre-formatted values for the templates, and the rendered HTML/text parts. No Prefect,
-no requests, no SMTP here.
+no requests, no SMTP here. Every word and colour comes from ``pike_tasks.wording``, the
+same place the report pages take theirs from.
 
 What one manager's digest covers (the teams that list the address):
 
+- what changed since the baseline (Report 4's ``changes`` rows of those teams: a new row by
+  today's team, a resolved row by the team the baseline gave it), first;
+- the tasks due soon in those teams;
 - the overdue rows of Report 1 restricted to those teams, in report order;
-- the per-team overdue summary of those rows;
 - the workload of the members of those teams (``team_ids`` includes one of them), counting
-  each such member's open tasks in *every* team, since that is the load the person carries.
+  each such member's open tasks in *every* team, since that is the load the person carries;
+  a member who is not active and still holds work gets a "reassign" line.
+
+The body is read on a phone first: the counts (overdue, new, resolved, per team) and the
+people to reassign come before any list, then the new overdue tasks, what was resolved and
+why, what is due soon, and a short rest of the overdue list ("and N more" points at the
+attached CSV and the linked page). When the HTML would pass Gmail's clipping size, the rest
+of the overdue list is cut first, keeping the most urgent tasks across all the teams.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
+import urllib.parse
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
+from pike_tasks import wording
 from pike_tasks.email_message import single_line
 
-DEFAULT_MAX_ROWS_PER_TEAM = 25
-DEFAULT_MAX_MEMBERS = 60
+DEFAULT_MAX_ROWS_PER_TEAM = 10
+DEFAULT_MAX_MEMBERS = 30
 HTML_LIMIT_BYTES = 100_000
 # Headroom under Gmail's ~102 KB clipping point for transfer-encoding differences.
 HTML_BUDGET_BYTES = 90_000
 CSV_NAME = "overdue.csv"
 
-PRIORITY_LABELS = {0: "Urgent", 1: "High", 2: "Medium", 3: "Low", 4: "None"}
-# Background colours for the priority cell; the label is always written too (never colour alone).
-PRIORITY_COLOURS = {0: "#b42318", 1: "#d9730d", 2: "#b8860b", 3: "#2e7d32", 4: "#667085"}
-AGE_BUCKETS = (("1-7", "age_1_7", "#f4b400"), ("8-30", "age_8_30", "#e8710a"), ("31+", "age_31_plus", "#b42318"))
-WORKLOAD_SEGMENTS = (
-    ("billable", "Billable", "#1e6fd9"),
-    ("non_billable", "Non-billable", "#9aa5b1"),
-    ("unclassified", "Unclassified", "#d0d5dd"),
-)
+CHANGE_COLUMNS = ("change", "reason", "task_id", "team_id", "team", "title", "priority", "status",
+                  "due_date", "days_overdue")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How many rows of each list the body shows (the CSV and the page have every row).
 
-def team_label(team_id: str, name: str | None) -> str:
-    """The config name, else ``Team <first 8 characters of the id>`` (REPORTS.md)."""
-    return str(name) if name else f"Team {str(team_id)[:8]}"
+    ``rest_total`` caps the rest of the overdue list across all teams (the most urgent are
+    kept), ``rest_per_team`` caps it per team.
+    """
+
+    new: int = 50
+    resolved: int = 30
+    due_soon: int = 20
+    rest_per_team: int = DEFAULT_MAX_ROWS_PER_TEAM
+    rest_total: int = 40
+    members: int = DEFAULT_MAX_MEMBERS
+    reassign: int = 5
+
+    def shrunk(self) -> Limits | None:
+        """The next smaller body, cutting the rest of the overdue list first and what is new
+        last; None when nothing is left to cut."""
+        if self.rest_total > 0:
+            return replace(self, rest_total=self.rest_total // 2, rest_per_team=max(0, min(self.rest_per_team, self.rest_total // 2)))
+        for name, floor in (("members", 5), ("due_soon", 3), ("resolved", 5), ("new", 5), ("members", 0),
+                            ("due_soon", 0), ("resolved", 0), ("new", 1)):
+            value = getattr(self, name)
+            if value > floor:
+                return replace(self, **{name: max(floor, value // 2)})
+        return None
+
+
+def _empty_changes() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in CHANGE_COLUMNS})
 
 
 @dataclass(frozen=True)
 class Digest:
-    """One manager's digest. ``overdue_rows``/``workload`` are full (the CSV gets every row);
-    the view truncates to ``max_rows_per_team`` per team for the HTML/text parts."""
+    """One manager's digest. The frames are full (the CSV gets every overdue row); the view
+    decides how many rows the body shows.
+
+    ``changes`` holds the ``changes.csv`` rows of the manager's teams (empty without a
+    baseline); ``baseline_as_of`` is None when there was no earlier report to compare with.
+    ``page_anchors`` maps a team id to its section on the overdue page (``team-2``).
+    """
 
     recipient: str
     team_ids: tuple[str, ...]
@@ -65,19 +102,53 @@ class Digest:
     subject: str = ""
     team_filter: tuple[str, ...] | None = None
     max_rows_per_team: int = DEFAULT_MAX_ROWS_PER_TEAM
+    changes: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    due_soon_rows: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    baseline_as_of: date | None = None
+    page_anchors: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_empty(self) -> bool:
         """Nothing overdue (what ``skip_if_empty`` looks at)."""
         return self.overdue_count == 0
 
+    @property
+    def new_count(self) -> int:
+        return _count(self.changes, "new")
 
-def digest_subject(as_of: date, overdue_count: int, team_names: Sequence[str]) -> str:
-    """``Pike digest 2026-04-09: 7 overdue tasks (Delivery, Platform)``; always one line."""
-    noun = "task" if overdue_count == 1 else "tasks"
+    @property
+    def resolved_count(self) -> int:
+        return _count(self.changes, "resolved")
+
+
+def _count(changes: pd.DataFrame | None, kind: str) -> int:
+    if changes is None or not len(changes):
+        return 0
+    return int((changes["change"] == kind).sum())
+
+
+def digest_subject(
+    as_of: date,
+    overdue_count: int,
+    team_names: Sequence[str],
+    new: int | None = None,
+    resolved: int | None = None,
+) -> str:
+    """The subject, always one line (REPORTS.md Report 3).
+
+    ``Pike digest 2026-04-09: 7 overdue tasks (Delivery, Platform)``; with a baseline (``new``
+    and ``resolved`` given) ``Pike digest 2026-04-09: 7 overdue tasks, 2 new, 3 resolved (Delivery, Platform)``.
+    """
     teams = ", ".join(single_line(n) for n in team_names)
-    subject = f"Pike digest {as_of.isoformat()}: {overdue_count} overdue {noun}"
+    subject = f"Pike digest {as_of.isoformat()}: {wording.plural(overdue_count, 'overdue task', 'overdue tasks')}"
+    if new is not None and resolved is not None:
+        subject += f", {wording.fmt_int(new)} new, {wording.fmt_int(resolved)} resolved"
     return single_line(f"{subject} ({teams})" if teams else subject)
+
+
+def team_label(team_id: str, name: str | None) -> str:
+    """The config name, else ``Team <first 8 characters of the id>`` (REPORTS.md)."""
+    return wording.team_label(team_id, name)
 
 
 def manager_teams(
@@ -109,27 +180,47 @@ def build_digests(
     *,
     team_ids: Collection[str] | None = None,
     max_rows_per_team: int = DEFAULT_MAX_ROWS_PER_TEAM,
+    changes: pd.DataFrame | None = None,
+    due_soon_rows: pd.DataFrame | None = None,
+    baseline_as_of: date | None = None,
 ) -> list[Digest]:
     """One ``Digest`` per manager address in the teams config, sorted by address (casefolded).
 
     Args:
         resolved: ``transforms.resolve_tasks`` output (every task).
         members: the members frame (``member_id, ..., team_ids`` as a list per member).
-        overdue_rows: ``transforms.overdue_tasks`` output for as_of (any team filter applied or not:
-            rows are restricted to each manager's teams here).
+        overdue_rows: ``transforms.overdue_tasks`` output for as_of, the rows of the overdue
+            page the digest links (with or without the team filter: rows are restricted to
+            each manager's teams here).
         teams_config_teams: team id -> ``{"name", "managers"}`` (a mapping or ``TeamConfig``).
         as_of: the report date.
         team_ids: only digest these teams (a team filter, shown in the digest); None means all.
-        max_rows_per_team: rows per team shown in the email body (the CSV has all of them).
-    """
-    from pike_tasks import transforms  # imported here so rendering works without it
+        max_rows_per_team: rows per team of the rest of the overdue list in the body.
+        changes: ``changes.compute_changes`` for this run (``change, reason, task_id, team_id,
+            team, title, priority, status, due_date, days_overdue``), any scope; None or no
+            ``baseline_as_of``: no "what changed" section and the subject without it.
+        due_soon_rows: ``transforms.due_soon_tasks`` output for as_of (any scope); None: no
+            due-soon section.
+        baseline_as_of: the as_of of the baseline report the changes compare with.
 
+    Raises:
+        ValueError: ``changes`` with rows but no ``baseline_as_of``.
+    """
+    from pike_tasks import changes as changes_mod
+    from pike_tasks import transforms
+
+    if baseline_as_of is None and changes is not None and len(changes):
+        raise ValueError("changes were given without baseline_as_of (the date they compare with)")
     by_manager = manager_teams(teams_config_teams, team_ids)
     if not by_manager:
         return []
     workload_all = transforms.workload_by_member(resolved, members, as_of)
     member_teams = _member_team_sets(members)
     team_filter = tuple(sorted(team_ids)) if team_ids else None
+    # The page's team order gives its section anchors (views.overdue_view): the page shows the
+    # overdue rows of the run's scope.
+    page_rows = overdue_rows if not team_ids else overdue_rows[overdue_rows["team_id"].isin(list(team_ids))]
+    anchors = wording.team_anchors(transforms.overdue_team_summary(page_rows)["team_id"].map(str))
     digests = []
     for key in sorted(by_manager):
         address, tids = by_manager[key]
@@ -141,6 +232,12 @@ def build_digests(
         wanted = set(ordered)
         in_teams = {mid for mid, teams in member_teams.items() if teams & wanted}
         workload = workload_all[workload_all["member_id"].isin(in_teams)].reset_index(drop=True)
+        mine = None
+        if baseline_as_of is not None:
+            mine = changes_mod.changes_for_teams(changes if changes is not None else _empty_changes(), ordered)
+        soon = None
+        if due_soon_rows is not None:
+            soon = due_soon_rows[due_soon_rows["team_id"].isin(ordered)].reset_index(drop=True)
         count = len(rows)
         digests.append(
             Digest(
@@ -152,9 +249,14 @@ def build_digests(
                 team_summary=summary,
                 workload=workload,
                 overdue_count=count,
-                subject=digest_subject(as_of, count, names),
+                subject=digest_subject(as_of, count, names, _count(mine, "new") if mine is not None else None,
+                                       _count(mine, "resolved") if mine is not None else None),
                 team_filter=team_filter,
                 max_rows_per_team=max_rows_per_team,
+                changes=mine,
+                due_soon_rows=soon,
+                baseline_as_of=baseline_as_of,
+                page_anchors={t: anchors[t] for t in ordered if t in anchors},
             )
         )
     return digests
@@ -182,10 +284,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _int(value: Any) -> int:
+    text = _text(value)
+    return int(float(text)) if text else 0
+
+
 _BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(?:p|li|div|h[1-6]|tr|td|th|blockquote|pre)\s*>")
 
 
-def _plain_excerpt(description: Any, limit: int = 160) -> str:
+def _plain_excerpt(description: Any, limit: int = 140) -> str:
     """Task description (untrusted HTML) as a short plain-text excerpt.
 
     Every tag is removed by nh3's allow-list cleaner (script/style contents dropped), then
@@ -203,24 +310,73 @@ def _plain_excerpt(description: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _bar_segments(parts: Sequence[tuple[str, int, str]], scale_total: int) -> list[dict[str, Any]]:
-    """Percent widths (ints summing to <= 100) for the non-zero parts of one bar."""
-    segments = []
-    if scale_total <= 0:
-        return segments
-    for label, count, colour in parts:
-        if count > 0:
-            segments.append({"label": label, "count": count, "colour": colour,
-                             "pct": max(1, round(100 * count / scale_total))})
-    overflow = sum(s["pct"] for s in segments) - 100
-    while overflow > 0 and segments:  # rounding: trim the widest segment
-        widest = max(segments, key=lambda s: s["pct"])
-        take = min(overflow, widest["pct"] - 1)
-        if take <= 0:
-            break
-        widest["pct"] -= take
-        overflow -= take
-    return segments
+def _links(report_url: str | None) -> tuple[str | None, str | None]:
+    """(http(s) link of the overdue page, or where it is in words); never a ``file://`` link."""
+    if not report_url:
+        return None, None
+    url = report_url.strip()
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        return url.split("#", 1)[0], None
+    if scheme == "file":
+        return None, urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    return None, single_line(url)
+
+
+def _urgency(rows: pd.DataFrame) -> pd.Index:
+    """Row labels most urgent first (priority, then days overdue, then report order)."""
+    keys = pd.DataFrame({
+        "rank": [wording.priority_rank(_rank_or_priority(r)) for r in rows.to_dict(orient="records")],
+        "days": -pd.to_numeric(rows["days_overdue"], errors="coerce").fillna(0).to_numpy(),
+        "at": range(len(rows)),
+    }, index=rows.index)
+    return keys.sort_values(["rank", "days", "at"], kind="stable").index
+
+
+def _rank_or_priority(record: Mapping[str, Any]) -> Any:
+    rank = record.get("priority_rank")
+    return rank if _text(rank) else (_text(record.get("priority")) or None)
+
+
+def _more_by_team(hidden: pd.DataFrame, team_order: Sequence[str]) -> list[dict[str, Any]]:
+    """How many rows each team has that the body does not show, in the digest's team order."""
+    if not len(hidden):
+        return []
+    counts = hidden.groupby(hidden["team_id"].map(_text), sort=False).size()
+    labels = hidden.groupby(hidden["team_id"].map(_text), sort=False)["team"].first()
+    order = {t: i for i, t in enumerate(team_order)}
+    return [{"team_id": t, "team": single_line(_text(labels[t])), "count": int(counts[t])}
+            for t in sorted(counts.index, key=lambda t: (order.get(t, len(order)), t))]
+
+
+def _more_text(more: list[dict[str, Any]], single_team: bool) -> str:
+    total = sum(m["count"] for m in more)
+    if not total:
+        return ""
+    if single_team or len(more) == 1:
+        return f"and {wording.fmt_int(total)} more" + ("" if single_team else f" in {more[0]['team']}")
+    return f"and {wording.fmt_int(total)} more (" + ", ".join(f"{m['team']} {wording.fmt_int(m['count'])}" for m in more) + ")"
+
+
+def _task(record: Mapping[str, Any], app_url_template: str | None, as_of: date, *, team: bool,
+          excerpt: bool = False) -> dict[str, Any]:
+    from pike_tasks.render import task_url
+
+    prio = wording.priority(_rank_or_priority(record))
+    days = _int(record.get("days_overdue"))
+    return {
+        "title": single_line(_text(record["title"])) or "(untitled)",
+        "url": task_url(app_url_template, _text(record["task_id"])),
+        "priority": prio,
+        "days_overdue": days,
+        "overdue": wording.overdue_days(days) if days else "",
+        "age": wording.age(days, _text(record.get("age_bucket"))) if days else None,
+        "due": wording.short_date(_text(record["due_date"]), current_year=as_of.year),
+        "assignees": single_line(_text(record.get("assignees"))),
+        "status": wording.humanize_status(single_line(_text(record.get("status")))),
+        "team": single_line(_text(record["team"])) if team else "",
+        "excerpt": _plain_excerpt(record.get("description")) if excerpt else "",
+    }
 
 
 def digest_view(
@@ -230,101 +386,166 @@ def digest_view(
     app_url_template: str | None = None,
     generated_at: str = "",
     max_rows_per_team: int | None = None,
-    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_members: int | None = None,
     preview_for: str | None = None,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
-    """The template context of one digest: strings and ints only, rows already truncated."""
-    from pike_tasks.render import task_url
+    """The template context of one digest: strings, ints, lists and dicts; rows already cut.
 
-    per_team = digest.max_rows_per_team if max_rows_per_team is None else max_rows_per_team
+    Args:
+        digest: from :func:`build_digests`.
+        report_url: the overdue page: an http(s) link (its team sections are linked as
+            ``report_url#team-N``), or where it is, shown in words (never linked).
+        app_url_template: task links (``render.task_url``).
+        generated_at: when, already formatted, for the footer.
+        max_rows_per_team, max_members: shorthands for those ``limits``.
+        preview_for: the real recipient of a preview.
+        limits: how many rows each list shows (default :class:`Limits`).
+    """
+    limits = limits or Limits(rest_per_team=digest.max_rows_per_team)
+    if max_rows_per_team is not None:
+        limits = replace(limits, rest_per_team=max_rows_per_team)
+    if max_members is not None:
+        limits = replace(limits, members=max_members)
+    link, location = _links(report_url)
+    as_of = digest.as_of
+    multi = len(digest.team_ids) > 1
     rows = digest.overdue_rows
-    summary = digest.team_summary
+    has_baseline = digest.baseline_as_of is not None
+    changes = digest.changes if (has_baseline and digest.changes is not None) else _empty_changes()
+    new_rows = changes[changes["change"] == "new"]
+    resolved_rows = changes[changes["change"] == "resolved"]
+    new_ids = set(new_rows["task_id"].map(_text))
 
-    sections = []
-    for _, team in summary.iterrows():
-        tid = team["team_id"]
-        team_rows = rows[rows["team_id"] == tid] if tid is not None else rows[rows["team_id"].isna()]
-        shown = []
-        for _, r in team_rows.head(per_team).iterrows():
-            rank = int(r["priority_rank"]) if r.get("priority_rank") is not None else 4
-            shown.append({
-                "title": single_line(_text(r["title"])) or "(untitled)",
-                "url": task_url(app_url_template, _text(r["task_id"])),
-                "priority": PRIORITY_LABELS.get(rank, "None"),
-                "priority_colour": PRIORITY_COLOURS.get(rank, PRIORITY_COLOURS[4]),
-                "days_overdue": int(r["days_overdue"]),
-                "due_date": _text(r["due_date"]),
-                "assignees": single_line(_text(r["assignees"])),
-                "project": single_line(_text(r["project"])),
-                "status": single_line(_text(r["status"])),
-                "excerpt": _plain_excerpt(r.get("description")),
-            })
-        sections.append({
-            "team": single_line(_text(team["team"])),
-            "count": int(team["count"]),
-            "oldest_days": int(team["oldest_days"]),
-            "rows": shown,
-            "more": max(0, int(team["count"]) - len(shown)),
+    def team_url(team_id: str) -> str | None:
+        anchor = digest.page_anchors.get(team_id)
+        return f"{link}#{anchor}" if link and anchor else link
+
+    # Per team: today's overdue count and what changed (every team the manager has).
+    summary = {_text(r["team_id"]): r for r in digest.team_summary.to_dict(orient="records")}
+    labels = dict(zip(digest.team_ids, digest.team_names))
+    team_order = [t for t in summary if t in labels] + [t for t in digest.team_ids if t not in summary]
+    teams = []
+    for tid in team_order:
+        rec = summary.get(tid)
+        count = _int(rec["count"]) if rec else 0
+        new = int((new_rows["team_id"].map(_text) == tid).sum())
+        gone = int((resolved_rows["team_id"].map(_text) == tid).sum())
+        teams.append({
+            "team": single_line(labels[tid]),
+            "url": team_url(tid) if count else link,
+            "count": count,
+            "overdue": wording.plural(count, "overdue", "overdue"),
+            "new": new,
+            "resolved": gone,
+            "oldest": wording.days(_int(rec["oldest_days"])) if rec else "",
         })
 
-    biggest = int(summary["count"].max()) if len(summary) else 0
-    overdue_chart = []
-    for _, team in summary.iterrows():
-        parts = [(label, int(team[col]), colour) for label, col, colour in AGE_BUCKETS]
-        segments = _bar_segments(parts, biggest)
-        overdue_chart.append({
-            "team": single_line(_text(team["team"])),
-            "count": int(team["count"]),
-            "buckets": {label: count for label, count, _ in parts},
-            "segments": segments,
-            "rest_pct": max(0, 100 - sum(s["pct"] for s in segments)),
+    # Full-row values of new tasks come from today's overdue rows (assignees, description).
+    by_id = {(_text(r["task_id"])): r for r in rows.to_dict(orient="records")}
+    new_full = pd.DataFrame([{**r, **by_id.get(_text(r["task_id"]), {})} for r in new_rows.to_dict(orient="records")],
+                            columns=list(rows.columns)) if len(new_rows) else new_rows
+    new_shown = new_full.loc[_urgency(new_full)[: limits.new]].sort_index() if len(new_full) else new_full
+    new_hidden = new_full.drop(index=new_shown.index) if len(new_full) else new_full
+
+    resolved_shown = resolved_rows.head(limits.resolved)
+    resolved_hidden = resolved_rows.iloc[len(resolved_shown):]
+
+    soon = digest.due_soon_rows
+    soon_list: list[dict[str, Any]] = []
+    soon_hidden = soon.iloc[0:0] if soon is not None else None
+    if soon is not None and len(soon):
+        keys = pd.DataFrame({"left": soon["days_left"].to_numpy(),
+                             "rank": [wording.priority_rank(_rank_or_priority(r)) for r in soon.to_dict(orient="records")],
+                             "at": range(len(soon))}, index=soon.index)
+        ordered = soon.loc[keys.sort_values(["left", "rank", "at"], kind="stable").index]
+        shown = ordered.head(limits.due_soon)
+        soon_hidden = ordered.iloc[len(shown):]
+        for r in shown.to_dict(orient="records"):
+            item = _task(r, app_url_template, as_of, team=multi)
+            item["due_in"] = wording.due_in(_int(r["days_left"]))
+            soon_list.append(item)
+
+    # The rest of the overdue list: today's rows that are not new, most urgent kept when cut.
+    rest = rows[~rows["task_id"].map(_text).isin(new_ids)] if len(rows) else rows
+    keep = rest.groupby(rest["team_id"].map(_text), sort=False).head(limits.rest_per_team) if len(rest) else rest
+    keep = keep.loc[_urgency(keep)[: limits.rest_total]] if len(keep) else keep
+    rest_sections = []
+    rest_hidden_all = rest.drop(index=keep.index) if len(rest) else rest
+    for tid in team_order:
+        team_rest = rest[rest["team_id"].map(_text) == tid] if len(rest) else rest
+        if not len(team_rest):
+            continue
+        shown = keep[keep["team_id"].map(_text) == tid].sort_index()
+        hidden = len(team_rest) - len(shown)
+        rest_sections.append({
+            "team": single_line(labels.get(tid, _text(team_rest["team"].iloc[0]))),
+            "url": team_url(tid),
+            "count": len(team_rest),
+            "count_label": wording.plural(len(team_rest), "task", "tasks"),
+            "rows": [_task(r, app_url_template, as_of, team=False) for r in shown.to_dict(orient="records")],
+            "more": hidden,
+            "more_label": f"and {wording.fmt_int(hidden)} more in {single_line(labels.get(tid, ''))}" if hidden else "",
         })
 
     workload = digest.workload
-    biggest_open = int(workload["open"].max()) if len(workload) else 0
+    flagged = workload[workload["flag"].map(_text) != ""] if len(workload) else workload
+    reassign = [wording.reassign(single_line(_text(m["member"])), _int(m["open"]), _text(m["flag"]))
+                for m in flagged.head(limits.reassign).to_dict(orient="records")]
     members = []
-    for _, m in workload.head(max_members).iterrows():
-        parts = [(label, int(m[col]), colour) for col, label, colour in WORKLOAD_SEGMENTS]
-        segments = _bar_segments(parts, biggest_open)
+    for m in workload.head(limits.members).to_dict(orient="records"):
+        open_ = _int(m["open"])
         members.append({
             "member": single_line(_text(m["member"])),
-            "status": _text(m["status"]),
-            "open": int(m["open"]),
-            "billable": int(m["billable"]),
-            "non_billable": int(m["non_billable"]),
-            "unclassified": int(m["unclassified"]),
-            "billable_share": f"{float(m['billable_share']):.1f}",
-            "overdue": int(m["overdue"]),
-            "flag": single_line(_text(m["flag"])),
-            "segments": segments,
-            "rest_pct": max(0, 100 - sum(s["pct"] for s in segments)),
+            "open": wording.plural(open_, "open task", "open tasks"),
+            "billable": f"{wording.fmt_int(_int(m['billable']))} billable ({wording.pct_text(float(m['billable_share']))})",
+            "overdue": wording.plural(_int(m["overdue"]), "overdue", "overdue") if _int(m["overdue"]) else "",
+            "flag": wording.member_flag(_text(m["flag"])) if _text(m["flag"]) else "",
         })
 
-    filters = []
-    if digest.team_filter:
-        filters.append("teams " + ", ".join(digest.team_filter))
-    link = report_url if report_url and report_url.startswith(("https://", "http://")) else None
+    since = wording.weekday_date(digest.baseline_as_of) if has_baseline else ""
+    filters = "teams " + ", ".join(digest.team_filter) if digest.team_filter else ""
+    total_hidden = (len(rest_hidden_all) + len(new_hidden))
     return {
         "subject": digest.subject,
         "recipient": digest.recipient,
         "preview_for": preview_for,
-        "as_of": digest.as_of.isoformat(),
+        "as_of": as_of.isoformat(),
+        "as_of_long": wording.long_date(as_of),
         "teams": [single_line(n) for n in digest.team_names],
-        "filters": "; ".join(filters),
+        "filters": filters,
         "overdue_count": digest.overdue_count,
-        "team_count_with_overdue": len(summary),
-        "overdue_chart": overdue_chart,
-        "age_buckets": [{"label": label, "colour": colour} for label, _, colour in AGE_BUCKETS],
-        "sections": sections,
-        "rows_per_team": per_team,
+        "overdue_headline": wording.plural(digest.overdue_count, "overdue task", "overdue tasks"),
+        "has_baseline": has_baseline,
+        "since": since,
+        "baseline_as_of": digest.baseline_as_of.isoformat() if has_baseline else "",
+        "new_count": len(new_rows),
+        "resolved_count": len(resolved_rows),
+        "team_rows": teams,
+        "multi_team": multi,
+        "reassign": reassign,
+        "reassign_more": max(0, len(flagged) - len(reassign)),
+        "new": {"rows": [_task(r, app_url_template, as_of, team=multi, excerpt=True) for r in new_shown.to_dict(orient="records")],
+                "more": _more_text(_more_by_team(new_hidden, team_order), not multi)},
+        "resolved": {"rows": [{**_task(r, app_url_template, as_of, team=multi),
+                               **({"url": None} if _text(r["reason"]) == "gone" else {}),  # no page to open
+                               "reason": wording.reason(_text(r["reason"]), _text(r["status"])),
+                               "was": "was " + wording.overdue_days(_int(r["days_overdue"]))}
+                              for r in resolved_shown.to_dict(orient="records")],
+                     "more": _more_text(_more_by_team(resolved_hidden, team_order), not multi)},
+        "due_soon": {"shown": soon is not None, "count": 0 if soon is None else len(soon), "rows": soon_list,
+                     "more": _more_text(_more_by_team(soon_hidden, team_order), not multi) if soon is not None else ""},
+        "rest": {"count": len(rest), "sections": rest_sections, "hidden": len(rest_hidden_all)},
+        "any_hidden": bool(total_hidden),
         "members": members,
         "members_total": len(workload),
         "members_more": max(0, len(workload) - len(members)),
-        "workload_legend": [{"label": label, "colour": colour} for _, label, colour in WORKLOAD_SEGMENTS],
         "csv_name": CSV_NAME,
         "report_url": link,
-        "report_path": None if link else (report_url or None),
+        "report_path": location,
         "generated_at": generated_at,
+        "colours": {"new": wording.PRIORITY_COLOURS["urgent"], "resolved": ("#067647", "#ecfdf3", "#abefc6"),
+                    "warn": wording.WARN_COLOURS},
     }
 
 
@@ -336,6 +557,7 @@ class RenderedDigest:
     html: str
     text: str
     rows_per_team: int
+    limits: Limits = field(default_factory=Limits)
 
 
 def render_digest(
@@ -346,9 +568,11 @@ def render_digest(
     generated_at: str = "",
     preview_for: str | None = None,
     budget_bytes: int = HTML_BUDGET_BYTES,
+    limits: Limits | None = None,
 ) -> RenderedDigest:
-    """Render the HTML (CSS inlined) and text parts, shrinking the rows shown until the HTML
-    part fits ``budget_bytes`` (Gmail clips messages over ~102 KB)."""
+    """Render the HTML (CSS inlined) and text parts, cutting rows until the HTML part fits
+    ``budget_bytes`` (Gmail clips messages over ~102 KB): the rest of the overdue list goes
+    first (the most urgent across the teams stay), new overdue tasks last."""
     import css_inline
 
     from pike_tasks.render import make_environment
@@ -357,17 +581,14 @@ def render_digest(
     html_template = env.get_template("digest.html.j2")
     text_template = env.get_template("digest.txt.j2")
     inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
-    per_team = max(1, digest.max_rows_per_team)
-    members = DEFAULT_MAX_MEMBERS
+    current = limits or Limits(rest_per_team=max(0, digest.max_rows_per_team))
     while True:
-        view = digest_view(
-            digest, report_url=report_url, app_url_template=app_url_template, generated_at=generated_at,
-            max_rows_per_team=per_team, max_members=members, preview_for=preview_for,
-        )
+        view = digest_view(digest, report_url=report_url, app_url_template=app_url_template,
+                           generated_at=generated_at, preview_for=preview_for, limits=current)
         html = inliner.inline(html_template.render(**view))
-        if len(html.encode("utf-8")) <= budget_bytes or (per_team <= 1 and members <= 5):
+        smaller = current.shrunk()
+        if len(html.encode("utf-8")) <= budget_bytes or smaller is None:
             break
-        per_team = max(1, per_team // 2)
-        members = max(5, members // 2) if per_team == 1 else members
+        current = smaller
     text = text_template.render(**view)
-    return RenderedDigest(html=html, text=text, rows_per_team=per_team)
+    return RenderedDigest(html=html, text=text, rows_per_team=current.rest_per_team, limits=current)

@@ -12,14 +12,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import date as Date
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from pike_tasks.digest import Digest
+
+class Digest(Protocol):
+    """What a message needs of a digest (``pike_tasks.digest.Digest`` has it). A protocol, so
+    this module never imports the digest: the arrow goes one way, digest -> email_message."""
+
+    recipient: str
+    subject: str
+    as_of: Date
+
 
 PREVIEW_PREFIX = "[Preview] "
 

@@ -263,6 +263,7 @@ def build_overdue_report(
     view = views.overdue_view(
         rows, summary, as_of=as_of, generated_at=_generated_at(), filters=filters,
         app_url_template=config.app_url_template, source=source,
+        change=views.ChangeInputs(baseline.as_of, changed, counts, trend, due_soon, undated),
     )
     report = _summary("overdue", as_of, filters, totals, resolved.data_quality)
     report.update({

@@ -11,40 +11,36 @@ Also the headline totals (:func:`overdue_totals`, :func:`workload_totals`), whic
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
 
 from pike_tasks import __version__
+from pike_tasks import wording
 from pike_tasks.render import sanitize_description, task_url
+from pike_tasks.wording import (  # noqa: F401 (long_date, short_date, share_pct: part of this module's API)
+    AGE_BUCKETS,
+    PRIORITIES,
+    css_custom_properties,
+    fmt_int,
+    humanize_status,
+    long_date,
+    priority_rank,
+    share_pct,
+    short_date,
+    team_anchors,
+)
+from pike_tasks.wording import age_bucket as _age_bucket
+from pike_tasks.wording import plural as _plural
 
-# (key, label): the priority order of REPORTS.md, indexed by priority_rank 0..4.
-PRIORITIES: tuple[tuple[str, str], ...] = (
-    ("urgent", "Urgent"),
-    ("high", "High"),
-    ("medium", "Medium"),
-    ("low", "Low"),
-    ("none", "No priority"),
-)
-# (bucket, label, css key): the age buckets of REPORTS.md; the css key is ours, never data.
-AGE_BUCKETS: tuple[tuple[str, str, str], ...] = (
-    ("1-7", "1–7 days", "a1"),
-    ("8-30", "8–30 days", "a2"),
-    ("31+", "31+ days", "a3"),
-)
 # Rows shown per team on the overdue page; the rest are counted ("and N more") and are in overdue.csv.
 # Without a cap a 500k-task workspace made a 152 MB page (benchmarks, figure 4).
 MAX_TASKS_PER_TEAM = 250
 _SUMMARY_AGE_COLUMNS = {"1-7": "age_1_7", "8-30": "age_8_30", "31+": "age_31_plus"}
 _FILTER_LABELS = {"teams": "Teams", "projects": "Projects", "customers": "Customers"}
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
-           "August", "September", "October", "November", "December")
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # A segment narrower than this share of the chart width shows its number only in the legend/tooltip.
 _MIN_LABELLED_PCT = 6.0
 
@@ -103,14 +99,6 @@ def workload_totals(members: pd.DataFrame, customers: pd.DataFrame) -> dict[str,
     }
 
 
-def share_pct(part: int, whole: int) -> float:
-    """``part / whole`` as a percentage, rounded half-up to one decimal; 0.0 when whole is 0."""
-    if not whole:
-        return 0.0
-    exact = Decimal(int(part)) * 100 / Decimal(int(whole))
-    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
 # --- overdue page ---------------------------------------------------------------------------
 
 
@@ -146,10 +134,11 @@ def overdue_view(
         tasks_by_team.setdefault(_text(record["team_id"]), []).append(_overdue_task(record, app_url_template, as_of))
 
     max_count = max((_int(r["count"]) for r in _records(summary)), default=0)
+    anchors = team_anchors(_text(r["team_id"]) for r in _records(summary))
     teams, chart_rows = [], []
     per_team_changes = _changes_per_team(change)
     for record in _records(summary):
-        anchor = team_anchor(_text(record["team_id"]))
+        anchor = anchors[_text(record["team_id"])]
         team = _overdue_team(record, anchor, tasks_by_team.get(_text(record["team_id"]), []))
         team["changes"] = per_team_changes.get(_text(record["team_id"]), "")
         teams.append(team)
@@ -188,14 +177,6 @@ def overdue_view(
     }
 
 
-def team_anchor(team_id: str) -> str:
-    """The id of a team's section on the overdue page (stable across days, so links keep working)."""
-    if not team_id:
-        return "no-team"
-    safe = re.sub(r"[^A-Za-z0-9_-]", "-", team_id)[:64]
-    return f"team-{safe}"
-
-
 @dataclass(frozen=True)
 class ChangeInputs:
     """The change view's inputs, from the pure modules (transforms, changes)."""
@@ -208,13 +189,6 @@ class ChangeInputs:
     undated: Mapping[str, Any]  # transforms.open_without_due_date
 
 
-# Why a task left the overdue list, in words (REPORTS.md Report 4 reasons).
-RESOLVED_REASONS = {
-    "gone": "no longer in Pike",
-    "closed": "closed",
-    "rescheduled": "due date moved",
-    "out_of_scope": "moved to a team outside this report",
-}
 MAX_CHANGE_ROWS = 50  # per list on the page; the rest are in changes.csv / due_soon.csv
 
 
@@ -270,17 +244,15 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
 
 
 def _change_row(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:
-    rank = _priority_rank(_text(record["priority"]))
-    days = _int(record["days_overdue"])
-    reason = _text(record.get("reason"))
+    rank = priority_rank(_text(record["priority"]) or None)
+    code = _text(record.get("reason"))
     return {
         "title": _text(record["title"]) or "(untitled)",
-        "url": task_url(app_url_template, _text(record["task_id"])) if reason != "gone" else None,
+        "url": task_url(app_url_template, _text(record["task_id"])) if code != "gone" else None,
         "team": _text(record["team"]),
         "priority": {"key": PRIORITIES[rank][0], "label": PRIORITIES[rank][1]},
-        "days_label": _plural(days, "day", "days") + " overdue",
-        "reason": RESOLVED_REASONS.get(reason, reason),
-        "status": humanize_status(_text(record["status"])),
+        "days_label": wording.overdue_days(_int(record["days_overdue"])),
+        "reason": wording.reason(code, _text(record["status"])) if code else "",
     }
 
 
@@ -293,15 +265,9 @@ def _due_row(record: Mapping[str, Any], app_url_template: str | None, as_of: dat
         "team": _text(record["team"]),
         "assignees": _text(record["assignees"]),
         "priority": {"key": PRIORITIES[rank][0], "label": PRIORITIES[rank][1]},
-        "when": "due today" if left == 0 else ("due tomorrow" if left == 1 else f"due in {left} days"),
+        "when": wording.due_in(left),
         "due_date_label": short_date(_text(record["due_date"]), current_year=as_of.year),
     }
-
-
-def _priority_rank(value: str) -> int:
-    """An API priority value as a rank 0..4 (null and unknown values are "No priority")."""
-    keys = [key for key, _ in PRIORITIES]
-    return keys.index(value) if value in keys[:4] else 4
 
 
 def _teams_note(teams: int, no_team_tasks: int) -> str:
@@ -491,6 +457,7 @@ def _page_header(
         "filters": shown,
         "scope": "Whole workspace" if not shown else "Filtered",
         "version": __version__,
+        "palette_css": css_custom_properties(),
     }
 
 
@@ -509,42 +476,18 @@ def format_filters(filters: Mapping[str, Any], labels: Mapping[str, Mapping[str,
     return shown
 
 
-def long_date(day: date) -> str:
-    """``Thursday 9 April 2026`` (English whatever the process locale)."""
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def short_date(iso: str, current_year: int | None = None) -> str:
-    """``2026-04-01`` -> ``1 Apr 2026`` (``1 Apr`` in ``current_year``); anything unparseable
-    is returned as it is."""
-    try:
-        day = date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    short = f"{day.day} {_MONTHS[day.month - 1][:3]}"
-    return short if day.year == current_year else f"{short} {day.year}"
 
 
-def humanize_status(status: str) -> str:
-    """API status values for people: ``inProgress`` -> ``In progress``; unknown ones likewise."""
-    if not status:
-        return ""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", status.replace("_", " ")).split()
-    text = " ".join(words).lower()
-    return text[:1].upper() + text[1:]
 
 
-def fmt_int(n: int) -> str:
-    """``1234`` -> ``1,234``."""
-    return f"{int(n):,}"
 
 
 def _stat(label: str, value: int | str, note: str, tone: str = "") -> dict[str, str]:
     return {"label": label, "value": fmt_int(value) if isinstance(value, int) else value, "note": note, "tone": tone}
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{fmt_int(n)} {one if n == 1 else many}"
 
 
 def _segment(key: str, label: str, n: int, *, of_bar: int, of_chart: int) -> dict[str, Any]:
@@ -563,21 +506,12 @@ def _pct(value: float) -> str:
     return f"{max(0.0, min(100.0, value)):.2f}"
 
 
-def _age_bucket(bucket: str, days: int) -> tuple[str, str]:
-    for name, label, css in AGE_BUCKETS:
-        if bucket == name:
-            return css, label
-    # Not one of the three: derive it from the days, as REPORTS.md defines the buckets.
-    index = 0 if days <= 7 else 1 if days <= 30 else 2
-    return AGE_BUCKETS[index][2], AGE_BUCKETS[index][1]
+
+
 
 
 def _rank(value: Any) -> int:
-    try:
-        rank = int(value)
-    except (TypeError, ValueError):
-        return len(PRIORITIES) - 1
-    return rank if 0 <= rank < len(PRIORITIES) else len(PRIORITIES) - 1
+    return priority_rank(value if not _missing(value) else None)
 
 
 def _ranks(series: pd.Series) -> pd.Series:

@@ -129,3 +129,148 @@ def test_flow_dry_run_writes_eml(flow_env):
     teams = str(Path(__file__).resolve().parents[1] / "teams.example.yaml")
     out = send_manager_digests(teams_config=teams, output_dir=str(flow_env / "out"), dry_run=True)
     assert len(list(Path(out["digest"]).glob("*.eml"))) == 4
+
+
+# --- the phone-first digest: what changed, due soon, reassign, budget (issue #12) -----------
+
+import re  # noqa: E402
+
+import digest_sample  # noqa: E402
+
+from pike_tasks import views, wording  # noqa: E402
+from pike_tasks.digest import Limits, digest_subject, digest_view, render_digest  # noqa: E402
+
+
+def sample_digests(**overrides):
+    inputs = {**digest_sample.inputs(), **overrides}
+    return {d.recipient: d for d in build_digests(
+        inputs["resolved"], inputs["members"], inputs["overdue_rows"], inputs["teams_config_teams"], inputs["as_of"],
+        changes=inputs["changes"], due_soon_rows=inputs["due_soon_rows"], baseline_as_of=inputs["baseline_as_of"])}
+
+
+def test_subject_with_and_without_baseline_as_reports_md_words_it():
+    teams = ["Delivery", "Platform"]
+    assert digest_subject(AS_OF, 7, teams) == "Pike digest 2026-04-09: 7 overdue tasks (Delivery, Platform)"
+    assert digest_subject(AS_OF, 7, teams, new=2, resolved=3) == \
+        "Pike digest 2026-04-09: 7 overdue tasks, 2 new, 3 resolved (Delivery, Platform)"
+    assert digest_subject(AS_OF, 1, ["Delivery"], new=1, resolved=0) == \
+        "Pike digest 2026-04-09: 1 overdue task, 1 new, 0 resolved (Delivery)"
+    lead = sample_digests()["lead@example.com"]
+    assert lead.subject == "Pike digest 2026-04-09: 6 overdue tasks, 2 new, 3 resolved (Delivery, Platform)"
+    without = sample_digests(changes=None, baseline_as_of=None)["lead@example.com"]
+    assert without.subject == "Pike digest 2026-04-09: 6 overdue tasks (Delivery, Platform)"
+    assert without.changes is None and "No earlier report to compare with yet." in render_digest(without).text
+
+
+def test_changes_restricted_to_the_managers_teams_resolved_rows_by_baseline_team():
+    changes = digest_sample.inputs()["changes"]
+    # r5 was overdue in Design (T3) in the baseline and is closed today after moving to Delivery:
+    # it is Design's news, not Delivery's.
+    moved = {"change": "resolved", "reason": "closed", "task_id": "r5", "team_id": "T3", "team": "Design",
+             "title": "Moved then closed", "priority": "high", "status": "done", "due_date": "2026-03-30",
+             "days_overdue": 3}
+    changes = pd.concat([changes, pd.DataFrame([moved])], ignore_index=True)
+    digests = sample_digests(changes=changes)
+    lead, design = digests["lead@example.com"], digests["design@example.com"]
+    assert list(lead.changes["task_id"]) == ["n2", "n1", "r1", "r3", "r2"]
+    assert set(lead.changes["team_id"]) == {"T1", "T2"}
+    assert list(design.changes["task_id"]) == ["r4", "r5"]
+    assert (lead.new_count, lead.resolved_count, design.resolved_count) == (2, 3, 2)
+    # due soon likewise: s3 is Design's
+    assert list(lead.due_soon_rows["task_id"]) == ["s1", "s2"]
+    assert "Moved then closed" not in render_digest(lead).text
+
+
+def test_changes_without_a_baseline_date_are_refused():
+    inputs = digest_sample.inputs()
+    with pytest.raises(ValueError, match="baseline_as_of"):
+        build_digests(inputs["resolved"], inputs["members"], inputs["overdue_rows"], TEAMS, AS_OF,
+                      changes=inputs["changes"])
+
+
+def test_text_part_says_what_needs_me_today_first_in_report_md_order():
+    text = render_digest(sample_digests()["lead@example.com"]).text
+    order = ["6 OVERDUE TASKS", "+2 new, 3 resolved since Thu 2 Apr", "Platform: 4 overdue, +1 new, 1 resolved",
+             "Reassign 2 open tasks from Sam Inactive (inactive)", "NEW OVERDUE SINCE THU 2 APR (2)",
+             "RESOLVED SINCE THU 2 APR (3)", "DUE IN THE NEXT 7 DAYS (2)", "STILL OVERDUE (4)",
+             "YOUR TEAMS' PEOPLE (3)"]
+    at = [text.index(part) for part in order]
+    assert at == sorted(at), order
+    # resolved with why, in words
+    assert "Ship release notes\n    Closed (Done), was 3 days overdue" in text
+    assert "Plan the offsite\n    Due date moved" in text
+    assert "Clean up feature flags\n    No longer in Pike (deleted or hidden)" in text
+    # the still-overdue list does not repeat the new ones
+    still = text[text.index("STILL OVERDUE"):]
+    assert "Renew TLS certificate" not in still and "Rotate API keys" not in still
+
+
+def test_html_part_has_the_same_sections_in_the_same_order():
+    html = render_digest(sample_digests()["lead@example.com"],
+                         report_url="https://reports.example.com/overdue/2026-04-09/").html
+    html = html[html.index("<body"):]
+    order = ["6 overdue tasks", "+2 new", "3 resolved", "Reassign 2 open tasks", "New overdue since",
+             "Resolved since", "Due in the next 7 days", "Still overdue", "Your teams' people"]
+    at = [html.index(part) for part in order]
+    assert at == sorted(at)
+    # team sections link the overdue page's anchors (Platform is the page's first team)
+    assert re.search(r'href="https://reports.example.com/overdue/2026-04-09/#team-1"[^>]*>(<strong>)?Platform<', html)
+    assert "role=" not in html
+
+
+def test_inactive_holder_gets_a_reassign_line():
+    view = digest_view(sample_digests()["lead@example.com"])
+    assert view["reassign"] == ["Reassign 2 open tasks from Sam Inactive (inactive)"]
+    assert wording.reassign("Kim", 1, "invited") == "Reassign 1 open task from Kim (invited)"
+    assert wording.reassign("Kim", 3, "unknown") == "Reassign 3 open tasks from Kim (status unknown)"
+
+
+def test_singular_and_plural_days_everywhere():
+    text = render_digest(sample_digests()["lead@example.com"]).text
+    assert "1 day overdue" in text and "2 days overdue" in text and "1 days" not in text
+    assert [wording.days(n) for n in (1, 2, 1000)] == ["1 day", "2 days", "1,000 days"]
+    assert [wording.due_in(n) for n in (0, 1, 3)] == ["due today", "due tomorrow", "due in 3 days"]
+    # the pages take the same words from the same place
+    assert views.PRIORITIES is wording.PRIORITIES and views.AGE_BUCKETS is wording.AGE_BUCKETS
+    assert views.humanize_status is wording.humanize_status and views.share_pct is wording.share_pct
+    assert wording.humanize_status("inReview") == "In review" and wording.humanize_status("toDo") == "To do"
+
+
+def test_report_location_without_url_is_words_never_a_file_link():
+    lead = sample_digests()["lead@example.com"]
+    html = render_digest(lead, report_url="file:///srv/out/overdue/2026-04-09/index.html").html
+    assert "file:" not in html and "/srv/out/overdue/2026-04-09/index.html" in html
+
+
+def test_budget_cuts_the_rest_first_and_keeps_new_and_the_most_urgent_across_teams():
+    inputs = digest_sample.inputs()
+    resolved = inputs["resolved"]
+    # 300 low-priority overdue tasks in Delivery, and one urgent one in Platform
+    filler = [digest_sample.task(f"f{i}", "T1", "toDo", digest_sample.day(-40), ["m1"], "low",
+                                 f"Filler task number {i} with a fairly long title to take up room")
+              for i in range(300)]
+    urgent = [digest_sample.task("u1", "T2", "toDo", digest_sample.day(-3), ["m2"], "urgent", "Urgent platform outage")]
+    resolved = pd.concat([resolved, pd.DataFrame(filler + urgent)], ignore_index=True)
+    overdue = transforms.overdue_tasks(resolved, AS_OF)
+    baseline = pd.concat([digest_sample.baseline_rows(), overdue[overdue["task_id"].str.match(r"^(f\d+|u1)$")]
+                          [list(digest_sample.baseline_rows().columns)]], ignore_index=True)
+    from pike_tasks.changes import compute_changes
+
+    changes = compute_changes(overdue, baseline, resolved, AS_OF)
+    lead = sample_digests(resolved=resolved, overdue_rows=overdue, changes=changes)["lead@example.com"]
+    big = Limits(rest_per_team=1000, rest_total=1000)
+    full = render_digest(lead, limits=big, budget_bytes=10**9)
+    budget = len(full.html.encode()) // 3
+    cut = render_digest(lead, limits=big, budget_bytes=budget)
+    assert len(cut.html.encode()) <= budget < len(full.html.encode())
+    for kept in ("Renew TLS certificate", "Rotate API keys", "Urgent platform outage"):  # new, and most urgent
+        assert kept in cut.html and kept in cut.text
+    assert cut.limits.new == big.new  # nothing new was cut
+    shown_filler = cut.text.count("Filler task number")
+    assert 0 < shown_filler < 300
+    assert "Fix invoice rounding" in cut.text  # high priority: kept before any low filler
+    hidden = 300 - shown_filler
+    # said per team: Delivery's fillers, and Platform's low/no-priority tasks (less urgent than
+    # a low one 40 days overdue) that were cut for them
+    for part in (cut.text, cut.html):
+        assert f"and {hidden} more in Delivery" in part and "and 2 more in Platform" in part

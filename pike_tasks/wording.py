@@ -1,0 +1,244 @@
+"""The words, numbers and colours people read in every report: one home (STYLE.md 9).
+
+The report pages (``views``) and the manager digest (``digest``) both format through this
+module, so "No priority", "1 day", "In review", the age buckets and their colours read the
+same in a browser and in a mail client. Pure and small: no jinja2, no I/O.
+
+The rules themselves (which priorities exist and in what order, where the age buckets start)
+are REPORTS.md's and live in ``transforms``; this module gives them their words and colours,
+keyed by the same values, and never restates them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+
+from pike_tasks.transforms import AGE_BUCKETS as _AGE_BUCKET_NAMES
+from pike_tasks.transforms import NONE_RANK, NO_TEAM, PRIORITY_ORDER, PRIORITY_RANK, _age_buckets
+
+# (key, label) per priority, indexed by priority_rank 0..4 (REPORTS.md's order).
+_PRIORITY_WORDS = {"urgent": "Urgent", "high": "High", "medium": "Medium", "low": "Low", "none": "No priority"}
+PRIORITIES: tuple[tuple[str, str], ...] = tuple((key, _PRIORITY_WORDS[key]) for key in PRIORITY_ORDER)
+
+# (bucket, label, css key) per age bucket; the css key is ours, never data.
+_AGE_WORDS = {"1-7": ("1–7 days", "a1"), "8-30": ("8–30 days", "a2"), "31+": ("31+ days", "a3")}
+AGE_BUCKETS: tuple[tuple[str, str, str], ...] = tuple((b, *_AGE_WORDS[b]) for b in _AGE_BUCKET_NAMES)
+
+# Colours, by the keys above. Text colours keep at least 4.5:1 on their background (WCAG AA).
+# Priority: (text, background, border) of a calm badge, never a solid block of colour.
+PRIORITY_COLOURS: dict[str, tuple[str, str, str]] = {
+    "urgent": ("#912018", "#fee4e2", "#fda29b"),
+    "high": ("#93370d", "#fef0c7", "#fec84b"),
+    "medium": ("#175cd3", "#eff8ff", "#b2ddff"),
+    "low": ("#344054", "#f2f4f7", "#d0d5dd"),
+    "none": ("#667085", "#ffffff", "#d0d5dd"),
+}
+# Age: (swatch/bar colour, badge text, badge background, badge border).
+AGE_COLOURS: dict[str, tuple[str, str, str, str]] = {
+    "a1": ("#fdb022", "#7a2e0e", "#fffaeb", "#fedf89"),
+    "a2": ("#ef6820", "#772917", "#fef6ee", "#f9dbaf"),
+    "a3": ("#b42318", "#ffffff", "#b42318", "#b42318"),
+}
+WARN_COLOURS = PRIORITY_COLOURS["high"]  # people to reassign: the "needs attention" tone
+
+# Why a task left the overdue list (REPORTS.md Report 4 reasons), for people.
+REASONS = {
+    "gone": "No longer in Pike (deleted or hidden)",
+    "closed": "Closed",
+    "rescheduled": "Due date moved",
+    "out_of_scope": "Moved to a team outside this report",
+}
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
+           "August", "September", "October", "November", "December")
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# --- numbers and counted nouns ----------------------------------------------------------------
+
+
+def fmt_int(n: int) -> str:
+    """``1234`` -> ``1,234``."""
+    return f"{int(n):,}"
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``1 day``, ``2 days``, ``1,234 days``."""
+    return f"{fmt_int(n)} {one if int(n) == 1 else many}"
+
+
+def days(n: int) -> str:
+    """``1 day`` / ``N days``."""
+    return plural(n, "day", "days")
+
+
+def share_pct(part: int, whole: int) -> float:
+    """``part / whole`` as a percentage, rounded half-up to one decimal; 0.0 when whole is 0."""
+    if not whole:
+        return 0.0
+    exact = Decimal(int(part)) * 100 / Decimal(int(whole))
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def pct_text(value: float) -> str:
+    """A share already rounded (``share_pct``, ``billable_share``) as ``50.0%``."""
+    return f"{float(value):.1f}%"
+
+
+# --- priorities, ages, statuses ----------------------------------------------------------------
+
+
+def priority_rank(value: Any) -> int:
+    """A rank 0..4 from a rank or an API priority value; null or unknown is ``none``."""
+    if isinstance(value, str):
+        return PRIORITY_RANK.get(value, NONE_RANK)
+    try:
+        rank = int(value)
+    except (TypeError, ValueError):
+        return NONE_RANK
+    return rank if 0 <= rank < len(PRIORITIES) else NONE_RANK
+
+
+def priority(value: Any) -> dict[str, str]:
+    """``{"key": "urgent", "label": "Urgent", "fg", "bg", "border"}`` from a rank or API value."""
+    key, label = PRIORITIES[priority_rank(value)]
+    fg, bg, border = PRIORITY_COLOURS[key]
+    return {"key": key, "label": label, "fg": fg, "bg": bg, "border": border}
+
+
+def age_bucket(bucket: str, days_overdue: int) -> tuple[str, str]:
+    """(css key, label) of an age bucket; derived from the days (transforms' rule) when the
+    bucket given is not one of the three."""
+    for name, label, css in AGE_BUCKETS:
+        if bucket == name:
+            return css, label
+    derived = str(_age_buckets(np.array([int(days_overdue)], dtype=np.int64))[0])
+    return age_bucket(derived, days_overdue)
+
+
+def age(days_overdue: int, bucket: str = "") -> dict[str, str]:
+    """``{"key": "a3", "label": "31+ days", "swatch", "fg", "bg", "border"}`` for a task."""
+    key, label = age_bucket(bucket, days_overdue)
+    swatch, fg, bg, border = AGE_COLOURS[key]
+    return {"key": key, "label": label, "swatch": swatch, "fg": fg, "bg": bg, "border": border}
+
+
+def humanize_status(status: str | None) -> str:
+    """API status values for people: ``inProgress`` -> ``In progress``; unknown ones likewise."""
+    if not status:
+        return ""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(status).replace("_", " ")).split()
+    text = " ".join(words).lower()
+    return text[:1].upper() + text[1:]
+
+
+def overdue_days(n: int) -> str:
+    """``1 day overdue`` / ``N days overdue``."""
+    return days(n) + " overdue"
+
+
+def due_in(days_left: int) -> str:
+    """Due-soon wording: ``due today``, ``due tomorrow``, ``due in 3 days``."""
+    if days_left <= 0:
+        return "due today"
+    if days_left == 1:
+        return "due tomorrow"
+    return f"due in {days(days_left)}"
+
+
+def reason(code: str, status_today: str = "") -> str:
+    """Why a task is no longer overdue, for people (``closed`` names the status: ``Closed (Done)``)."""
+    words = REASONS.get(code, humanize_status(code) or "Resolved")
+    if code == "closed" and status_today:
+        words += f" ({humanize_status(status_today)})"
+    return words
+
+
+def member_flag(flag: str) -> str:
+    """A workload flag (a member status that is not active) for people: ``inactive``,
+    ``invited``; ``unknown`` (no status) reads ``status unknown``."""
+    return "status unknown" if flag == "unknown" else humanize_status(flag).lower()
+
+
+def reassign(member: str, open_tasks: int, flag: str) -> str:
+    """``Reassign 4 open tasks from Sam (inactive)``."""
+    return f"Reassign {plural(open_tasks, 'open task', 'open tasks')} from {member} ({member_flag(flag)})"
+
+
+# --- teams, anchors ---------------------------------------------------------------------------
+
+
+def team_label(team_id: str | None, name: str | None) -> str:
+    """The config name, else ``Team <first 8 characters of the id>``; "No team" without an id."""
+    if name:
+        return str(name)
+    return f"Team {str(team_id)[:8]}" if team_id else NO_TEAM
+
+
+def team_anchor(team_id: str | None) -> str:
+    """The id of a team's section on the overdue page, from the team id alone: stable from day
+    to day and computable by the digest, so ``<page>#<anchor>`` links keep working."""
+    if not team_id:
+        return "no-team"
+    return "team-" + re.sub(r"[^A-Za-z0-9_-]", "-", str(team_id))[:64]
+
+
+def team_anchors(team_ids_in_page_order: Iterable[str]) -> dict[str, str]:
+    """``team_anchor`` of each team id, made unique should two ids sanitise alike."""
+    anchors: dict[str, str] = {}
+    used: set[str] = set()
+    for tid in team_ids_in_page_order:
+        tid = str(tid)
+        if tid in anchors:
+            continue
+        anchor = base = team_anchor(tid)
+        n = 2
+        while anchor in used:
+            anchor, n = f"{base}-{n}", n + 1
+        anchors[tid] = anchor
+        used.add(anchor)
+    return anchors
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def long_date(day: date) -> str:
+    """``Thursday 9 April 2026`` (English whatever the process locale)."""
+    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def short_date(iso: str | date, current_year: int | None = None) -> str:
+    """``2026-04-01`` -> ``1 Apr 2026`` (``1 Apr`` in ``current_year``); anything unparseable
+    is returned as it is."""
+    try:
+        day = iso if isinstance(iso, date) else date.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    short = f"{day.day} {_MONTHS[day.month - 1][:3]}"
+    return short if day.year == current_year else f"{short} {day.year}"
+
+
+def weekday_date(day: date) -> str:
+    """``Thu 2 Apr`` (a recent date, e.g. the baseline)."""
+    return f"{_DAYS[day.weekday()][:3]} {day.day} {_MONTHS[day.month - 1][:3]}"
+
+
+# --- colours for the pages' stylesheet ----------------------------------------------------------
+
+
+def css_custom_properties() -> str:
+    """The palette above as CSS custom properties, for the report pages' stylesheet."""
+    lines = []
+    for key, (fg, bg, border) in PRIORITY_COLOURS.items():
+        lines.append(f"--{key}-fg: {fg}; --{key}-bg: {bg}; --{key}-bd: {border};")
+    for index, (_, _, css) in enumerate(AGE_BUCKETS, start=1):
+        swatch, fg, bg, border = AGE_COLOURS[css]
+        lines.append(f"--age{index}: {swatch}; --age{index}-fg: {fg}; --age{index}-bg: {bg}; --age{index}-bd: {border};")
+    return ":root {\n  " + "\n  ".join(lines) + "\n}"
