@@ -51,7 +51,8 @@ def run_all_reports(
     folders = {"overdue": overdue.folder, "workload": workload.folder}
     if digests != "off":
         folders["digest"] = deliver_digests(
-            resolved, as_of=as_of, config=config, store=store, settings=smtp, team_ids=team_ids,
+            resolved, as_of=as_of, config=config, store=store, settings=smtp, overdue=overdue.frames,
+            team_ids=team_ids,
             dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
         )
     return folders

@@ -34,6 +34,7 @@ from pike_tasks.mailer import DigestDeliveryError, SmtpSettings, resolve_smtp_se
 from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
 from pike_tasks.outputs import json_bytes
 from pike_tasks.prefect_tasks import (
+    OverdueFrames,
     Resolved,
     api_source_label,
     build_overdue_report,
@@ -156,17 +157,18 @@ def prepare_digests(
     as_of: date,
     config: TeamsConfig,
     sender: str,
+    overdue: OverdueFrames,
     team_ids: list[str] | None = None,
     preview_to: str | None = None,
     report_url: str | None = None,
 ) -> list[PreparedDigest]:
     """Build, render and assemble every manager's message (its overdue.csv attached, built in memory)."""
-    from pike_tasks import csv_output, transforms
+    from pike_tasks import csv_output
     from pike_tasks.digest import build_digests, render_digest
 
-    rows = transforms.overdue_tasks(resolved.tasks, as_of)
     digests: list[Digest] = build_digests(
-        resolved.tasks, resolved.members, rows, config.teams, as_of, team_ids=team_ids or None
+        resolved.tasks, resolved.members, overdue.rows, config.teams, as_of, team_ids=team_ids or None,
+        changes=overdue.changes, due_soon_rows=overdue.due_soon, baseline_as_of=overdue.baseline_as_of,
     )
     generated_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     prepared = []
@@ -273,6 +275,7 @@ def deliver_digests(
     config: TeamsConfig,
     store: ReportStore,
     settings: SmtpSettings | None,
+    overdue: OverdueFrames,
     team_ids: list[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
@@ -287,7 +290,7 @@ def deliver_digests(
     """
     sender = settings.sender if settings else (os.environ.get("PIKE_REPORTS_EMAIL_FROM") or DRY_RUN_SENDER)
     prepared = prepare_digests(
-        resolved, as_of=as_of, config=config, sender=sender,
+        resolved, as_of=as_of, config=config, sender=sender, overdue=overdue,
         team_ids=team_ids, preview_to=preview_to, report_url=report_url,
     )
     folder, _ = send_prepared(
@@ -340,7 +343,8 @@ def send_manager_digests(
         resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
     )
     folder = deliver_digests(
-        resolved, as_of=as_of, config=config, store=store, settings=smtp, team_ids=team_ids, dry_run=dry_run,
+        resolved, as_of=as_of, config=config, store=store, settings=smtp, overdue=overdue.frames,
+        team_ids=team_ids, dry_run=dry_run,
         force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, report_url=report_url or overdue.link or overdue.folder,
     )
     return {"overdue": overdue.folder, "digest": folder}

@@ -175,6 +175,17 @@ class ReportResult:
     totals: dict[str, Any]
     top_rows: list[dict[str, Any]] = field(default_factory=list)
     link: str | None = None
+    frames: OverdueFrames | None = None  # the overdue report's frames, handed to the digests
+
+
+@dataclass(frozen=True)
+class OverdueFrames:
+    """What the overdue report computed, so the digests reuse it instead of computing it again."""
+
+    rows: pd.DataFrame
+    changes: pd.DataFrame
+    due_soon: pd.DataFrame
+    baseline_as_of: date | None
 
 
 def _summary(report: str, as_of: date, filters: dict, totals: dict, quality: dict) -> dict[str, Any]:
@@ -285,7 +296,8 @@ def build_overdue_report(
         len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
     )
     top = rows.head(TOP_ROWS)[["team", "title", "priority", "due_date", "days_overdue", "assignees"]]
-    return ReportResult("overdue", as_of, folder, names, totals, _records(top), link)
+    frames = OverdueFrames(rows, changed, due_soon, baseline.as_of)
+    return ReportResult("overdue", as_of, folder, names, totals, _records(top), link, frames)
 
 
 @task(name="build-workload-report", cache_policy=NO_CACHE, persist_result=False)

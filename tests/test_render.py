@@ -203,7 +203,8 @@ def test_overdue_header_team_summaries_and_chart():
     # a section per team, in the given order, with its summary line
     assert text.index("Delivery 2 overdue tasks · oldest 8 days") < text.index("No team 1 overdue task · oldest 39 days")
     # the chart: one bar per team, segments by age bucket, widths relative to the largest team
-    assert 'href="#team-1"' in html and 'id="team-1"' in html
+    assert 'href="#team-team-d"' in html and 'id="team-team-d"' in html  # anchored by team id
+    assert 'href="#no-team"' in html and 'id="no-team"' in html
     assert 'class="bar" style="width: 100.00%"' in html and 'class="bar" style="width: 50.00%"' in html
     assert "Delivery: 2 overdue tasks (1 aged 1–7 days, 1 aged 8–30 days)" in text
 
