@@ -392,3 +392,40 @@ def generate_workspace(
     builder.build_tasks(tasks)
     return {"projects": builder.projects, "tasks": builder.tasks,
             "customers": builder.customers, "members": builder.members}
+
+
+def day_before(data: dict[str, list[dict]], today: datetime.date) -> dict[str, list[dict]]:
+    """The same workspace as it stood the day before ``today``, so a demo can show what changed.
+
+    Deterministic. Compared with that day, ``today``'s workspace has: tasks closed since (every
+    third closed task that was overdue then was still open), tasks whose due date moved out
+    (every fourth open task due in the coming days was overdue then), tasks deleted since (three
+    overdue tasks that exist only the day before), and tasks reopened or newly overdue (every
+    seventh open overdue task was done the day before; tasks due yesterday were not yet overdue).
+    """
+    yesterday = today - datetime.timedelta(days=1)
+    closed = {"done", "cancelled", "duplicate"}
+    tasks: list[dict] = []
+    counters = {"closed": 0, "moved": 0, "reopened": 0}
+    for task in data["tasks"]:
+        task = dict(task)
+        due = str(task.get("dueDate") or "")[:10]
+        status = task.get("status")
+        if status in closed and due and due < (yesterday.isoformat()):
+            counters["closed"] += 1
+            if counters["closed"] % 3 == 0:
+                task["status"] = "inProgress"
+        elif status not in closed and due and today.isoformat() <= due <= (today + datetime.timedelta(days=5)).isoformat():
+            counters["moved"] += 1
+            if counters["moved"] % 4 == 0:
+                task["dueDate"] = (today - datetime.timedelta(days=3)).isoformat()
+        elif status not in closed and due and due < yesterday.isoformat():
+            counters["reopened"] += 1
+            if counters["reopened"] % 7 == 0:
+                task["status"] = "done"
+        tasks.append(task)
+    overdue_open = [t for t in data["tasks"] if t.get("status") not in closed
+                    and str(t.get("dueDate") or "")[:10] and str(t.get("dueDate"))[:10] < yesterday.isoformat()]
+    for n, task in enumerate(overdue_open[:3], start=1):
+        tasks.append({**task, "id": f"00000000-0000-4000-8000-{n:012d}", "title": f"Retired: {task.get('title')}"})
+    return {**data, "tasks": tasks}
