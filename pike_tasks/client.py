@@ -152,8 +152,8 @@ class PikeClient:
         session: A ``requests.Session`` to use (not closed by ``close``); default: a new one.
         page_limit: ``limit`` per page, 1-200.
         max_pages: Page cap per listing.
-        sleep: Called with the seconds to wait between retries and for the rate limiter
-            (inject a recorder in tests).
+        sleep: Called with the seconds to wait between retries (inject a recorder in tests;
+            the shared rate limiter always really sleeps).
         log: Logger (or Prefect run logger) for one INFO line per listing (with the rate it
             settled on) and DEBUG per retry.
     """
@@ -389,6 +389,7 @@ class PikeClient:
         waited = 0.0
         attempt = 0
         max_attempts = self._settings.max_attempts
+        waited_retry_after = False  # the last try got a 429 and its Retry-After was waited
         while True:
             attempt += 1
             try:
@@ -396,7 +397,7 @@ class PikeClient:
                     sent, first_attempt = first_attempt, None
                     response = sent.result()  # raises what the request raised, _Retry included
                 else:
-                    response = self._send(url, params, resource, deadline_at)
+                    response = self._send(url, params, resource, deadline_at, waited_retry_after)
                 if prefetch is not None and response.status_code == 200:
                     return prefetch.decode_while_fetching_next(response)
                 return self._interpret(response, path, resource)
@@ -425,20 +426,25 @@ class PikeClient:
                 )
                 self._sleep(delay)
                 waited += delay
+                waited_retry_after = failure.delay is not None and failure.error.status == 429
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(attempt - 1))]."""
         return self._random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
 
-    def _send(self, url: str, params: dict[str, str], resource: str, fetch_deadline_at: float | None = None) -> _Reply:
-        """One GET (body read in full), after a token of the rate limit, under a total deadline.
+    def _send(self, url: str, params: dict[str, str], resource: str, fetch_deadline_at: float | None = None,
+              waited_retry_after: bool = False) -> _Reply:
+        """One GET (body read in full), after a slot of the shared rate, under a total deadline.
+
+        ``waited_retry_after``: this retries a 429 whose Retry-After was waited already, so the
+        hold that 429 put on the shared rate does not delay it again.
 
         Network failures and a request past ``settings.request_deadline`` raise _Retry; a request
         cut short by ``fetch_deadline_at`` (the listing's deadline) raises PikeDeadlineExceeded.
         """
         sent_at = None
         if self._limiter is not None:
-            sent_at = self._limiter.acquire(self._sleep, fetch_deadline_at)
+            sent_at = self._limiter.acquire(fetch_deadline_at, waited_retry_after=waited_retry_after)
         now = time.monotonic()
         if fetch_deadline_at is not None and now >= fetch_deadline_at:
             raise self._fetch_deadline_error(resource)

@@ -127,11 +127,13 @@ class AdaptiveRateLimiter:
 
     Args:
         ceiling: Requests/s never to exceed (``PIKE_API_RATE_LIMIT``); None for none.
-        clock: ``time.monotonic`` or a fake.
+        clock, sleep: ``time.monotonic`` and ``time.sleep``, or fakes.
     """
 
-    def __init__(self, ceiling: float | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ceiling: float | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._control = AimdRate(ceiling)
         self._tokens = 0.0
@@ -149,11 +151,17 @@ class AdaptiveRateLimiter:
             if ceiling is not None and self._control.limit is not None:
                 self._control.limit = min(self._control.limit, ceiling)
 
-    def acquire(self, sleep: Callable[[float], None] = time.sleep, deadline: float | None = None) -> float:
-        """Wait for a slot (never past ``deadline``, a clock value); returns the time the request goes."""
+    def acquire(self, deadline: float | None = None, *, waited_retry_after: bool = False) -> float:
+        """Wait for a slot; returns the time (clock) the request goes.
+
+        Args:
+            deadline: Never wait past this clock value (the caller then raises its deadline error).
+            waited_retry_after: This is the retry of a request that got a 429 and has already
+                waited its ``Retry-After``: the hold that answer put on everyone does not apply.
+        """
         with self._lock:
             now = self._clock()
-            start = max(now, self._hold_until)
+            start = now if waited_retry_after else max(now, self._hold_until)
             rate = self._control.rate(start)
             if rate is None:
                 send_at = start
@@ -165,13 +173,13 @@ class AdaptiveRateLimiter:
                     self._tokens = min(burst, self._tokens + (start - self._last) * rate)
                 self._last = max(self._last, start)
                 self._tokens -= 1.0
-                send_at = self._last + (-self._tokens / rate if self._tokens < 0 else 0.0)
+                send_at = self._last - self._tokens / rate if self._tokens < 0 else start
             self._control.on_sent(send_at)
         wait = send_at - now
         if deadline is not None:
             wait = min(wait, max(0.0, deadline - now))
         if wait > 0:
-            sleep(wait)
+            self._sleep(wait)
         return send_at
 
     def record(self, sent_at: float, status: int, retry_after: float | None = None) -> None:

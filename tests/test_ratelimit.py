@@ -56,16 +56,17 @@ def fetch(limiter, clock, server, pages, *, latency=0.02, raise_to=None):
     """One listing page after the other, as ``PikeClient`` does: a slot, the round trip, and on a
     429 the Retry-After, then the same page again. ``raise_to`` = (page, new server rate).
     Returns (seconds, answers 429, requests)."""
-    started, throttled, requests, done = clock(), 0, 0, 0
+    started, throttled, requests, done, retried = clock(), 0, 0, 0, False
     while done < pages:
         if raise_to is not None and done == raise_to[0]:
             server.rate = raise_to[1]
-        sent_at = limiter.acquire(clock.sleep)
+        sent_at = limiter.acquire(waited_retry_after=retried)
         requests += 1
         clock.now += latency / 2
         retry_after = server.take()
         clock.now += latency / 2
         limiter.record(sent_at, 429 if retry_after else 200, retry_after)
+        retried = bool(retry_after)
         if retry_after:
             throttled += 1
             clock.sleep(retry_after)
@@ -163,7 +164,7 @@ def test_the_rate_never_runs_ahead_of_twice_what_is_sent_nor_past_the_ceiling():
 @pytest.mark.parametrize("pages", [100, 500])
 def test_converges_to_the_server_limit_without_a_storm_of_429s(rate, pages):
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(clock=clock)
+    limiter = AdaptiveRateLimiter(clock=clock, sleep=clock.sleep)
     seconds, throttled, requests = fetch(limiter, clock, FakeServer(clock, rate), pages)
     bound = max(pages * 0.02, pages / rate)
     assert seconds <= 1.1 * bound
@@ -176,7 +177,7 @@ def test_converges_to_the_server_limit_without_a_storm_of_429s(rate, pages):
 
 def test_finds_a_raised_limit_again_within_seconds():
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(clock=clock)
+    limiter = AdaptiveRateLimiter(clock=clock, sleep=clock.sleep)
     seconds, throttled, _ = fetch(limiter, clock, FakeServer(clock, 20), 1000, latency=0.001, raise_to=(200, 100))
     # 200 pages at 20/s and 800 at 100/s would take 18 s; at the old limit it would take 50 s
     assert seconds < 25
@@ -186,7 +187,7 @@ def test_finds_a_raised_limit_again_within_seconds():
 
 def test_a_limit_that_drops_is_followed_down():
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(clock=clock)
+    limiter = AdaptiveRateLimiter(clock=clock, sleep=clock.sleep)
     server = FakeServer(clock, 50)
     fetch(limiter, clock, server, 500, latency=0.001)
     server.rate = 10
@@ -198,7 +199,7 @@ def test_a_limit_that_drops_is_followed_down():
 
 def test_the_ceiling_holds_even_when_the_server_allows_more():
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(8.0, clock=clock)
+    limiter = AdaptiveRateLimiter(8.0, clock=clock, sleep=clock.sleep)
     seconds, throttled, _ = fetch(limiter, clock, FakeServer(clock, 100), 200, latency=0.001)
     assert throttled == 0
     assert seconds == pytest.approx((200 - 8) / 8, rel=0.02)  # after a first second's burst of 8
@@ -209,34 +210,35 @@ def test_the_ceiling_holds_even_when_the_server_allows_more():
 def test_a_ceiling_paces_callers_after_a_burst_of_one_second():
     clock = FakeClock(0.0)
     waits: list[float] = []
-    limiter = AdaptiveRateLimiter(4.0, clock=clock)
-    sent = [limiter.acquire(waits.append) for _ in range(6)]
+    limiter = AdaptiveRateLimiter(4.0, clock=clock, sleep=waits.append)
+    sent = [limiter.acquire() for _ in range(6)]
     assert sent == [0.0, 0.0, 0.0, 0.0, pytest.approx(0.25), pytest.approx(0.5)]
     assert waits == [pytest.approx(0.25), pytest.approx(0.5)]
     clock.now = 100.0  # refilled, but never beyond one second's worth
-    assert [limiter.acquire(waits.append) for _ in range(5)][-1] == pytest.approx(100.25)
+    assert [limiter.acquire() for _ in range(5)][-1] == pytest.approx(100.25)
 
 
 def test_retry_after_holds_every_caller_and_a_deadline_caps_the_wait():
     clock = FakeClock(0.0)
-    limiter = AdaptiveRateLimiter(clock=clock)
-    sent_at = limiter.acquire(clock.sleep)
-    limiter.record(sent_at, 200)
-    sent_at = limiter.acquire(clock.sleep)
-    limiter.record(sent_at, 429, retry_after=2.0)
     waits: list[float] = []
-    assert limiter.acquire(waits.append) == pytest.approx(2.0)  # another thread: held too
+    limiter = AdaptiveRateLimiter(clock=clock, sleep=waits.append)
+    limiter.record(limiter.acquire(), 200)
+    limiter.record(limiter.acquire(), 429, retry_after=2.0)
+    assert limiter.acquire() == pytest.approx(2.0)  # another thread: held too
     assert waits == [pytest.approx(2.0)]
     waits.clear()
-    limiter.acquire(waits.append, deadline=0.5)
+    limiter.acquire(deadline=0.5)
     assert waits == [pytest.approx(0.5)]  # the caller then raises its deadline error
+    waits.clear()
+    clock.now = 1.9  # the retry of the refused request has waited its Retry-After itself (the client's sleep)
+    assert limiter.acquire(waited_retry_after=True) == 1.9 and waits == []
 
 
 def test_describe_says_where_the_rate_settled():
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(clock=clock)
+    limiter = AdaptiveRateLimiter(clock=clock, sleep=clock.sleep)
     assert limiter.describe() == "no 429 seen, no rate limit needed"
-    assert AdaptiveRateLimiter(12.0, clock=clock).describe() == "no 429 seen, rate at its ceiling of 12 req/s"
+    assert AdaptiveRateLimiter(12.0, clock=clock, sleep=clock.sleep).describe() == "no 429 seen, rate at its ceiling of 12 req/s"
     fetch(limiter, clock, FakeServer(clock, 20), 300)
     assert limiter.describe().startswith("rate settled at ")
     assert "limit estimated at 19." in limiter.describe() or "limit estimated at 20." in limiter.describe()
