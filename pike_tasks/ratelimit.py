@@ -92,7 +92,10 @@ class AimdRate:
     def on_sent(self, at: float) -> None:
         if self._first_send is None:
             self._first_send = at
-        self._sends.append(at)
+        sends = self._sends
+        sends.append(at)
+        while sends[0] <= at - SEND_WINDOW:  # only the last second is ever read: keep no more
+            sends.popleft()
 
     def on_accepted(self, now: float) -> None:
         """A request got an answer other than 429 (the server counted it against its limit)."""
@@ -213,8 +216,9 @@ class AdaptiveRateLimiter:
             rate = control.rate(now)
             if control.limit is None:
                 return "no 429 seen, " + (f"rate at its ceiling of {rate:g} req/s" if rate else "no rate limit needed")
+            answers = "answer" if control.throttled == 1 else "answers"
             return (f"rate settled at {rate:.1f} req/s (limit estimated at {control.limit:.1f} req/s "
-                    f"after {control.throttled} answers 429)")
+                    f"after {control.throttled} {answers} 429)")
 
 
 def secret_key(secret: str) -> str:
