@@ -210,15 +210,16 @@ class AdaptiveRateLimiter:
         return self._control.throttled
 
     def describe(self) -> str:
-        """One phrase for the log: where the rate settled, or that none was needed."""
+        """One phrase for the log: the limit it settled on (the estimate of the last cut) and
+        what it allows now (around it, or beyond it while probing); or that none was needed."""
         with self._lock:
             control, now = self._control, self._clock()
             rate = control.rate(now)
             if control.limit is None:
                 return "no 429 seen, " + (f"rate at its ceiling of {rate:g} req/s" if rate else "no rate limit needed")
             answers = "answer" if control.throttled == 1 else "answers"
-            return (f"rate settled at {rate:.1f} req/s (limit estimated at {control.limit:.1f} req/s "
-                    f"after {control.throttled} {answers} 429)")
+            return (f"rate settled at {control.limit:.1f} req/s after {control.throttled} {answers} 429 "
+                    f"({rate:.1f} req/s allowed now)")
 
 
 def secret_key(secret: str) -> str:

@@ -240,8 +240,9 @@ def test_describe_says_where_the_rate_settled():
     assert limiter.describe() == "no 429 seen, no rate limit needed"
     assert AdaptiveRateLimiter(12.0, clock=clock, sleep=clock.sleep).describe() == "no 429 seen, rate at its ceiling of 12 req/s"
     fetch(limiter, clock, FakeServer(clock, 20), 300)
-    assert limiter.describe().startswith("rate settled at ")
-    assert "limit estimated at 19." in limiter.describe() or "limit estimated at 20." in limiter.describe()
+    said = limiter.describe()
+    assert said.startswith(("rate settled at 19.", "rate settled at 20.")) and " answers 429 (" in said
+    assert said.endswith(" req/s allowed now)")
 
 
 def test_limiter_is_shared_per_base_url_and_secret_without_storing_the_secret():
