@@ -130,8 +130,9 @@ class PikeClient:
     Retry layers, one per failure class:
 
     * This client retries **single requests**: 429 (honouring ``Retry-After``, clamped to
-      0-60 s, else exponential backoff; the shared adaptive rate also holds every other request
-      of this secret for the ``Retry-After`` and lowers the rate, see ``pike_tasks.ratelimit``), 5xx, non-JSON or truncated 200 bodies, connection
+      0-60 s, else exponential backoff; the shared adaptive rate also holds every other
+      request of this secret for the ``Retry-After`` and lowers the rate, see
+      ``pike_tasks.ratelimit``), 5xx, non-JSON or truncated 200 bodies, connection
       errors, dropped connections and read timeouts (exponential backoff with full jitter,
       0.25 s base, 8 s cap), at most ``settings.max_attempts`` tries and
       ``settings.max_retry_seconds`` in total per request. A request still unfinished after

@@ -238,7 +238,8 @@ def test_describe_says_where_the_rate_settled():
     clock = FakeClock()
     limiter = AdaptiveRateLimiter(clock=clock, sleep=clock.sleep)
     assert limiter.describe() == "no 429 seen, no rate limit needed"
-    assert AdaptiveRateLimiter(12.0, clock=clock, sleep=clock.sleep).describe() == "no 429 seen, rate at its ceiling of 12 req/s"
+    capped = AdaptiveRateLimiter(12.0, clock=clock, sleep=clock.sleep)
+    assert capped.describe() == "no 429 seen, rate at its ceiling of 12 req/s"
     fetch(limiter, clock, FakeServer(clock, 20), 300)
     said = limiter.describe()
     assert said.startswith(("rate settled at 19.", "rate settled at 20.")) and " answers 429 (" in said
