@@ -1,8 +1,9 @@
-"""`make bench`: the five figures of issue 6, printed as a table and written to results/latest.json.
+"""`make bench`: the figures of issues 6 and 13, printed as a table and written to results/latest.json.
 
-    python -m benchmarks.run                 # everything (about 12-15 minutes on 2 cores)
-    python -m benchmarks.run --quick         # smaller sizes, one run each: a smoke check
-    python -m benchmarks.run --figures 1,4   # only some figures
+    python -m benchmarks.run                       # everything (about 15-20 minutes on 2 cores)
+    python -m benchmarks.run --quick               # smaller sizes, one run each: a smoke check
+    python -m benchmarks.run --quick --figures 6   # only the rate-limited API, small (about 2 minutes)
+    python -m benchmarks.run --figures 1,4         # only some figures
     python -m benchmarks.run --runs 5        # runs per figure (median reported)
 
 Every server (the Pike sandbox, `prefect server`) listens on 127.0.0.1 and is started and
@@ -44,7 +45,7 @@ def figure_fetch(opts) -> dict:
     bound = math.ceil(tasks / 200) * latency / 1000
     log(f"figure 1: sandbox with {sizes}, {latency:.0f} ms latency")
     with sandbox_process(**sizes, latency_ms=latency, today=AS_OF) as sb:
-        env = base_env(**sb.env(), PIKE_API_RATE_LIMIT="0")
+        env = base_env(**sb.env())  # what users get: no PIKE_API_RATE_LIMIT, the adaptive rate
         warm = worker("fetch", {"runs": 1}, env)  # the sandbox encodes items lazily on first read
         measured = worker("fetch", {"runs": opts.runs}, env)
         floor = worker("fetch_floor", {"runs": opts.runs}, env)
@@ -52,18 +53,16 @@ def figure_fetch(opts) -> dict:
         floor_s = median([r["seconds"] for r in floor["runs"]])
         result = {
             "sizes": sizes, "latency_ms": latency, "lower_bound_s": bound,
-            "client_rate_limit": "off (PIKE_API_RATE_LIMIT=0)",
+            "client_rate_limit": "default (adaptive, no ceiling)",
             "warmup_s": warm["runs"][0]["seconds"], "runs_s": seconds, "median_s": median(seconds),
             "ratio": median(seconds) / bound, "target": "<= 1.10", "per_resource": measured["runs"][-1]["per_resource"],
             "floor": {"what": "task pages only, bare http.client, nothing decoded", "runs_s": [r["seconds"] for r in floor["runs"]],
                       "median_s": floor_s, "ratio": floor_s / bound, "ours_over_floor": median(seconds) / floor_s},
         }
-        if not opts.quick and not opts.skip_default_rate:
-            log("figure 1: once more with the client's default rate limit")
-            default = worker("fetch", {"runs": 1}, base_env(**sb.env()))
-            result["default_rate_limit"] = {"rate_limit_per_sec": default["rate_limit_per_sec"],
-                                            "seconds": default["runs"][0]["seconds"],
-                                            "ratio": default["runs"][0]["seconds"] / bound}
+        if not opts.quick and not opts.skip_limiter_off:
+            log("figure 1: once more with the client's rate limiter off (PIKE_API_RATE_LIMIT=0)")
+            off = worker("fetch", {"runs": 1}, base_env(**sb.env(), PIKE_API_RATE_LIMIT="0"))
+            result["limiter_off"] = {"seconds": off["runs"][0]["seconds"], "ratio": off["runs"][0]["seconds"] / bound}
     result["ok"] = result["ratio"] <= 1.10
     return result
 
@@ -86,7 +85,7 @@ def figure_flow_vs_plain(opts) -> dict:
     try:
         with prefect_server() as prefect_env, sandbox_process(**sizes, latency_ms=20, today=AS_OF) as sb:
             startup = prefect_env.pop("startup_seconds")
-            env = base_env(**sb.env(), **prefect_env, PIKE_API_RATE_LIMIT="0")
+            env = base_env(**sb.env(), **prefect_env)  # defaults: the adaptive rate, as users run it
             plain_cmd = [PYTHON, "-m", "benchmarks.plain_script", "--as-of", AS_OF]
             ours_cmd = [PYTHON, "-m", "pike_tasks.cli", "run", "all", "--as-of", AS_OF]
             timed(plain_cmd + ["--out", str(work / "warm-plain")], env)  # warm the sandbox's caches
@@ -98,16 +97,17 @@ def figure_flow_vs_plain(opts) -> dict:
             repeat = worker("flow_repeat", {"runs": max(3, opts.runs), "as_of": AS_OF, "out": str(work / "rep")}, env)
             result = {
                 "sizes": sizes, "latency_ms": 20, "prefect_server_startup_s": float(startup),
-                "client_rate_limit": "off (PIKE_API_RATE_LIMIT=0), like the plain script",
+                "client_rate_limit": "default (adaptive, no ceiling); the plain script has none",
                 "ours_runs_s": ours, "plain_runs_s": plain, "ours_s": median(ours), "plain_s": median(plain),
                 "ratio": median(ours) / median(plain), "target": "<= 1.3", "csvs_identical": same,
                 "in_process": {"import_s": repeat["import_s"], "runs_s": repeat["runs"],
                                "first_s": repeat["runs"][0], "repeat_median_s": median(repeat["runs"][1:])},
             }
-            if not opts.quick and not opts.skip_default_rate:
-                log("figure 2: our flow once more with the client's default rate limit")
-                default = timed(ours_cmd + ["--out", str(work / "ours-default")], base_env(**sb.env(), **prefect_env))
-                result["default_rate_limit"] = {"seconds": default, "ratio": default / median(plain)}
+            if not opts.quick and not opts.skip_limiter_off:
+                log("figure 2: our flow once more with the client's rate limiter off")
+                off = timed(ours_cmd + ["--out", str(work / "ours-off")],
+                            base_env(**sb.env(), **prefect_env, PIKE_API_RATE_LIMIT="0"))
+                result["limiter_off"] = {"seconds": off, "ratio": off / median(plain)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["ok"] = result["ratio"] <= 1.3
@@ -196,7 +196,48 @@ def figure_digest(opts) -> dict:
     return result
 
 
-FIGURES = {1: figure_fetch, 2: figure_flow_vs_plain, 3: figure_fixed_cost, 4: figure_transform_scale, 5: figure_digest}
+# -- figure 6 ------------------------------------------------------------------------------------
+
+SERVER_RATES = (None, 5, 20, 100)  # requests/s of the sandbox's token bucket; None: no server limit
+
+
+def figure_rate_limited(opts) -> dict:
+    """Our fetch with default settings against an API that enforces a limit we are not told."""
+    tasks = 40_000 if opts.quick else 100_000
+    sizes = sizes_for(tasks)
+    latency = 20.0
+    page_bound = math.ceil(tasks / 200) * latency / 1000
+    per_rate = {}
+    for rate in SERVER_RATES:
+        name = "none" if rate is None else str(rate)
+        limit = f"{rate} requests/s" if rate else "none"
+        log(f"figure 6: sandbox with {sizes}, {latency:.0f} ms latency, server limit: {limit}")
+        with sandbox_process(**sizes, latency_ms=latency, today=AS_OF, rate=rate or 0) as sb:
+            measured = worker("fetch", {"runs": opts.runs}, base_env(**sb.env()))
+            if rate is None:  # the same fetch without the limiter: what the limiter costs, apart from the machine
+                off = worker("fetch", {"runs": opts.runs}, base_env(**sb.env(), PIKE_API_RATE_LIMIT="0"))
+        runs = measured["runs"]
+        pages = runs[0]["pages"]
+        bound = max(page_bound, pages / rate) if rate else page_bound
+        seconds = median([r["seconds"] for r in runs])
+        requests = [r["pages"] + r["retries"] for r in runs]
+        share_429 = median([r["answers_429"] / n for r, n in zip(runs, requests)])
+        per_rate[name] = {"server_rate": rate, "pages": pages, "bound_s": bound, "runs_s": [r["seconds"] for r in runs],
+                          "median_s": seconds, "ratio": seconds / bound,
+                          "answers_429": [r["answers_429"] for r in runs], "requests": requests,
+                          "share_429": share_429, "rate_note": runs[-1]["rate_note"],
+                          "ok": seconds / bound <= 1.25 and share_429 <= 0.05}
+        if rate is None:
+            off_s = median([r["seconds"] for r in off["runs"]])
+            per_rate[name]["limiter_off"] = {"runs_s": [r["seconds"] for r in off["runs"]], "median_s": off_s,
+                                             "ratio": off_s / bound}
+    return {"sizes": sizes, "latency_ms": latency, "page_bound_s": page_bound, "client": "default settings",
+            "rates": per_rate, "target": "<= 1.25x max(page bound, pages / R), 429s <= 5% of requests",
+            "ok": all(r["ok"] for r in per_rate.values())}
+
+
+FIGURES = {1: figure_fetch, 2: figure_flow_vs_plain, 3: figure_fixed_cost, 4: figure_transform_scale, 5: figure_digest,
+           6: figure_rate_limited}
 
 
 # -- table ---------------------------------------------------------------------------------------
@@ -213,21 +254,21 @@ def table(results: dict) -> str:
             rows.append(f"| 1 | fetch vs lower bound | error: {f['error']} | <= 1.10 | n/a |")
         else:
             s = f["sizes"]
-            extra = (f"; with the default client rate limit ({f['default_rate_limit']['rate_limit_per_sec']:g} req/s): "
-                     f"{f['default_rate_limit']['seconds']:.1f} s = {f['default_rate_limit']['ratio']:.2f}x"
-                     if "default_rate_limit" in f else "")
+            extra = (f"; with the client's rate limiter off (`PIKE_API_RATE_LIMIT=0`): "
+                     f"{f['limiter_off']['seconds']:.2f} s = {f['limiter_off']['ratio']:.2f}x"
+                     if "limiter_off" in f else "")
             floor = (f"; bare http.client floor on this machine {f['floor']['median_s']:.2f} s = {f['floor']['ratio']:.2f}x "
                      f"(ours / floor = {f['floor']['ours_over_floor']:.2f})" if "floor" in f else "")
             rows.append(f"| 1 | fetch {s['tasks']:,} tasks / {s['projects']:,} projects / {s['members']:,} members / "
-                        f"{s['customers']:,} customers, 20 ms latency, rate limit off | {f['median_s']:.2f} s vs bound "
+                        f"{s['customers']:,} customers, 20 ms latency, default settings | {f['median_s']:.2f} s vs bound "
                         f"{f['lower_bound_s']:.1f} s = **{f['ratio']:.2f}x**{floor}{extra} | <= 1.10 | {_ok(f)} |")
     if f := figs.get("2"):
         if "error" in f:
             rows.append(f"| 2 | flow vs plain script | error: {f['error']} | <= 1.3 | n/a |")
         else:
             ip = f["in_process"]
-            extra = (f"; default client rate limit: {f['default_rate_limit']['seconds']:.1f} s = "
-                     f"{f['default_rate_limit']['ratio']:.2f}x" if "default_rate_limit" in f else "")
+            extra = (f"; ours with the rate limiter off: {f['limiter_off']['seconds']:.1f} s = "
+                     f"{f['limiter_off']['ratio']:.2f}x" if "limiter_off" in f else "")
             rows.append(f"| 2 | `run all` vs plain script, {f['sizes']['tasks']:,} tasks, 20 ms, prefect server | "
                         f"{f['ours_s']:.2f} s vs {f['plain_s']:.2f} s = **{f['ratio']:.2f}x** (CSVs identical: "
                         f"{f['csvs_identical']}); in one process: import {ip['import_s']:.1f} s, first run "
@@ -263,6 +304,20 @@ def table(results: dict) -> str:
             rows.append(f"| 5 | {f['digests']} digests, {f['managers']} managers over {f['tasks']:,} tasks | "
                         f"{f['seconds']:.2f} s (build {f['build_s']:.2f} s, render {f['render_s']:.2f} s); largest "
                         f"HTML {f['largest_html_bytes']:,} B | < 100,000 B | {_ok(f)} |")
+    if f := figs.get("6"):
+        if "error" in f:
+            rows.append(f"| 6 | rate-limited API | error: {f['error']} | <= 1.25x, 429s <= 5% | n/a |")
+        else:
+            for r in f["rates"].values():
+                limit = f"{r['server_rate']} req/s" if r["server_rate"] else "no"
+                bound = (f"max({f['page_bound_s']:.1f} s, {r['pages']} pages / {r['server_rate']}/s)"
+                         if r["server_rate"] else "page bound")
+                rows.append(f"| 6 | fetch {f['sizes']['tasks']:,} tasks, 20 ms, {limit} server limit, default "
+                            f"settings | {r['median_s']:.2f} s vs {bound} = {r['bound_s']:.1f} s: "
+                            f"**{r['ratio']:.2f}x**, 429s {100 * r['share_429']:.1f}% ({r['rate_note']})"
+                            + (f"; limiter off: {r['limiter_off']['median_s']:.2f} s = {r['limiter_off']['ratio']:.2f}x"
+                               if "limiter_off" in r else "") + " | "
+                            f"<= 1.25x, 429s <= 5% | {'yes' if r['ok'] else '**no**'} |")
     m = results["machine"]
     rows.append("")
     rows.append(f"Medians of {runs} run(s) (500k: at most 2). Machine: {m['nproc']} x {m['cpu_model']}, "
@@ -272,12 +327,12 @@ def table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Benchmarks of issue 6 (see docs/benchmarks.md).")
+    parser = argparse.ArgumentParser(description="Benchmarks of issues 6 and 13 (see docs/benchmarks.md).")
     parser.add_argument("--quick", action="store_true", help="Smaller sizes, one run each (a smoke check).")
-    parser.add_argument("--figures", default="1,2,3,4,5", help="Comma-separated figure numbers (default: all).")
+    parser.add_argument("--figures", default="1,2,3,4,5,6", help="Comma-separated figure numbers (default: all).")
     parser.add_argument("--runs", type=int, default=None, help="Runs per figure (default 3; --quick: 1).")
-    parser.add_argument("--skip-default-rate", action="store_true",
-                        help="Skip the extra runs with the client's default rate limit (figures 1 and 2).")
+    parser.add_argument("--skip-limiter-off", "--skip-default-rate", dest="skip_limiter_off", action="store_true",
+                        help="Skip the extra runs with the client's rate limiter off (figures 1 and 2).")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"JSON output (default: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}; "
                              "--quick runs write nothing unless given).")

@@ -32,21 +32,26 @@ def fetch(args: dict) -> dict:
 
     settings = resolve_api_settings()
 
-    def one(resource: str) -> tuple[int, int, float]:
+    def one(resource: str) -> tuple[int, dict, float]:
         started = time.perf_counter()
         with PikeClient(settings) as client:
             records = client.list_all(resource)
-            pages = client.stats[resource].pages
-        return len(records), pages, time.perf_counter() - started
+            stats = client.stats[resource]
+        return len(records), stats, time.perf_counter() - started
 
     runs = []
     for _ in range(args.get("runs", 1)):
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(RESOURCES)) as pool:
             results = dict(zip(RESOURCES, pool.map(one, RESOURCES)))
-        runs.append({"seconds": time.perf_counter() - started,
-                     "per_resource": {r: {"records": n, "pages": p, "seconds": round(s, 3)}
-                                      for r, (n, p, s) in results.items()}})
+        seconds = time.perf_counter() - started
+        last = max(results.values(), key=lambda one_result: one_result[2])[1]  # the listing that ended last
+        runs.append({"seconds": seconds, "rate_note": last.rate_note,
+                     "pages": sum(st.pages for _, st, _ in results.values()),
+                     "answers_429": sum(st.throttled for _, st, _ in results.values()),
+                     "retries": sum(st.retries for _, st, _ in results.values()),
+                     "per_resource": {r: {"records": n, "pages": st.pages, "answers_429": st.throttled,
+                                          "seconds": round(s, 3)} for r, (n, st, s) in results.items()}})
         del results
     return {"runs": runs, "rate_limit_per_sec": settings.rate_limit_per_sec}
 

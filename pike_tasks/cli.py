@@ -69,6 +69,8 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
                    "(the server's own work included).")
     p.add_argument("--rate", type=float, default=0.0, help="Token-bucket requests/s per secret (0: off).")
     p.add_argument("--burst", type=int, default=None, help="Token-bucket burst size.")
+    p.add_argument("--warm", action="store_true",
+                   help="Encode every record before serving, so first reads cost what later ones do (benchmarks).")
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:

@@ -1,7 +1,8 @@
 """PikeClient: the only module that talks HTTP to the Pike Open API.
 
 It owns the ``requests.Session`` (keep-alive), authentication, timeouts, the client-side rate
-limit, retries of single requests, error mapping to ``pike_tasks.errors`` and cursor paging.
+(adaptive, see ``pike_tasks.ratelimit``), retries of single requests, error mapping to
+``pike_tasks.errors`` and cursor paging.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from pike_tasks.errors import (
     PikeRateLimited,
     PikeServerError,
 )
-from pike_tasks.ratelimit import shared_bucket
+from pike_tasks.ratelimit import shared_limiter
 from pike_tasks.settings import ENV_FETCH_DEADLINE, ENV_REQUEST_DEADLINE, ApiSettings, resolve_api_settings
 
 RESOURCES = ("projects", "tasks", "customers", "members")
@@ -81,16 +82,21 @@ class ListingStats:
     pages: int = 0
     records: int = 0
     retries: int = 0
+    throttled: int = 0  # 429 answers among the tries
     duplicates_dropped: int = 0
     seconds: float = 0.0
+    rate_note: str = ""  # where the shared adaptive rate stood when the listing ended
 
     def summary(self) -> str:
-        """E.g. ``fetched 1234 tasks in 7 pages (2 retries) in 1.3 s``."""
+        """E.g. ``fetched 1234 tasks in 7 pages (2 retries, 1 answer 429) in 1.3 s; rate settled at ...``."""
         extras = [f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"]
+        if self.throttled:
+            extras.append(f"{self.throttled} {'answer' if self.throttled == 1 else 'answers'} 429")
         if self.duplicates_dropped:
             extras.append(f"{self.duplicates_dropped} duplicate {'id' if self.duplicates_dropped == 1 else 'ids'} dropped")
         pages = f"{self.pages} {'page' if self.pages == 1 else 'pages'}"
-        return f"fetched {self.records} {self.resource} in {pages} ({', '.join(extras)}) in {self.seconds:.1f} s"
+        line = f"fetched {self.records} {self.resource} in {pages} ({', '.join(extras)}) in {self.seconds:.1f} s"
+        return f"{line}; {self.rate_note}" if self.rate_note else line
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -124,7 +130,9 @@ class PikeClient:
     Retry layers, one per failure class:
 
     * This client retries **single requests**: 429 (honouring ``Retry-After``, clamped to
-      0-60 s, else exponential backoff), 5xx, non-JSON or truncated 200 bodies, connection
+      0-60 s, else exponential backoff; the shared adaptive rate also holds every other
+      request of this secret for the ``Retry-After`` and lowers the rate, see
+      ``pike_tasks.ratelimit``), 5xx, non-JSON or truncated 200 bodies, connection
       errors, dropped connections and read timeouts (exponential backoff with full jitter,
       0.25 s base, 8 s cap), at most ``settings.max_attempts`` tries and
       ``settings.max_retry_seconds`` in total per request. A request still unfinished after
@@ -141,12 +149,14 @@ class PikeClient:
     dropped and counted in ``stats[resource].duplicates_dropped``.
 
     Args:
-        settings: Base URL, secret, timeouts, retry bounds and the rate limit.
+        settings: Base URL, secret, timeouts, retry bounds and the rate limit's ceiling.
         session: A ``requests.Session`` to use (not closed by ``close``); default: a new one.
         page_limit: ``limit`` per page, 1-200.
         max_pages: Page cap per listing.
-        sleep: Called with the seconds to wait between retries (inject a recorder in tests).
-        log: Logger (or Prefect run logger) for one INFO line per listing and DEBUG per retry.
+        sleep: Called with the seconds to wait between retries (inject a recorder in tests;
+            the shared rate limiter always really sleeps).
+        log: Logger (or Prefect run logger) for one INFO line per listing (with the rate it
+            settled on) and DEBUG per retry.
     """
 
     def __init__(
@@ -170,7 +180,7 @@ class PikeClient:
         self._auth = _BearerAuth(settings.secret)
         self._headers = {"Accept": "application/json", "User-Agent": f"pike-reports/{__version__}"}
         self._timeout = (settings.timeout_connect, settings.timeout_read)
-        self._bucket = shared_bucket(settings.base_url, settings.secret, settings.rate_limit_per_sec)
+        self._limiter = shared_limiter(settings.base_url, settings.secret, settings.rate_limit_per_sec)
         self.page_limit = page_limit
         self.max_pages = max_pages
         self._sleep = sleep
@@ -323,6 +333,7 @@ class PikeClient:
         finally:
             prefetch.close()
         stats.seconds = time.monotonic() - started
+        stats.rate_note = self._limiter.describe() if self._limiter is not None else ""
         self._log.info("%s", stats.summary())
 
     def _page_params(self, query: dict[str, str], cursor: str | None) -> dict[str, str]:
@@ -379,6 +390,7 @@ class PikeClient:
         waited = 0.0
         attempt = 0
         max_attempts = self._settings.max_attempts
+        waited_retry_after = False  # the last try got a 429 and its Retry-After was waited
         while True:
             attempt += 1
             try:
@@ -386,11 +398,13 @@ class PikeClient:
                     sent, first_attempt = first_attempt, None
                     response = sent.result()  # raises what the request raised, _Retry included
                 else:
-                    response = self._send(url, params, resource, deadline_at)
+                    response = self._send(url, params, resource, deadline_at, waited_retry_after)
                 if prefetch is not None and response.status_code == 200:
                     return prefetch.decode_while_fetching_next(response)
                 return self._interpret(response, path, resource)
             except _Retry as failure:
+                if failure.error.status == 429:
+                    stats.throttled += 1
                 if prefetch is not None:
                     prefetch.discard()
                 delay = failure.delay
@@ -413,19 +427,25 @@ class PikeClient:
                 )
                 self._sleep(delay)
                 waited += delay
+                waited_retry_after = failure.delay is not None and failure.error.status == 429
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(attempt - 1))]."""
         return self._random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
 
-    def _send(self, url: str, params: dict[str, str], resource: str, fetch_deadline_at: float | None = None) -> _Reply:
-        """One GET (body read in full), after a token of the rate limit, under a total deadline.
+    def _send(self, url: str, params: dict[str, str], resource: str, fetch_deadline_at: float | None = None,
+              waited_retry_after: bool = False) -> _Reply:
+        """One GET (body read in full), after a slot of the shared rate, under a total deadline.
+
+        ``waited_retry_after``: this retries a 429 whose Retry-After was waited already, so the
+        hold that 429 put on the shared rate does not delay it again.
 
         Network failures and a request past ``settings.request_deadline`` raise _Retry; a request
         cut short by ``fetch_deadline_at`` (the listing's deadline) raises PikeDeadlineExceeded.
         """
-        if self._bucket is not None:
-            self._bucket.acquire()
+        sent_at = None
+        if self._limiter is not None:
+            sent_at = self._limiter.acquire(fetch_deadline_at, waited_retry_after=waited_retry_after)
         now = time.monotonic()
         if fetch_deadline_at is not None and now >= fetch_deadline_at:
             raise self._fetch_deadline_error(resource)
@@ -463,6 +483,9 @@ class PikeClient:
             if error is failure:
                 raise failure
             raise error from None
+        if sent_at is not None:
+            retry_after = parse_retry_after(reply.headers.get("Retry-After")) if reply.status_code == 429 else None
+            self._limiter.record(sent_at, reply.status_code, retry_after)
         return reply
 
     def _network_failure(self, exc: Exception, resource: str) -> Exception:

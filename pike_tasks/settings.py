@@ -24,7 +24,8 @@ from pike_tasks.errors import PikeConfigError
 
 DEFAULT_BASE_URL = "https://api.usepike.com"
 SECRET_BLOCK_NAME = "pike-api-secret"
-DEFAULT_RATE_LIMIT = 10.0
+# Unset: no ceiling; the client finds the workspace's limit from its 429s (pike_tasks.ratelimit).
+DEFAULT_RATE_LIMIT: float | None = None
 # Below this a client waits more than 10 s per request: a typo (0.001, 1e-300), not a plan.
 MIN_RATE_LIMIT = 0.1
 DEFAULT_REQUEST_DEADLINE = 60.0
@@ -52,8 +53,9 @@ class ApiSettings:
     Attributes:
         base_url: Scheme and host (and optional path prefix), no trailing slash, no version segment.
         secret: The workspace API secret; never shown in ``repr``.
-        rate_limit_per_sec: Client-side limit shared by every client of this (base URL, secret)
-            in the process; 0 disables it, else at least ``MIN_RATE_LIMIT``.
+        rate_limit_per_sec: Ceiling of the adaptive client-side rate shared by every client of
+            this (base URL, secret) in the process: None for no ceiling (the rate is learned
+            from 429 answers), 0 to turn the limiter off, else at least ``MIN_RATE_LIMIT``.
         timeout_connect, timeout_read: Seconds, per socket operation (a read timeout restarts
             with every byte that arrives).
         request_deadline: Seconds one request may take in total, headers and body; a slower
@@ -66,7 +68,7 @@ class ApiSettings:
 
     base_url: str
     secret: str = field(repr=False)
-    rate_limit_per_sec: float = DEFAULT_RATE_LIMIT
+    rate_limit_per_sec: float | None = DEFAULT_RATE_LIMIT
     timeout_connect: float = 5.0
     timeout_read: float = 30.0
     request_deadline: float = DEFAULT_REQUEST_DEADLINE
@@ -77,7 +79,7 @@ class ApiSettings:
 
     def __post_init__(self) -> None:
         check_secret(self.secret, "The API secret")
-        if not _is_rate(self.rate_limit_per_sec):
+        if self.rate_limit_per_sec is not None and not _is_rate(self.rate_limit_per_sec):
             raise PikeConfigError(
                 f"The rate limit must be 0 (off) or at least {MIN_RATE_LIMIT:g} requests per second."
             )
@@ -275,7 +277,7 @@ def _is_seconds(value: object) -> bool:
     return isinstance(value, (int, float)) and 0 < value < math.inf
 
 
-def _number_from_env(name: str, default: float, valid, expected: str) -> float:
+def _number_from_env(name: str, default: float | None, valid, expected: str) -> float | None:
     """The number in env ``name`` (``default`` when unset), or a one-line PikeConfigError naming it."""
     raw = _env(name)
     if raw is None:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from pike_tasks import ratelimit, settings as settings_module
+from pike_tasks import settings as settings_module
 from pike_tasks.client import ListingStats, PikeClient, _BearerAuth, parse_retry_after
 from pike_tasks.errors import (
     PikeAuthError,
@@ -27,7 +27,6 @@ from pike_tasks.errors import (
     PikeRateLimited,
     PikeServerError,
 )
-from pike_tasks.ratelimit import TokenBucket
 from pike_tasks.sandbox import FaultConfig, ScriptedResponse
 from pike_tasks.sandbox.server import encode_cursor
 from pike_tasks.settings import ApiSettings, resolve_api_settings
@@ -570,31 +569,8 @@ def test_a_header_value_the_http_stack_refuses_never_shows_in_errors_or_logs(cap
 
 # -- rate limiter ----------------------------------------------------------------------------
 
-def test_token_bucket_paces_callers():
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds):
-        waits.append(seconds)
-
-    bucket = TokenBucket(10, burst=2, clock=lambda: now[0], sleep=sleep)
-    assert [bucket.acquire() for _ in range(4)] == [0.0, 0.0, pytest.approx(0.1), pytest.approx(0.2)]
-    now[0] = 10.0  # refilled, but never beyond the burst
-    assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, pytest.approx(0.1)]
-    assert TokenBucket(0).acquire() == 0.0
-
-
-def test_bucket_is_shared_per_base_url_and_secret_without_storing_the_secret():
-    a = ratelimit.shared_bucket("http://x", SECRET, 5)
-    assert ratelimit.shared_bucket("http://x", SECRET, 5) is a
-    assert ratelimit.shared_bucket("http://x", "other", 5) is not a
-    assert ratelimit.shared_bucket("http://y", SECRET, 5) is not a
-    assert ratelimit.shared_bucket("http://x", SECRET, 0) is None
-    assert not any(SECRET in part for key in ratelimit._registry for part in key)
-
-
 def test_parallel_listings_stay_under_the_workspace_limit(sandbox_factory):
-    # the server allows 20 req/s (burst 20); four threads share the client-side 10 req/s
+    # the server allows 20 req/s (burst 20); four threads share the client-side ceiling of 10 req/s
     server = sandbox_factory({"tasks": [{"id": str(i)} for i in range(200)],
                               "projects": [{"id": str(i)} for i in range(60)],
                               "customers": [{"id": "c"}], "members": [{"id": "m"}]},

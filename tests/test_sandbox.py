@@ -304,6 +304,20 @@ def test_faults_apply_only_after_authorisation(web, sandbox):
     assert get(web, sandbox, "/tasks").status_code == 429
 
 
+def test_token_bucket_rate_can_change_while_serving(web, sandbox_factory):
+    server = sandbox_factory({"members": []}, faults=FaultConfig(rate=0.5, burst=1))
+    assert [get(web, server, "/members").status_code for _ in range(2)] == [200, 429]
+    server.faults.rate, server.faults.burst = 1000, 1000  # the workspace's limit rises mid-run
+    time.sleep(0.01)  # the bucket refills at the new rate from now on (up to the new burst)
+    assert {get(web, server, "/members").status_code for _ in range(5)} == {200}
+
+
+def test_warm_encodes_every_record_up_front(sandbox_factory):
+    server = sandbox_factory(generate_workspace(tasks=30, projects=3, members=4, customers=2))
+    server.warm()
+    assert all(item is not None for c in server.collections.values() for item in c._encoded)
+
+
 def test_token_bucket_limits_each_secret_separately(web, sandbox_factory):
     server = sandbox_factory({"members": []}, secrets={"a": {"members:read"}, "b": {"members:read"}},
                              faults=FaultConfig(rate=0.5, burst=3))

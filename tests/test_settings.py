@@ -124,6 +124,12 @@ def test_sane_rate_limits_are_accepted(clean_env, rate):
     assert resolve_api_settings().rate_limit_per_sec == float(rate)
 
 
+def test_no_rate_limit_set_means_adaptive_without_a_ceiling(clean_env):
+    clean_env.setenv("PIKE_API_SECRET", "sk-ok")
+    assert resolve_api_settings().rate_limit_per_sec is None
+    assert ApiSettings("https://api.example.com", "sk-ok").rate_limit_per_sec is None
+
+
 def test_api_settings_refuses_tiny_rates_too():
     for rate in (1e-300, 0.001, -1.0, float("nan")):
         with pytest.raises(PikeConfigError, match="at least 0.1"):

@@ -53,6 +53,8 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     sizes = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
     server = start_sandbox(data, secrets={secret: set(ALL_SCOPES)}, faults=_faults(args), host=args.host,
                            port=args.port, seed=args.seed, today=today, sizes=sizes)
+    if args.warm:
+        server.warm()
     counts = ", ".join(f"{len(server.data.get(r) or [])} {r}" for r in ("projects", "tasks", "customers", "members"))
     print(f"Pike sandbox serving at {server.url} ({counts})")
     print(f"Secret: {server.secret}")
