@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install browsers demo test e2e bench clean lock
+.PHONY: install browsers services demo test e2e bench clean lock
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ lock:
 demo: install
 	$(BIN)/python -m pike_tasks.demo
 
-test: install browsers
+test: install browsers services
 	$(BIN)/python -m pytest -q
 
 # Chromium for tests/test_pages_browser.py (Debian's package). A no-op when it is installed; as
@@ -35,9 +35,17 @@ browsers:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core >/dev/null; } \
 	  || echo "make browsers: no chromium (installing it needs root and apt-get); the browser page tests will skip"
 
+# PostgreSQL for tests/test_scale_e2e.py (the Prefect server's database there; Debian's package,
+# about 7 s). A no-op when installed; as root on Debian it installs it; otherwise it says so and
+# that test skips. The test starts its own throwaway cluster; nothing here starts a service.
+services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; } \
+	  || echo "make services: no PostgreSQL (installing it needs root and apt-get); tests/test_scale_e2e.py will skip"
+
 # Only the end-to-end deployment test (prefect server + worker + sandbox, about 40 s); `make test` runs it too.
-e2e: install
-	$(BIN)/python -m pytest -q -m e2e -s tests/test_deployments.py
+e2e: install services
+	$(BIN)/python -m pytest -q -m e2e -s tests/test_deployments.py tests/test_scale_e2e.py
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -60,6 +60,7 @@ REMOTE_SCHEMES = {
     "s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs",
     "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs", "memory": "fsspec",
 }
+_BUCKET_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -477,7 +478,11 @@ class RemoteStore(ReportStore):
         try:
             import fsspec
 
-            self.fs, self.base = fsspec.core.url_to_fs(self.location)
+            # SigV4 for every request and, above all, for presigned links: left unset, botocore
+            # presigns in us-east-1 with the legacy SigV2 query form, which S3 refuses for newer
+            # buckets and regions and which ignores the 7-day bound of PIKE_REPORTS_LINK_DAYS.
+            options = {"config_kwargs": {"signature_version": "s3v4"}} if scheme in ("s3", "s3a") else {}
+            self.fs, self.base = fsspec.core.url_to_fs(self.location, **options)
         except ImportError as exc:
             package = REMOTE_SCHEMES[scheme]
             raise StoreError(
@@ -584,16 +589,45 @@ class RemoteStore(ReportStore):
             pass
 
     def check_writable(self) -> None:
-        if self.scheme in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"):
-            bucket = self.base.split("/", 1)[0]
-            try:
-                exists = self.fs.exists(bucket)
-            except Exception as exc:  # noqa: BLE001 - credentials, endpoint, network
-                raise StoreError(f"{self.setting} {self.location}: cannot reach the store: {describe_error(exc)}") from None
-            if not exists:
-                raise StoreError(f"{self.setting} {self.location}: bucket {bucket!r} does not exist (or is not visible "
-                                 "with these credentials).")
-        super().check_writable()
+        """Write a probe create-only and remove it; any failure is one line naming the cause.
+
+        No separate bucket lookup first: s3fs's ``exists(bucket)`` answers False for missing
+        credentials and an unreachable endpoint alike, which read as "bucket does not exist".
+        """
+        key = f"_probe/{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            self.fs.pipe_file(self._path(key), b"probe", mode="create")
+            self.fs.rm_file(self._path(key))
+        except TypeError:  # an fsspec backend without create-only writes
+            raise StoreError(
+                f"{self.setting} {self.location}: this store cannot write create-only objects, which the "
+                "once-only email record needs (S3 and S3-compatible stores can)."
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - every backend error becomes one line naming the setting
+            raise StoreError(f"{self.setting} {self.location}: {self._explain(exc)}") from None
+        finally:
+            self.fs.invalidate_cache()
+
+    def _explain(self, exc: BaseException) -> str:
+        """Why the store cannot be written, with the setting to change where we know it."""
+        bucket = self.base.split("/", 1)[0]
+        name = type(exc).__name__
+        if isinstance(exc, FileNotFoundError) and self.scheme in _BUCKET_SCHEMES:
+            return f"bucket {bucket!r} does not exist (or is not visible with these credentials)."
+        if isinstance(exc, PermissionError):
+            return f"not writable: {describe_error(exc)} (check what these credentials may write)."
+        aws = self.scheme in ("s3", "s3a")
+        if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+            hint = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the worker a role"
+                    if aws else "configure this store's credentials")
+            return f"no {'AWS ' if aws else ''}credentials found ({describe_error(exc)}): {hint}."
+        if name in ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError") or isinstance(
+            exc, (ConnectionError, TimeoutError)
+        ):
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") if aws else None
+            where = f" at {endpoint} (AWS_ENDPOINT_URL)" if endpoint else ""
+            return f"cannot reach the store{where}: {describe_error(exc)}"
+        return f"not writable: {describe_error(exc)}"
 
     def _signed_url(self, path: str) -> str | None:
         sign = getattr(self.fs, "sign", None)

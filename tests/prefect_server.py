@@ -98,8 +98,11 @@ class PrefectServer:
         return result
 
     def start_worker(self, pool: str, *, name: str = "e2e-worker", cwd: str | Path | None = None,
-                     env: dict[str, str] | None = None) -> Worker:
-        """Start ``prefect worker start --pool <pool>`` polling every second; returns at once."""
+                     env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Worker:
+        """Start ``prefect worker start --pool <pool> [args]`` polling every second; returns at once.
+
+        ``env`` overrides the server's environment (e.g. a ``PREFECT_HOME`` of the worker's own).
+        """
         log = self.home / f"{name}.log"
         worker_env = {
             **self.env,
@@ -109,7 +112,7 @@ class PrefectServer:
         }
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [PREFECT, "worker", "start", "--pool", pool, "--name", name, "--type", "process"],
+                [PREFECT, "worker", "start", "--pool", pool, "--name", name, "--type", "process", *args],
                 cwd=cwd, env=worker_env, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
@@ -141,10 +144,12 @@ def clean_env(home: Path, api_url: str) -> dict[str, str]:
     return env
 
 
-def start_server(home: Path, *, timeout: float = 120.0) -> PrefectServer:
+def start_server(home: Path, *, timeout: float = 120.0, server_env: dict[str, str] | None = None) -> PrefectServer:
     """Start ``prefect server start`` on a free port and wait until ``/api/health`` answers.
 
     The scheduler is off (no cron runs appear behind a test's back) and so is the UI.
+    ``server_env`` goes to the server process only (e.g. ``PREFECT_SERVER_DATABASE_CONNECTION_URL``),
+    not to the CLI calls and workers that share ``PrefectServer.env``.
 
     Raises:
         RuntimeError: the server exited or did not become healthy in ``timeout`` seconds
@@ -159,7 +164,7 @@ def start_server(home: Path, *, timeout: float = 120.0) -> PrefectServer:
         proc = subprocess.Popen(
             [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port),
              "--no-ui", "--no-scheduler", "--analytics-off"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**env, **(server_env or {})}, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     server = PrefectServer(home=home, port=port, process=proc, log=log, env=env)

@@ -3,11 +3,12 @@
 ``RecordingSmtpServer`` accepts everything by default; ``refuse`` makes RCPT TO of those
 addresses answer 550, ``defer`` answers 451 the first N times, ``auth=True`` advertises
 AUTH (PLAIN/LOGIN, over plain text since this is loopback-only) and records every AUTH
-command. aiosmtpd offers STARTTLS only with a TLS context, so this server never offers it.
+command. ``handler.data_delay`` (seconds) makes the server slow to accept each message. aiosmtpd offers STARTTLS only with a TLS context, so this server never offers it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class _Handler:
         self.defer = {a.casefold(): n for a, n in defer.items()}
         self.messages: list[Received] = []
         self.rcpt_attempts: list[str] = []
+        self.data_delay = 0.0
         self._lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -51,6 +53,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self._lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content or envelope.content))
