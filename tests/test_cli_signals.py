@@ -7,10 +7,12 @@ so these tests run on Linux only.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,14 @@ def _alive(pids) -> list[int]:
     return [pid for pid in pids if pid in procs and procs[pid][1] != "Z"]  # a zombie holds no memory
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_stopping_run_leaves_no_prefect_server_behind(signum, tmp_path):
@@ -70,6 +80,12 @@ def test_stopping_run_leaves_no_prefect_server_behind(signum, tmp_path):
             assert time.monotonic() < deadline, "Prefect's temporary server never started"
             time.sleep(0.1)
             started.update(_descendants(run.pid))
+        server = next(cmd for cmd in started.values() if "uvicorn" in cmd)
+        port = re.search(r"--port (\d+)", server).group(1)
+        health = f"http://127.0.0.1:{port}/api/health"
+        while not _answers(health):  # kill a run whose server is up and serving, as in the report
+            assert run.poll() is None and time.monotonic() < deadline, "Prefect's temporary server never answered"
+            time.sleep(0.2)
         started.update(_descendants(run.pid))  # everything `run` started: its child and the server
 
         os.kill(run.pid, signum)
