@@ -80,13 +80,13 @@ def supervise(argv: list[str]) -> int:
 
 
 def become_child() -> None:
-    """In the child: SIGTERM and SIGINT become KeyboardInterrupt; stop if the parent goes away.
+    """In the child: SIGTERM, SIGINT, SIGHUP become KeyboardInterrupt; stop if the parent goes away.
 
     Call before importing Prefect. Prefect installs its own SIGTERM handler during a flow run
     and, after its cleanup, re-sends the signal to the handler it replaced: this one.
     """
     parent = int(os.environ.pop(ENV))  # not inherited by Prefect's server or anything else
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     threading.Thread(target=_watch_parent, args=(parent,), name="pike-reports-parent-watch", daemon=True).start()
 
