@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -118,29 +119,51 @@ def _quiet_prefect_tracebacks() -> None:
                 handler.addFilter(_NoTraceback())
 
 
-def _stop_prefect(*, flush: bool) -> None:
-    """Flush Prefect's log and event queues to its API (``flush``), then stop its temporary server.
+def _stop_prefect(flow_run_id=None) -> None:
+    """Stop Prefect's temporary server once it has written what this run sent it.
 
-    Left to interpreter exit, the queues drain from threading's exit hook and the server stops
-    from atexit while daemon threads (Prefect's event loop among them) are torn down: the
-    shutdown traceback seen after "Completed" in about 1 run in 55 points there (it did not show
-    in our runs). Prefect's own test harness ends in this order "to avoid connection errors on
-    shutdown". An interrupted run skips the flush: it has seconds to stop, not a report to finish.
+    The server records task runs from the client's events, one database write per event. Stopped
+    in the middle of one (at interpreter exit, right after the last events arrived; more often
+    on a busy machine), it logged "Error flushing 1 events" with a traceback after "Completed".
+    So, with ``flow_run_id`` (a finished run): flush the client's log and event queues, as
+    Prefect's own test harness does before stopping its server, and wait (10 s at most) until
+    the server shows every task run of the flow run in a final state. Without it (interrupted,
+    or failed before the flow ran) the server is stopped at once.
     """
     if "prefect" not in sys.modules:  # ended before Prefect was needed
         return
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
     from prefect.server.api.server import SubprocessASGIServer
 
-    for drain in (APILogWorker.drain_all, EventsWorker.drain_all) if flush else ():
-        try:
-            drain(timeout=10)
-        except Exception:  # noqa: BLE001 - never started, or the API is gone: nothing to flush
-            pass
     server = SubprocessASGIServer._instances.get(None)  # the temporary server, if Prefect started one
-    if server is not None and server.running:
-        server.stop()
+    if server is None or not server.running:
+        return
+    if flow_run_id is not None:
+        try:
+            _wait_until_recorded(flow_run_id)
+        except Exception:  # noqa: BLE001 - waiting is a courtesy; stopping is what matters
+            pass
+    server.stop()
+
+
+def _wait_until_recorded(flow_run_id, timeout: float = 10.0) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout)
+    EventsWorker.drain_all(timeout=timeout)  # the last task-run events reach the server
+    runs_of_flow = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + timeout
+    seen = None
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_task_runs(flow_run_filter=runs_of_flow)
+            now = (len(runs), all(run.state is not None and run.state.is_final() for run in runs))
+            if now[1] and now == seen:  # all final, and nothing new for one poll
+                return
+            seen = now
+            time.sleep(0.5)
 
 
 def _failure_reason(state) -> str:
@@ -171,15 +194,20 @@ def run_command(args) -> int:
 
 def _build(args, as_of: date | None, teams_source: str | None) -> int:
     sandbox = _start_sandbox(as_of) if args.sandbox else None
-    finished = False
+    state = None
     try:
         if sandbox is None:
             _require_api_settings()  # no secret or a bad URL: one line, before the flow starts
         out = str(Path(args.out).resolve())
-        state = _run_flow(args, as_of, teams_source, out)
-        finished = True
+        try:
+            state = _run_flow(args, as_of, teams_source, out)
+        except Exception as exc:  # noqa: BLE001 - Prefect itself failed (no flow state): still one line
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            print(f"pike-reports: error: Prefect could not run the flow: {type(exc).__name__}: {first_line}",
+                  file=sys.stderr)
+            return 1
     finally:
-        _stop_prefect(flush=finished)
+        _stop_prefect(state.state_details.flow_run_id if state is not None else None)
         if sandbox is not None:
             sandbox.stop()
     if state.is_failed() or state.is_crashed():
