@@ -93,6 +93,8 @@ def test_run_all_writes_the_reports_and_prints_where(sandbox_factory, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"overdue: {out / 'overdue' / '2026-04-09'}" in done.stdout
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["overdue", "workload"]
+    assert "Traceback" not in done.stderr
     expected = (FIXTURE / "overdue.csv").read_text(encoding="utf-8")
     written = (out / "overdue" / "2026-04-09" / "overdue.csv").read_bytes().decode("utf-8").replace("\r\n", "\n")
     assert written == expected
@@ -174,3 +176,12 @@ def test_broken_smtp_stops_a_digest_run_before_prefect_starts(tmp_path):
             assert line.startswith("pike-reports: error: ") and expected in line, line
             assert wrong not in line and time.monotonic() - started < 30
     assert len(smtp.auth_commands) == 1 and smtp.messages == []
+
+
+def test_prefect_failing_to_start_is_one_line(tmp_path):
+    done = _run_cli(["run", "overdue", "--sandbox", "--out", str(tmp_path / "out")],
+                    {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"}, tmp_path)  # it needs 10 s or more
+    assert done.returncode == 1
+    reasons = [line for line in done.stderr.splitlines() if line.startswith("pike-reports: error:")]
+    assert reasons == ["pike-reports: error: Prefect could not run the flow: RuntimeError: Timed out while "
+                       "attempting to connect to ephemeral Prefect API server."], done.stderr[-2000:]
