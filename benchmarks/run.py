@@ -117,7 +117,7 @@ def figure_flow_vs_plain(opts) -> dict:
 # -- figure 3 ------------------------------------------------------------------------------------
 
 def _fixed_cost(env: dict, runs: int, work: Path, label: str) -> dict:
-    ours_cmd = [PYTHON, "-m", "pike_tasks.cli", "run", "all", "--as-of", AS_OF]
+    ours_cmd = [PYTHON, "-m", "pike_tasks.cli", "run", "all", "--sandbox", "--as-of", AS_OF]
     trivial_cmd = [PYTHON, "-m", "benchmarks.workers", "trivial", "{}"]
     timed(trivial_cmd, env)  # first run creates the database / warms the disk cache
     ours, trivial = [], []
@@ -130,7 +130,7 @@ def _fixed_cost(env: dict, runs: int, work: Path, label: str) -> dict:
 
 def figure_fixed_cost(opts) -> dict:
     work = Path(tempfile.mkdtemp(prefix="pike-bench-fig3-"))
-    result: dict = {"data": "demo (built-in sandbox: no PIKE_API_* set)", "target": "< 3 s added"}
+    result: dict = {"data": "demo (built-in sandbox: --sandbox)", "target": "< 3 s added"}
     try:
         log("figure 3: temporary-API mode (each process starts its own Prefect API)")
         home = work / "prefect-home"

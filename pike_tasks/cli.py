@@ -78,10 +78,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "run",
         help="Build reports (overdue, workload, digest, or all) as a Prefect flow run.",
         description="Build reports as a Prefect flow run (Prefect's temporary local API unless "
-        "PREFECT_API_URL is set). Reads PIKE_API_BASE_URL and PIKE_API_SECRET; with neither set, "
-        "runs against the built-in sandbox.",
+        "PREFECT_API_URL is set). Reads PIKE_API_BASE_URL and PIKE_API_SECRET (or the Prefect "
+        "Secret block pike-api-secret); --sandbox uses the built-in demo data instead.",
     )
     p.add_argument("report", choices=["overdue", "workload", "digest", "all"])
+    p.add_argument("--sandbox", action="store_true",
+                   help="Read the built-in sandbox's demo data instead of a Pike workspace (wins over PIKE_API_*).")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="Report date (default: today in the configured timezone).")
     p.add_argument("--out", metavar="DIR", default="out", help="Output folder (default: ./out).")
     p.add_argument("--teams-config", metavar="FILE", help="Teams config YAML/JSON (names, managers, timezone).")
@@ -130,6 +132,8 @@ def set_prefect_defaults() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # `run` starts itself again as a supervised child (pike_tasks.supervise) with these arguments
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     set_prefect_defaults()
     module_name, func_name = HANDLERS[args.command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)

@@ -8,6 +8,11 @@ here is built from our own text and the server's reply, and scrubbed of the pass
 Security: ``ssl`` (implicit TLS), ``starttls`` (required: a server that does not offer it
 fails the send before any AUTH), ``none`` (plain; AUTH over it is refused unless the host is
 a loopback address, so a password never crosses a network in clear).
+
+Failures are typed so a caller can stop early instead of paying the SMTP timeout once per
+recipient: ``SmtpUnavailable`` (the server cannot be reached), ``SmtpAuthFailed`` (the login
+was refused: permanent), ``SmtpSecurityError`` (cannot be as secure as configured), else
+``DigestDeliveryError`` (this one message). ``check_smtp`` raises the same before any send.
 """
 
 from __future__ import annotations
@@ -38,13 +43,22 @@ Security = Literal["ssl", "starttls", "none"]
 SECURITIES: tuple[str, ...] = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+DEFAULT_TIMEOUT = 30.0
+ENV_TIMEOUT = "PIKE_REPORTS_SMTP_TIMEOUT"
+# Strongest first. Only one is tried: smtplib's login() tries every advertised mechanism, so a
+# wrong password would be sent (and counted against the account) up to three times.
+_AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 
 
 class DigestDeliveryError(Exception):
-    """A digest did not reach one recipient: refused address, SMTP or connection error."""
+    """A digest did not reach one recipient: refused address, SMTP or connection error.
+
+    ``recipient`` is empty when no message was being sent (``check_smtp``): the text is then
+    the reason alone.
+    """
 
     def __init__(self, recipient: str, reason: str, *, permanent: bool = False) -> None:
-        super().__init__(f"digest not delivered to {recipient}: {reason}")
+        super().__init__(f"digest not delivered to {recipient}: {reason}" if recipient else reason)
         self.recipient = recipient
         self.reason = reason
         self.permanent = permanent
@@ -67,6 +81,27 @@ class SmtpSecurityError(DigestDeliveryError):
         return (SmtpSecurityError, (self.recipient, self.reason))
 
 
+class SmtpUnavailable(DigestDeliveryError):
+    """The SMTP server could not be reached (refused, no answer in time, unreachable, no greeting).
+
+    Not ``permanent`` (a server may come back), but every other recipient would wait the same
+    timeout for the same answer, so a send loop should stop at the first one.
+    """
+
+    def __reduce__(self):
+        return (SmtpUnavailable, (self.recipient, self.reason))
+
+
+class SmtpAuthFailed(DigestDeliveryError):
+    """The SMTP server refused the login (or offers none): permanent, never worth a retry."""
+
+    def __init__(self, recipient: str, reason: str, *, permanent: bool = True) -> None:
+        super().__init__(recipient, reason, permanent=permanent)
+
+    def __reduce__(self):
+        return (SmtpAuthFailed, (self.recipient, self.reason))
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """How to reach the SMTP server. ``repr`` never shows the password."""
@@ -77,12 +112,14 @@ class SmtpSettings:
     security: Security = "starttls"
     username: str | None = None
     password: SecretStr | None = field(default=None, repr=False)
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT  # seconds, for the connection and for each SMTP command
     verify: bool = True
 
     def __post_init__(self) -> None:
         if self.security not in SECURITIES:
             raise PikeConfigError(f"SMTP security must be one of {', '.join(SECURITIES)}, not {self.security!r}")
+        if not self.timeout > 0:
+            raise PikeConfigError(f"the SMTP timeout must be a positive number of seconds, not {self.timeout!r}")
         if not self.host:
             raise PikeConfigError("SMTP host is empty")
         if not self.sender or "@" not in self.sender or any(c in self.sender for c in "\r\n"):
@@ -90,7 +127,7 @@ class SmtpSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpSettings":
-        """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY`` and ``PIKE_REPORTS_EMAIL_FROM``.
+        """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY/TIMEOUT`` and ``PIKE_REPORTS_EMAIL_FROM``.
 
         Raises:
             PikeConfigError: a variable missing or malformed (named, value never echoed for the password).
@@ -113,7 +150,7 @@ class SmtpSettings:
         if not sender:
             raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM is not set (the From address of the digests)")
         return cls(host=host, port=port, sender=sender, security=security, username=user,
-                   password=SecretStr(password) if password else None)
+                   password=SecretStr(password) if password else None, timeout=_timeout_from_env(env))
 
     @classmethod
     def from_block(cls, credentials: Any, sender: str | None = None) -> "SmtpSettings":
@@ -137,8 +174,22 @@ class SmtpSettings:
         secret = credentials.password.get_secret_value() if credentials.password else ""
         sender = sender or os.environ.get("PIKE_REPORTS_EMAIL_FROM", "").strip() or (user or "")
         return cls(host=str(host), port=int(port), sender=sender, security=security, username=user,
-                   password=SecretStr(secret) if secret else None,
+                   password=SecretStr(secret) if secret else None, timeout=_timeout_from_env(os.environ),
                    verify=credentials.verify if credentials.verify is not None else True)
+
+
+def _timeout_from_env(env: Mapping[str, str]) -> float:
+    """``PIKE_REPORTS_SMTP_TIMEOUT`` (seconds; the block has no timeout field, so it applies to both)."""
+    text = (env.get(ENV_TIMEOUT) or "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise PikeConfigError(f"{ENV_TIMEOUT} must be a positive number of seconds, not {text[:40]!r}")
+    return value
 
 
 def resolve_smtp_settings(block_name: str | None = None) -> SmtpSettings:
@@ -161,28 +212,114 @@ def _reply_text(code: int | None, reply: bytes | str | None) -> str:
     return f"{code} {reply}".strip() if code is not None else reply
 
 
+def _where(settings: SmtpSettings) -> str:
+    return f"SMTP server {settings.host}:{settings.port}"
+
+
+def _unavailable_reason(exc: BaseException, settings: SmtpSettings) -> str:
+    """One line saying why the server could not be reached, without the exception's class jargon."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, OSError):
+        exc = exc.__context__  # smtplib reports a read timeout as "Connection unexpectedly closed"
+    if isinstance(exc, ConnectionRefusedError):
+        why = "connection refused"
+    elif isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
+        why = f"no answer within {settings.timeout:g} s ({ENV_TIMEOUT})"
+    elif isinstance(exc, socket.gaierror):
+        why = f"host name not found ({exc.strerror or exc})"
+    elif isinstance(exc, smtplib.SMTPConnectError):
+        why = "it refused the connection: " + _reply_text(exc.smtp_code, exc.smtp_error)
+    elif isinstance(exc, smtplib.SMTPServerDisconnected):
+        why = "it closed the connection"
+    elif isinstance(exc, ssl.SSLError):
+        why = f"TLS handshake failed ({exc.reason or exc})"
+    elif isinstance(exc, OSError) and exc.strerror:
+        why = exc.strerror[0].lower() + exc.strerror[1:]  # "network is unreachable", "no route to host"
+    else:
+        why = f"{type(exc).__name__}: {exc}"
+    return f"{_where(settings)} unavailable: {why}"
+
+
 def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
+    """Connect, EHLO and (``starttls``) upgrade the connection.
+
+    A failure up to here is the server's, not the message's: it raises ``SmtpUnavailable`` (or
+    ``SmtpSecurityError``), which the caller can treat as "the same for every recipient".
+    """
     context = ssl.create_default_context()
     if not settings.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if settings.security == "ssl":
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+    smtp: smtplib.SMTP | None = None
+    try:
+        if settings.security == "ssl":
+            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         smtp.ehlo()
+        if settings.security == "starttls":
+            if not smtp.has_extn("starttls"):
+                raise SmtpSecurityError(
+                    recipient,
+                    f"{_where(settings)} does not offer STARTTLS, which is required "
+                    "(PIKE_REPORTS_SMTP_SECURITY=starttls); nothing was sent and no credentials were used",
+                )
+            code, reply = smtp.starttls(context=context)
+            if code != 220:  # smtplib carries on in clear text after a refused STARTTLS
+                raise SmtpSecurityError(
+                    recipient, f"{_where(settings)} refused STARTTLS ({_reply_text(code, reply)}); "
+                    "nothing was sent and no credentials were used",
+                )
+            smtp.ehlo()
         return smtp
-    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-    smtp.ehlo()
-    if settings.security == "starttls":
-        if not smtp.has_extn("starttls"):
+    except DigestDeliveryError:
+        if smtp is not None:
             _quit(smtp)
-            raise SmtpSecurityError(
-                recipient,
-                f"SMTP server {settings.host}:{settings.port} does not offer STARTTLS, which is required "
-                "(PIKE_REPORTS_SMTP_SECURITY=starttls); nothing was sent and no credentials were used",
-            )
-        smtp.starttls(context=context)
-        smtp.ehlo()
-    return smtp
+        raise
+    except ssl.SSLCertVerificationError as exc:
+        if smtp is not None:
+            _quit(smtp)
+        raise SmtpSecurityError(
+            recipient, _scrub(f"{_where(settings)}: TLS certificate not accepted ({exc.verify_message or exc})", settings)
+        ) from None
+    except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, unreachable, no greeting, TLS
+        if smtp is not None:
+            _quit(smtp)
+        raise SmtpUnavailable(recipient, _scrub(_unavailable_reason(exc, settings), settings)) from None
+
+
+def _login(smtp: smtplib.SMTP, settings: SmtpSettings, recipient: str) -> None:
+    """Log in with one mechanism, once (see ``_AUTH_MECHANISMS``); nothing to do without a username.
+
+    Raises:
+        SmtpSecurityError: AUTH over a plain connection to a non-loopback host (nothing sent).
+        SmtpAuthFailed: the server refused the login or offers no mechanism we can use.
+    """
+    if not settings.username:
+        return
+    if settings.security == "none" and settings.host not in _LOOPBACK:
+        raise SmtpSecurityError(
+            recipient,
+            f"refusing to log in to {settings.host} over an unencrypted connection; "
+            "set PIKE_REPORTS_SMTP_SECURITY to ssl or starttls",
+        )
+    offered = (smtp.esmtp_features.get("auth") or "").upper().split()
+    mechanism = next((m for m in _AUTH_MECHANISMS if m in offered), None)
+    if mechanism is None:
+        raise SmtpAuthFailed(
+            recipient, f"{_where(settings)} offers no login we can use (AUTH {' '.join(offered) or 'not offered'}); "
+            "check PIKE_REPORTS_SMTP_USER and PIKE_REPORTS_SMTP_SECURITY",
+        )
+    smtp.user = settings.username
+    smtp.password = settings.password.get_secret_value() if settings.password else ""
+    try:
+        smtp.auth(mechanism, getattr(smtp, "auth_" + mechanism.lower().replace("-", "_")), initial_response_ok=True)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SmtpAuthFailed(recipient, _scrub(
+            f"{_where(settings)} refused the login as {settings.username}: {_reply_text(exc.smtp_code, exc.smtp_error)}",
+            settings,
+        )) from None
+    finally:
+        smtp.password = ""  # the object outlives this call (QUIT); the secret need not
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
@@ -192,28 +329,44 @@ def _quit(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
+def check_smtp(settings: SmtpSettings) -> None:
+    """Pre-flight: connect, EHLO, STARTTLS and log in exactly as a send would, then QUIT.
+
+    Nothing is sent. Call it before fetching anything, so a dead server or a wrong password
+    ends the run in one line within ``settings.timeout`` instead of after the reports.
+
+    Raises:
+        SmtpUnavailable: the server cannot be reached (refused, timed out, unreachable, no greeting).
+        SmtpAuthFailed: the login was refused (tried once).
+        SmtpSecurityError: the connection cannot be made as secure as configured.
+        DigestDeliveryError: any other error answer. No message ever contains the password.
+    """
+    smtp = _connect(settings, "")
+    try:
+        _login(smtp, settings, "")
+    except DigestDeliveryError:
+        raise
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DigestDeliveryError("", _scrub(f"{_where(settings)}: {type(exc).__name__}: {exc}", settings)) from None
+    finally:
+        _quit(smtp)
+
+
 def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
     """Send one message to its single ``To`` recipient.
 
     Raises:
-        SmtpSecurityError: STARTTLS required but not offered, or AUTH over a plain connection to a
-            non-loopback host (both before any credential is sent).
-        DigestDeliveryError: the recipient refused (``permanent`` for 5xx), or any SMTP/connection
-            error; its text never contains the password.
+        SmtpUnavailable: the server cannot be reached (the same for every recipient).
+        SmtpAuthFailed: the login was refused (permanent; tried once).
+        SmtpSecurityError: STARTTLS required but not offered or refused, or AUTH over a plain
+            connection to a non-loopback host (both before any credential is sent).
+        DigestDeliveryError: the recipient refused (``permanent`` for 5xx), or any other SMTP or
+            connection error; its text never contains the password.
     """
     recipient = getaddresses([str(msg["To"])])[0][1] or str(msg["To"])
-    smtp = None
+    smtp = _connect(settings, recipient)
     try:
-        smtp = _connect(settings, recipient)
-        if settings.username:
-            if settings.security == "none" and settings.host not in _LOOPBACK:
-                raise SmtpSecurityError(
-                    recipient,
-                    f"refusing to log in to {settings.host} over an unencrypted connection; "
-                    "set PIKE_REPORTS_SMTP_SECURITY to ssl or starttls",
-                )
-            password = settings.password.get_secret_value() if settings.password else ""
-            smtp.login(settings.username, password)
+        _login(smtp, settings, recipient)
         refused = smtp.send_message(msg, from_addr=getaddresses([settings.sender])[0][1], to_addrs=[recipient])
         if refused:
             code, reply = refused.get(recipient, next(iter(refused.values())))
@@ -224,19 +377,15 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
         code, reply = exc.recipients.get(recipient, next(iter(exc.recipients.values()), (None, b"refused")))
         raise DigestDeliveryError(recipient, _scrub(_reply_text(code, reply), settings),
                                   permanent=bool(code and code >= 500)) from None
-    except smtplib.SMTPAuthenticationError as exc:
-        raise DigestDeliveryError(recipient, _scrub("SMTP login failed: " + _reply_text(exc.smtp_code, exc.smtp_error), settings),
-                                  permanent=True) from None
     except smtplib.SMTPResponseException as exc:  # sender refused, data refused, ...
         raise DigestDeliveryError(recipient, _scrub(_reply_text(exc.smtp_code, exc.smtp_error), settings),
                                   permanent=exc.smtp_code >= 500) from None
     except smtplib.SMTPNotSupportedError as exc:
         raise SmtpSecurityError(recipient, _scrub(f"SMTP server does not support a required extension: {exc}", settings)) from None
-    except (smtplib.SMTPException, OSError, ssl.SSLError, socket.timeout) as exc:
+    except (smtplib.SMTPException, OSError) as exc:  # dropped or timed out after connecting: maybe transient
         raise DigestDeliveryError(recipient, _scrub(f"{type(exc).__name__}: {exc}", settings)) from None
     finally:
-        if smtp is not None:
-            _quit(smtp)
+        _quit(smtp)
 
 
 def write_eml(msg: EmailMessage, path: str | os.PathLike[str]) -> Path:

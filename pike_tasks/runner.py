@@ -1,9 +1,15 @@
 """`pike-reports run`: validate the inputs, then build reports as one Prefect flow run.
 
-Bad input (a malformed date, an unreadable teams config, no secret) is reported in one
-line before Prefect starts, so the user does not wait for Prefect to learn of a typo.
-With neither PIKE_API_BASE_URL nor PIKE_API_SECRET set, the built-in sandbox serves the
-data, so a new user sees real reports without a Pike account.
+Bad input (a malformed date, an unreadable teams config, no secret, an SMTP server that cannot
+be reached or refuses the login when digests are to be sent) is reported in one line before
+Prefect starts, so the user does not wait for Prefect to learn of a typo.
+
+The data comes from the Pike API (``PIKE_API_SECRET``, or the Prefect Secret block) or, only
+when asked with ``--sandbox``, from the built-in sandbox: falling back to it silently once
+emailed invented numbers to the real managers of the teams config.
+
+On POSIX the work runs in a child process group (see ``pike_tasks.supervise``), so stopping
+`run` also stops the temporary API server Prefect starts.
 """
 
 from __future__ import annotations
@@ -11,11 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
+from pike_tasks import settings as api_settings
+from pike_tasks import supervise
 from pike_tasks.errors import PikeConfigError, PikeError
-from pike_tasks.settings import resolve_api_settings
+from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
 from pike_tasks.teams_config import load_teams_config
 
 
@@ -28,19 +37,68 @@ def parse_as_of(text: str | None) -> date | None:
         raise PikeConfigError(f"--as-of must be a date like 2026-04-09, not {text!r}") from None
 
 
-def _use_builtin_sandbox(as_of: date | None):
-    """Start the embedded sandbox and point this process at it."""
+def digest_mode(args) -> str:
+    """What this run does with the manager digests: ``send``, ``dry-run`` or ``off``."""
+    if args.report == "digest":
+        return "dry-run" if args.dry_run else "send"
+    if args.report == "all":
+        return "dry-run" if args.dry_run else "off"
+    return "off"
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name, "").strip() or None
+
+
+def check_before_start(args) -> None:
+    """The checks that need neither Prefect nor the API: a bad env URL, and SMTP when sending.
+
+    Raises:
+        PikeConfigError: one line naming what to fix.
+    """
+    if not args.sandbox and _env(ENV_SECRET):
+        resolve_api_settings()  # a bad URL or rate limit; without an env secret, the child looks for the block
+    if digest_mode(args) == "send":
+        check_smtp_settings()
+
+
+def check_smtp_settings() -> None:
+    """Resolve the SMTP settings from the environment and log in once (nothing is sent)."""
+    from pike_tasks.mailer import DigestDeliveryError, check_smtp, resolve_smtp_settings
+
+    settings = resolve_smtp_settings()
+    try:
+        check_smtp(settings)
+    except DigestDeliveryError as exc:
+        raise PikeConfigError(f"digests cannot be sent: {exc}") from None
+
+
+def _start_sandbox(as_of: date | None):
+    """Start the embedded sandbox and point this process at it (``--sandbox``), saying so."""
     from pike_tasks.sandbox.server import start_sandbox
 
+    overridden = [name for name in (ENV_BASE_URL, ENV_SECRET) if _env(name)]
     server = start_sandbox(today=as_of or date.today())
-    os.environ["PIKE_API_BASE_URL"] = server.url
-    os.environ["PIKE_API_SECRET"] = server.secret
-    print(
-        f"pike-reports: PIKE_API_BASE_URL and PIKE_API_SECRET are not set: using the built-in sandbox at "
-        f"{server.url} (demo data). Set both to read a real workspace.",
-        file=sys.stderr,
-    )
+    os.environ[ENV_BASE_URL] = server.url
+    os.environ[ENV_SECRET] = server.secret
+    ignoring = f"ignoring {' and '.join(overridden)} from the environment; " if overridden else ""
+    print(f"pike-reports: --sandbox: {ignoring}using the built-in sandbox at {server.url} (demo data, "
+          "not your workspace)", file=sys.stderr)
     return server
+
+
+def _require_api_settings() -> None:
+    """The API settings, with one line naming both ways out when there is no secret at all."""
+    if _env(ENV_SECRET):
+        resolve_api_settings()
+        return
+    secret = api_settings.load_secret_block()  # starts Prefect's temporary API if PREFECT_API_URL is not set
+    if not secret:
+        raise PikeConfigError(
+            f"no Pike API secret: set {ENV_SECRET} (or the Prefect Secret block '{SECRET_BLOCK_NAME}') "
+            "to read your workspace, or pass --sandbox to use the built-in demo data"
+        )
+    resolve_api_settings(secret=secret)
 
 
 def _quiet_prefect_tracebacks() -> None:
@@ -61,6 +119,53 @@ def _quiet_prefect_tracebacks() -> None:
                 handler.addFilter(_NoTraceback())
 
 
+def _stop_prefect(flow_run_id=None) -> None:
+    """Stop Prefect's temporary server once it has written what this run sent it.
+
+    The server records task runs from the client's events, one database write per event. Stopped
+    in the middle of one (at interpreter exit, right after the last events arrived; more often
+    on a busy machine), it logged "Error flushing 1 events" with a traceback after "Completed".
+    So, with ``flow_run_id`` (a finished run): flush the client's log and event queues, as
+    Prefect's own test harness does before stopping its server, and wait (10 s at most) until
+    the server shows every task run of the flow run in a final state. Without it (interrupted,
+    or failed before the flow ran) the server is stopped at once.
+    """
+    if "prefect" not in sys.modules:  # ended before Prefect was needed
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer._instances.get(None)  # the temporary server, if Prefect started one
+    if server is None or not server.running:
+        return
+    if flow_run_id is not None:
+        try:
+            _wait_until_recorded(flow_run_id)
+        except Exception:  # noqa: BLE001 - waiting is a courtesy; stopping is what matters
+            pass
+    server.stop()
+
+
+def _wait_until_recorded(flow_run_id, timeout: float = 10.0) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout)
+    EventsWorker.drain_all(timeout=timeout)  # the last task-run events reach the server
+    runs_of_flow = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + timeout
+    seen = None
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_task_runs(flow_run_filter=runs_of_flow)
+            now = (len(runs), all(run.state is not None and run.state.is_final() for run in runs))
+            if now[1] and now == seen:  # all final, and nothing new for one poll
+                return
+            seen = now
+            time.sleep(0.5)
+
+
 def _failure_reason(state) -> str:
     try:
         state.result()
@@ -77,25 +182,42 @@ def run_command(args) -> int:
     if teams_source:
         load_teams_config(teams_source)  # fail fast on an unreadable or invalid file
         teams_source = str(Path(teams_source).resolve())
-    sandbox = None
-    if not os.environ.get("PIKE_API_BASE_URL") and not os.environ.get("PIKE_API_SECRET"):
-        sandbox = _use_builtin_sandbox(as_of)
+    argv = getattr(args, "argv", None)
+    if supervise.is_child():
+        supervise.become_child()  # the parent already ran check_before_start
+    else:
+        check_before_start(args)
+        if argv is not None and supervise.available():
+            return supervise.supervise(argv)
+    return _build(args, as_of, teams_source)
+
+
+def _build(args, as_of: date | None, teams_source: str | None) -> int:
+    sandbox = _start_sandbox(as_of) if args.sandbox else None
+    state = None
     try:
-        resolve_api_settings()  # no secret or a bad URL: one line, before Prefect starts
+        if sandbox is None:
+            _require_api_settings()  # no secret or a bad URL: one line, before the flow starts
         out = str(Path(args.out).resolve())
-        state, report_names = _run_flow(args, as_of, teams_source, out)
+        try:
+            state = _run_flow(args, as_of, teams_source, out)
+        except Exception as exc:  # noqa: BLE001 - Prefect itself failed (no flow state): still one line
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            print(f"pike-reports: error: Prefect could not run the flow: {type(exc).__name__}: {first_line}",
+                  file=sys.stderr)
+            return 1
     finally:
+        _stop_prefect(state.state_details.flow_run_id if state is not None else None)
         if sandbox is not None:
             sandbox.stop()
     if state.is_failed() or state.is_crashed():
         print(f"pike-reports: error: {_failure_reason(state)}", file=sys.stderr)
         return 1
-    folders = state.result()
-    for name in [*report_names, "digest"]:
-        if name in folders:
-            folder = Path(folders[name])
-            files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-            print(f"{name}: {folder}/ ({', '.join(files)})")
+    # one line per report folder, in the flow's order (`digest` used to be listed twice)
+    for name, folder in state.result().items():
+        folder = Path(folder)
+        files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        print(f"{name}: {folder}/ ({', '.join(files)})")
     return 0
 
 
@@ -110,19 +232,19 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
     if args.report == "overdue":
         return report_overdue_tasks(
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source, return_state=True
-        ), ["overdue"]
+        )
     if args.report == "workload":
         return report_billable_workload(
             as_of=as_of, team_ids=team_ids, project_ids=args.project or None, customer_ids=args.customer or None,
             output_dir=out, teams_config=teams_source, return_state=True,
-        ), ["workload"]
+        )
     if args.report == "digest":
         return send_manager_digests(
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
             dry_run=args.dry_run, force=args.force, preview_to=args.preview_to,
             skip_if_empty=args.skip_if_empty, return_state=True,
-        ), ["digest"]
+        )
     return run_all_reports(
         as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
-        digests="dry-run" if args.dry_run else "off", return_state=True,
-    ), ["overdue", "workload"]
+        digests=digest_mode(args), return_state=True,
+    )

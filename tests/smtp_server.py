@@ -99,7 +99,9 @@ class RecordingSmtpServer:
         login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else str(auth_data.login)
         password = auth_data.password.decode() if isinstance(auth_data.password, bytes) else str(auth_data.password)
         self.logins.append((login, password))
-        return AuthResult(success=(login, password) == self._credentials)
+        # handled=False: aiosmtpd then answers 535 itself (its default, handled=True, means "the
+        # authenticator already replied", so a wrong password got no answer until the timeout)
+        return AuthResult(success=(login, password) == self._credentials, handled=False)
 
     @property
     def port(self) -> int:

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import date
 from email.policy import default
 from pathlib import Path
@@ -24,7 +25,17 @@ from pydantic import SecretStr
 
 from pike_tasks.digest import Digest, digest_subject, render_digest
 from pike_tasks.email_message import build_message
-from pike_tasks.mailer import DigestDeliveryError, SmtpSecurityError, SmtpSettings, send_message, write_eml
+from pike_tasks.errors import PikeConfigError
+from pike_tasks.mailer import (
+    DigestDeliveryError,
+    SmtpAuthFailed,
+    SmtpSecurityError,
+    SmtpSettings,
+    SmtpUnavailable,
+    check_smtp,
+    send_message,
+    write_eml,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from smtp_server import RecordingSmtpServer  # noqa: E402
@@ -227,6 +238,98 @@ def test_settings_from_env_and_block():
                                    smtp_type="STARTTLS")
     b = SmtpSettings.from_block(block, sender=SENDER)
     assert (b.host, b.port, b.security, b.sender) == ("smtp.example.com", 587, "starttls", SENDER)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_refused_port_is_smtp_unavailable_at_once():
+    settings = plain_settings(_closed_port())
+    started = time.monotonic()
+    with pytest.raises(SmtpUnavailable) as info:
+        send_message(settings, make_message(make_digest()))
+    assert time.monotonic() - started < 2
+    assert info.value.recipient == "lead@example.com" and not info.value.permanent
+    assert f"127.0.0.1:{settings.port} unavailable: connection refused" in str(info.value)
+
+
+def test_silent_server_times_out_as_unavailable_after_the_configured_timeout(monkeypatch):
+    import socket
+
+    with socket.socket() as listener:  # accepts TCP (the kernel does) but never greets
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        monkeypatch.setenv("PIKE_REPORTS_SMTP_TIMEOUT", "0.5")
+        settings = SmtpSettings.from_env({**os.environ, "PIKE_REPORTS_SMTP_HOST": "127.0.0.1",
+                                          "PIKE_REPORTS_SMTP_PORT": str(listener.getsockname()[1]),
+                                          "PIKE_REPORTS_SMTP_SECURITY": "none", "PIKE_REPORTS_EMAIL_FROM": SENDER})
+        started = time.monotonic()
+        with pytest.raises(SmtpUnavailable) as info:
+            check_smtp(settings)
+    assert settings.timeout == 0.5 and time.monotonic() - started < 3
+    assert "no answer within 0.5 s (PIKE_REPORTS_SMTP_TIMEOUT)" in str(info.value)
+
+
+def test_smtp_timeout_setting():
+    base = {"PIKE_REPORTS_SMTP_HOST": "smtp.example.com", "PIKE_REPORTS_EMAIL_FROM": SENDER}
+    assert SmtpSettings.from_env(base).timeout == 30
+    assert SmtpSettings.from_env({**base, "PIKE_REPORTS_SMTP_TIMEOUT": "7.5"}).timeout == 7.5
+    for bad in ("soon", "0", "-3", "inf"):
+        with pytest.raises(PikeConfigError, match="PIKE_REPORTS_SMTP_TIMEOUT"):
+            SmtpSettings.from_env({**base, "PIKE_REPORTS_SMTP_TIMEOUT": bad})
+
+
+def test_wrong_password_is_auth_failed_after_exactly_one_attempt():
+    wrong = "wrong-pw-7f3a"
+    with RecordingSmtpServer(auth=True, password=PASSWORD) as smtp:
+        settings = plain_settings(smtp.port, username="digest", password=SecretStr(wrong))
+        with pytest.raises(SmtpAuthFailed) as info:
+            send_message(settings, make_message(make_digest()))
+    assert info.value.permanent and info.value.recipient == "lead@example.com"
+    assert len(smtp.auth_commands) == 1 and smtp.logins == [("digest", wrong)] and smtp.messages == []
+    assert "refused the login as digest: 535" in str(info.value)
+    assert wrong not in str(info.value) and PASSWORD not in str(info.value)
+
+
+def test_check_smtp_logs_in_and_sends_nothing():
+    with RecordingSmtpServer(auth=True, password=PASSWORD) as smtp:
+        check_smtp(plain_settings(smtp.port, username="digest", password=SecretStr(PASSWORD)))
+        check_smtp(plain_settings(smtp.port))  # no username: connect and EHLO only
+    assert smtp.logins == [("digest", PASSWORD)] and smtp.messages == [] and smtp.handler.rcpt_attempts == []
+
+
+def test_check_smtp_failures_are_one_typed_line_without_the_password():
+    wrong = "wrong-pw-7f3a"
+    with RecordingSmtpServer(auth=True, password=PASSWORD) as smtp:
+        port = smtp.port
+        failures = []
+        for settings, expected in [
+            (plain_settings(_closed_port(), username="digest", password=SecretStr(wrong)), SmtpUnavailable),
+            (plain_settings(port, username="digest", password=SecretStr(wrong)), SmtpAuthFailed),
+            (SmtpSettings(host="127.0.0.1", port=port, sender="reports@example.com", security="starttls",
+                          username="digest", password=SecretStr(wrong)), SmtpSecurityError),
+        ]:
+            with pytest.raises(expected) as info:
+                check_smtp(settings)
+            failures.append(str(info.value))
+    assert len(smtp.auth_commands) == 1  # the wrong password was tried once, by the AUTH case only
+    for text in failures:
+        assert len(text.splitlines()) == 1 and wrong not in text and "digest not delivered" not in text
+    assert failures[0].startswith("SMTP server 127.0.0.1:") and "connection refused" in failures[0]
+
+
+def test_typed_errors_survive_pickling():
+    import pickle
+
+    for error in (SmtpUnavailable("a@example.com", "down"), SmtpAuthFailed("", "535 no")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error) and copy.permanent == error.permanent
 
 
 def test_write_eml_round_trips(tmp_path):
