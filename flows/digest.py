@@ -30,7 +30,15 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.email_message import build_message
 from pike_tasks.errors import PikeError
-from pike_tasks.mailer import DigestDeliveryError, SmtpSettings, resolve_smtp_settings, send_message
+from pike_tasks.mailer import (
+    DigestDeliveryError,
+    SmtpAuthFailed,
+    SmtpOutcomeUnknown,
+    SmtpSettings,
+    SmtpUnavailable,
+    resolve_smtp_settings,
+    send_message,
+)
 from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
 from pike_tasks.outputs import json_bytes
 from pike_tasks.prefect_tasks import (
@@ -59,9 +67,15 @@ class DigestSendFailed(PikeError):
 
 
 def _retry_transient(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's signature)
-    """Retry a send only for temporary failures (4xx replies, dropped connections)."""
+    """Retry a send only for temporary failures of this message (4xx replies, dropped connections).
+
+    An unreachable server is not retried per recipient: the send loop stops at it and the
+    remaining digests wait for the next run (``SmtpUnavailable``).
+    """
     try:
         state.result()
+    except SmtpUnavailable:
+        return False
     except DigestDeliveryError as exc:
         return not exc.permanent
     except Exception:  # noqa: BLE001
@@ -110,6 +124,10 @@ def send_digest(
             return _held_elsewhere(ledger, recipient, logger)
     try:
         send_message(settings, message)
+    except SmtpOutcomeUnknown as exc:  # the body went out, no final reply: maybe delivered
+        ledger.settle_unknown(recipient, exc.reason)
+        logger.warning("digest for %s: outcome unknown (%s); not resending (force resends)", recipient, exc.reason)
+        return {"recipient": recipient, "status": "unknown", "reason": exc.reason, "message_id": message_id}
     except Exception:
         ledger.release(recipient)  # the server did not take it: a retry, here or elsewhere, may send it
         raise
@@ -220,8 +238,14 @@ def send_prepared(
     outcomes: dict[str, dict[str, Any]] = {}
     failures: dict[str, str] = {}
     files: dict[str, bytes] = {}
+    server_down: str | None = None  # set at the first unreachable server or refused login
     for item in prepared:
         entry = {"recipient": item.recipient, "subject": item.subject, "overdue_count": item.overdue_count}
+        if server_down is not None:  # every other recipient would wait for the same answer
+            reason = f"not tried: {server_down}"
+            failures[item.recipient] = reason
+            outcomes[item.recipient] = {**entry, "status": "failed", "reason": reason}
+            continue
         if skip_if_empty and item.overdue_count == 0:
             logger.info("nothing overdue for %s: not sending (skip_if_empty)", item.recipient)
             outcomes[item.recipient] = {**entry, "status": "skipped-empty"}
@@ -242,6 +266,9 @@ def send_prepared(
             try:
                 state.result()
                 reason = state.message or "send failed"
+            except (SmtpUnavailable, SmtpAuthFailed) as exc:
+                reason = exc.reason
+                server_down = f"the SMTP server failed for {item.recipient} ({exc.reason})"
             except DigestDeliveryError as exc:
                 reason = exc.reason
             except PikeError as exc:  # the store failed: nothing was recorded as sent

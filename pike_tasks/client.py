@@ -30,7 +30,6 @@ from pike_tasks import __version__, deadlines
 from pike_tasks.errors import (
     SCOPE_FOR_RESOURCE,
     PikeAuthError,
-    PikeConfigError,
     PikeConnectionError,
     PikeDeadlineExceeded,
     PikeError,

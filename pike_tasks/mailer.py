@@ -18,17 +18,12 @@ was refused: permanent), ``SmtpSecurityError`` (cannot be as secure as configure
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
-import json
 import os
 import smtplib
 import socket
 import ssl
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -45,6 +40,8 @@ DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 DEFAULT_TIMEOUT = 30.0
 ENV_TIMEOUT = "PIKE_REPORTS_SMTP_TIMEOUT"
+DEFAULT_DATA_TIMEOUT = 600.0  # RFC 5321 4.5.3.2.6: a server may take 10 minutes to answer the end of DATA
+ENV_DATA_TIMEOUT = "PIKE_REPORTS_SMTP_DATA_TIMEOUT"
 # Strongest first. Only one is tried: smtplib's login() tries every advertised mechanism, so a
 # wrong password would be sent (and counted against the account) up to three times.
 _AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
@@ -92,6 +89,21 @@ class SmtpUnavailable(DigestDeliveryError):
         return (SmtpUnavailable, (self.recipient, self.reason))
 
 
+class SmtpOutcomeUnknown(DigestDeliveryError):
+    """The whole message went out but no final reply came (timeout or disconnect after DATA).
+
+    The server may have accepted it: RFC 5321 treats this as an unknown outcome, and so do we.
+    Never retried automatically (a retry could deliver a second copy); the once-only record
+    keeps it as ``unknown`` until someone resends on purpose (``--force``).
+    """
+
+    def __init__(self, recipient: str, reason: str, *, permanent: bool = True) -> None:
+        super().__init__(recipient, reason, permanent=permanent)
+
+    def __reduce__(self):
+        return (SmtpOutcomeUnknown, (self.recipient, self.reason))
+
+
 class SmtpAuthFailed(DigestDeliveryError):
     """The SMTP server refused the login (or offers none): permanent, never worth a retry."""
 
@@ -113,6 +125,7 @@ class SmtpSettings:
     username: str | None = None
     password: SecretStr | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT  # seconds, for the connection and for each SMTP command
+    data_timeout: float = DEFAULT_DATA_TIMEOUT  # seconds for the final reply after the message body
     verify: bool = True
 
     def __post_init__(self) -> None:
@@ -150,7 +163,8 @@ class SmtpSettings:
         if not sender:
             raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM is not set (the From address of the digests)")
         return cls(host=host, port=port, sender=sender, security=security, username=user,
-                   password=SecretStr(password) if password else None, timeout=_timeout_from_env(env))
+                   password=SecretStr(password) if password else None, timeout=_timeout_from_env(env),
+                   data_timeout=_timeout_from_env(env, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT))
 
     @classmethod
     def from_block(cls, credentials: Any, sender: str | None = None) -> "SmtpSettings":
@@ -175,20 +189,22 @@ class SmtpSettings:
         sender = sender or os.environ.get("PIKE_REPORTS_EMAIL_FROM", "").strip() or (user or "")
         return cls(host=str(host), port=int(port), sender=sender, security=security, username=user,
                    password=SecretStr(secret) if secret else None, timeout=_timeout_from_env(os.environ),
+                   data_timeout=_timeout_from_env(os.environ, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT),
                    verify=credentials.verify if credentials.verify is not None else True)
 
 
-def _timeout_from_env(env: Mapping[str, str]) -> float:
-    """``PIKE_REPORTS_SMTP_TIMEOUT`` (seconds; the block has no timeout field, so it applies to both)."""
-    text = (env.get(ENV_TIMEOUT) or "").strip()
+def _timeout_from_env(env: Mapping[str, str], name: str = ENV_TIMEOUT, default: float = DEFAULT_TIMEOUT) -> float:
+    """``PIKE_REPORTS_SMTP_TIMEOUT`` (or ``_DATA_TIMEOUT``) in seconds; the block has no timeout
+    field, so the environment's applies to both."""
+    text = (env.get(name) or "").strip()
     if not text:
-        return DEFAULT_TIMEOUT
+        return default
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not 0 < value < float("inf"):
-        raise PikeConfigError(f"{ENV_TIMEOUT} must be a positive number of seconds, not {text[:40]!r}")
+        raise PikeConfigError(f"{name} must be a positive number of seconds, not {text[:40]!r}")
     return value
 
 
@@ -365,6 +381,7 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
     """
     recipient = getaddresses([str(msg["To"])])[0][1] or str(msg["To"])
     smtp = _connect(settings, recipient)
+    body_sent = _watch_end_of_data(smtp, settings.data_timeout)
     try:
         _login(smtp, settings, recipient)
         refused = smtp.send_message(msg, from_addr=getaddresses([settings.sender])[0][1], to_addrs=[recipient])
@@ -383,9 +400,35 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
     except smtplib.SMTPNotSupportedError as exc:
         raise SmtpSecurityError(recipient, _scrub(f"SMTP server does not support a required extension: {exc}", settings)) from None
     except (smtplib.SMTPException, OSError) as exc:  # dropped or timed out after connecting: maybe transient
+        if body_sent():
+            raise SmtpOutcomeUnknown(recipient, _scrub(
+                f"the message went out but the server gave no final reply ({type(exc).__name__}: {exc}); "
+                "it may have been delivered", settings)) from None
         raise DigestDeliveryError(recipient, _scrub(f"{type(exc).__name__}: {exc}", settings)) from None
     finally:
         _quit(smtp)
+
+
+def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float):
+    """Note when the message's terminating ``CRLF.CRLF`` has been written, and from then on wait
+    ``data_timeout`` for the server's final reply (RFC 5321 4.5.3.2.6: up to 10 minutes).
+
+    Returns a function telling whether the body went out: after that, no reply means an
+    unknown outcome, not a failure.
+    """
+    sent = False
+    write = smtp.send
+
+    def send(data):
+        nonlocal sent
+        write(data)
+        if isinstance(data, (bytes, bytearray)) and bytes(data).endswith(b"\r\n.\r\n"):
+            sent = True
+            if smtp.sock is not None:
+                smtp.sock.settimeout(data_timeout)
+
+    smtp.send = send  # type: ignore[method-assign]
+    return lambda: sent
 
 
 def write_eml(msg: EmailMessage, path: str | os.PathLike[str]) -> Path:
@@ -395,60 +438,3 @@ def write_eml(msg: EmailMessage, path: str | os.PathLike[str]) -> Path:
     with atomic_writer(path, binary=True) as fh:
         fh.write(msg.as_bytes())
     return path
-
-
-# --- once-only ledger -------------------------------------------------------------------------
-
-
-class SentLedger:
-    """One small JSON file per sent digest key under ``directory``, guarded by an OS file lock.
-
-    Prefect's cache (the ``send-digest`` task's cache key, persisted) is the first guard: a
-    retried task or flow, or a later run, finds the record and does not run the task. It
-    cannot stop two runs that check at the same moment (its default isolation takes no lock,
-    and its SERIALIZABLE file locks never expire, so a crashed run would block every later run
-    for that key), nor cover a crash between the SMTP ``250`` and Prefect writing its record.
-    This ledger covers both: ``claim(key)`` holds an ``fcntl`` lock (released by the OS if the
-    process dies) while the caller checks ``sent``, sends, and ``record``\\ s (written atomically
-    straight after the server accepted the message).
-    """
-
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
-
-    def _path(self, key: str, suffix: str) -> Path:
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-        return self.directory / f"{digest}{suffix}"
-
-    @contextlib.contextmanager
-    def claim(self, key: str) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self._path(key, ".lock"), "a+b") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-    def sent(self, key: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self._path(key, ".json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-
-    def record(self, key: str, info: Mapping[str, Any]) -> None:
-        path = self._path(key, ".json")
-        body = {"key": key, "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **info}
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(body, fh, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def forget(self, key: str) -> None:
-        self._path(key, ".json").unlink(missing_ok=True)

@@ -47,7 +47,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.errors import PikeError
 
 MARKER = ".complete"
 ENV_PUBLIC_URL = "PIKE_REPORTS_PUBLIC_URL"

@@ -11,6 +11,7 @@ import dataclasses
 import email
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -358,14 +359,16 @@ def _send_flow():
 
     @flow(name="test-send-digests")
     def send(recipients: list[str], port: int, out: str, force: bool = False, preview_to: str | None = None,
-             skip_if_empty: bool = False, counts: dict | None = None, source: str = SOURCE, dry_run: bool = False):
+             skip_if_empty: bool = False, counts: dict | None = None, source: str = SOURCE, dry_run: bool = False,
+             data_timeout: float = 600.0):
         prepared = []
         for r in recipients:
             d = make_digest(r, n=(counts or {}).get(r, 2))
             prepared.append(PreparedDigest(r, d.subject, d.overdue_count,
                                            make_message(d, preview=bool(preview_to), preview_to=preview_to)))
         _, outcomes = send_prepared(
-            prepared, as_of=AS_OF, settings=plain_settings(port), store=open_store(out), source=source,
+            prepared, as_of=AS_OF, settings=plain_settings(port, data_timeout=data_timeout), store=open_store(out),
+            source=source,
             force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, dry_run=dry_run,
         )
         return outcomes
@@ -520,3 +523,44 @@ def test_a_second_machine_sharing_only_the_store_does_not_resend(state):
     assert "STATUS ['sent', 'sent']" in outputs[0]
     assert "STATUS ['already-sent', 'already-sent']" in outputs[1]
     assert len(smtp.messages) == 2
+
+
+def test_a_final_reply_slower_than_the_data_timeout_is_unknown_and_sent_exactly_once(state):
+    """RFC 5321 lets a server take minutes to answer the end of DATA: no reply in time means the
+    outcome is unknown, which is recorded and never retried, so the manager gets one copy."""
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        smtp.handler.data_delay = 2.0  # the server accepts the message, but answers after 2 s
+        out = send(MANAGERS[:2], smtp.port, str(state), data_timeout=0.5)
+        assert {r: o["status"] for r, o in out.items()} == dict.fromkeys(MANAGERS[:2], "unknown")
+        assert all("may have been delivered" in o["reason"] for o in out.values())
+        again = send(MANAGERS[:2], smtp.port, str(state), data_timeout=0.5)  # a re-run does not resend it
+        assert {o["status"] for o in again.values()} == {"unknown"}
+        # each message went over the wire once (whether the server kept it is what is unknown)
+        assert sorted(smtp.handler.rcpt_attempts) == MANAGERS[:2]
+        summary = json.loads((state / "digest" / AS_OF.isoformat() / "summary.json").read_text())
+        assert [d["status"] for d in summary["digests"]] == ["unknown", "unknown"]
+        smtp.handler.data_delay = 0.0
+        forced = send(MANAGERS[:1], smtp.port, str(state), force=True)  # resent on purpose
+        assert forced[MANAGERS[0]]["status"] == "sent" and [m.rcpt_tos for m in smtp.messages][-1] == MANAGERS[:1]
+        assert smtp.handler.rcpt_attempts.count(MANAGERS[0]) == 2
+
+
+def test_a_dead_server_fails_the_remaining_recipients_at_once_and_a_later_run_sends_them(state):
+    """After the first recipient finds the server unreachable, the rest are not tried (each
+    would wait the same timeout); they stay unsent and the next run sends them."""
+    from flows.digest import DigestSendFailed
+
+    send = _send_flow()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]  # nothing listens here once the probe closes
+    started = time.monotonic()
+    failed = send(MANAGERS, dead_port, str(state), return_state=True)
+    assert failed.is_failed() and time.monotonic() - started < 20
+    with pytest.raises(DigestSendFailed) as info:
+        failed.result()
+    assert "3 of 3 digests not delivered" in str(info.value) and str(info.value).count("not tried") == 2
+    with RecordingSmtpServer() as smtp:
+        later = send(MANAGERS, smtp.port, str(state))
+    assert {o["status"] for o in later.values()} == {"sent"} and len(smtp.messages) == 3

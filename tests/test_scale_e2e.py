@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from moto_server import MotoServer, start_moto
-from postgres_server import PostgresServer, postgres_bin, start_postgres
+from postgres_server import postgres_bin, start_postgres
 from prefect_server import PrefectServer, Worker, start_server
 from smtp_server import RecordingSmtpServer
 
