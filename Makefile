@@ -23,7 +23,7 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 demo: install
-	$(BIN)/python -m pike_tasks.demo
+	$(BIN)/python -m flows.demo
 
 test: install browsers services
 	$(BIN)/python -m pytest -q

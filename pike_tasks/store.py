@@ -174,6 +174,10 @@ class ReportStore:
         """File names of a complete folder (no marker, no hidden files)."""
         raise NotImplementedError
 
+    def files_at(self, location: str) -> list[str]:
+        """File names in a folder given by its location (what ``publish`` returned), for people."""
+        raise NotImplementedError
+
     # ---- once-only records ---------------------------------------------------------------
     def create_record(self, key: str, data: bytes) -> bool:
         """Write ``key`` only if it does not exist; True if this call created it."""
@@ -373,6 +377,12 @@ class LocalStore(ReportStore):
             return []
         return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
+    def files_at(self, location: str) -> list[str]:
+        try:
+            return sorted(p.name for p in Path(location).iterdir() if p.is_file() and not p.name.startswith("."))
+        except OSError:
+            return []
+
     def create_record(self, key: str, data: bytes) -> bool:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -560,6 +570,10 @@ class RemoteStore(ReportStore):
         if self.read(ref, MARKER) is None:
             return []
         return sorted(n for n in self._names(self._path(ref.key)) if not n.startswith("."))
+
+    def files_at(self, location: str) -> list[str]:
+        path = location.split("://", 1)[-1]
+        return sorted(n for n in self._names(path) if not n.startswith("."))
 
     def create_record(self, key: str, data: bytes) -> bool:
         try:

@@ -1,13 +1,15 @@
-"""`make demo` (`python -m pike_tasks.demo`) works for a new user: a new Prefect home, no settings."""
+"""`make demo` (`python -m flows.demo`) works for a new user: a new Prefect home, no settings."""
 
 from __future__ import annotations
 
 import email
+import json
+import re
 import email.policy
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ def test_demo_writes_both_reports_and_mails_every_manager_once(tmp_path):
     # a Prefect home that does not exist yet: the temporary API creates its database first,
     # the slowest start there is (it outlasted Prefect's default 20 s on a busy machine)
     env.update(PREFECT_HOME=str(tmp_path / "new-prefect-home"), PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-m", "pike_tasks.demo"], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-m", "flows.demo"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=380)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr
@@ -31,9 +33,24 @@ def test_demo_writes_both_reports_and_mails_every_manager_once(tmp_path):
     for report in ("overdue", "workload"):
         page = out / report / day / "index.html"
         assert page.is_file() and "<script" not in page.read_text(encoding="utf-8").lower()
-    mails = sorted((out / "digest" / day / "inbox").glob("*.eml"))
-    recipients = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)["To"] for m in mails]
+    mails = sorted((out / "inbox" / day).glob("*.eml"))
+    messages = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default) for m in mails]
+    recipients = [m["To"] for m in messages]
     managers = {"delivery.lead@example.com", "platform.lead@example.com", "design.lead@example.com",
                 "data.lead@example.com"}  # teams.example.yaml
     assert sorted(recipients) == sorted(managers)  # every manager once, nobody twice
     assert f"Digests: {len(managers)} emails received" in done.stdout
+
+    # the change view: yesterday's report is the baseline, and the digests say what changed
+    summary = json.loads((out / "overdue" / day / "summary.json").read_text(encoding="utf-8"))
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    assert summary["baseline_as_of"] == yesterday and summary["new"] > 0 and summary["resolved"] > 0
+    assert [p["as_of"] for p in summary["history"]] == [yesterday, day]
+    assert any(re.search(r"\d+ new, \d+ resolved", m["Subject"]) for m in messages)
+    # links open: they point at the demo's web server for the store, never at a file:// path
+    for message in messages:
+        html = message.get_body(("html",)).get_content()
+        assert "file://" not in html
+        links = re.findall(r'href="http://127\.0\.0\.1:\d+/([^"#]+)', html)
+        assert f"overdue/{day}/index.html" in links
+        assert all((out / link).is_file() for link in links)

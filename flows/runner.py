@@ -25,6 +25,7 @@ from pike_tasks import settings as api_settings
 from pike_tasks import supervise
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
+from pike_tasks.store import open_store
 from pike_tasks.teams_config import load_teams_config
 
 
@@ -42,7 +43,7 @@ def digest_mode(args) -> str:
     if args.report == "digest":
         return "dry-run" if args.dry_run else "send"
     if args.report == "all":
-        return "dry-run" if args.dry_run else "off"
+        return "dry-run" if args.dry_run else ("send" if getattr(args, "send_digests", False) else "off")
     return "off"
 
 
@@ -60,6 +61,7 @@ def check_before_start(args) -> None:
         resolve_api_settings()  # a bad URL or rate limit; without an env secret, the child looks for the block
     if digest_mode(args) == "send":
         check_smtp_settings()
+    open_store(args.out, setting="--out").check_writable()  # a bad store: one line, before any API call
 
 
 def check_smtp_settings() -> None:
@@ -198,7 +200,8 @@ def _build(args, as_of: date | None, teams_source: str | None) -> int:
     try:
         if sandbox is None:
             _require_api_settings()  # no secret or a bad URL: one line, before the flow starts
-        out = str(Path(args.out).resolve())
+        store = open_store(args.out, setting="--out")
+        out = store.location  # an absolute folder, or the store URL
         try:
             state = _run_flow(args, as_of, teams_source, out)
         except Exception as exc:  # noqa: BLE001 - Prefect itself failed (no flow state): still one line
@@ -215,9 +218,7 @@ def _build(args, as_of: date | None, teams_source: str | None) -> int:
         return 1
     # one line per report folder, in the flow's order (`digest` used to be listed twice)
     for name, folder in state.result().items():
-        folder = Path(folder)
-        files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-        print(f"{name}: {folder}/ ({', '.join(files)})")
+        print(f"{name}: {folder}/ ({', '.join(store.files_at(folder))})")
     return 0
 
 
@@ -246,5 +247,5 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
         )
     return run_all_reports(
         as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
-        digests=digest_mode(args), return_state=True,
+        digests=digest_mode(args), force_digests=args.force, return_state=True,
     )
