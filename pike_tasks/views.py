@@ -155,6 +155,7 @@ def overdue_view(
         "headline": [
             _stat("Overdue tasks", totals["overdue_tasks"], _plural(totals["overdue_tasks"], "open task", "open tasks")
                   + " past due"),
+            *_change_stats(change),
             _stat("Teams affected", totals["teams"], _teams_note(totals["teams"], totals["no_team_tasks"])),
             _stat("Oldest", "—" if oldest is None else fmt_int(oldest),
                   "no overdue task" if oldest is None else _plural(oldest, "day", "days") + " past due"),
@@ -189,7 +190,19 @@ class ChangeInputs:
     undated: Mapping[str, Any]  # transforms.open_without_due_date
 
 
-MAX_CHANGE_ROWS = 50  # per list on the page; the rest are in changes.csv / due_soon.csv
+MAX_CHANGE_ROWS = 250  # per list on the page; the rest are in changes.csv / due_soon.csv
+FIRST_CHANGE_ROWS = 8  # shown open; the others behind "Show N more", so the team sections stay near the top
+
+
+def _change_stats(change: ChangeInputs | None) -> list[dict[str, str]]:
+    """"New" and "Resolved" next to the overdue count, when there is a baseline to compare with."""
+    if change is None or change.baseline_as_of is None:
+        return []
+    since = "since " + short_date(change.baseline_as_of.isoformat())
+    return [
+        _stat("New", "+" + fmt_int(int(change.counts.get("new", 0))), "newly overdue " + since, "warn"),
+        _stat("Resolved", fmt_int(int(change.counts.get("resolved", 0))), "no longer overdue " + since),
+    ]
 
 
 def _changes_per_team(change: ChangeInputs | None) -> dict[str, str]:
@@ -213,6 +226,7 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
     resolved = [r for r in rows if r["change"] == "resolved"]
     trend_max = max((int(p["overdue_tasks"]) for p in change.history), default=0)
     due = _records(change.due_soon.head(MAX_CHANGE_ROWS))
+    due_rows = [_due_row(r, app_url_template, as_of) for r in due]
     return {"change": {
         "baseline": baseline.isoformat() if baseline else "",
         "since": since,
@@ -221,9 +235,13 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
             f"since {since}." if baseline else
             "This is the first report of this scope in the store: from the next one on, it shows what changed."
         ),
-        "new": [_change_row(r, app_url_template, as_of) for r in new[:MAX_CHANGE_ROWS]],
+        "new": [_change_row(r, app_url_template, as_of) for r in new[:FIRST_CHANGE_ROWS]],
+        "new_rest": [_change_row(r, app_url_template, as_of) for r in new[FIRST_CHANGE_ROWS:MAX_CHANGE_ROWS]],
+        "new_count": fmt_int(len(new)),
         "new_more": fmt_int(len(new) - MAX_CHANGE_ROWS) if len(new) > MAX_CHANGE_ROWS else "",
-        "resolved": [_change_row(r, app_url_template, as_of) for r in resolved[:MAX_CHANGE_ROWS]],
+        "resolved": [_change_row(r, app_url_template, as_of) for r in resolved[:FIRST_CHANGE_ROWS]],
+        "resolved_rest": [_change_row(r, app_url_template, as_of) for r in resolved[FIRST_CHANGE_ROWS:MAX_CHANGE_ROWS]],
+        "resolved_count": fmt_int(len(resolved)),
         "resolved_more": fmt_int(len(resolved) - MAX_CHANGE_ROWS) if len(resolved) > MAX_CHANGE_ROWS else "",
         "trend": [
             {"as_of": p["as_of"], "label": short_date(p["as_of"], current_year=as_of.year),
@@ -231,7 +249,8 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
              "height": _pct(100.0 * int(p["overdue_tasks"]) / trend_max if trend_max else 0.0)}
             for p in change.history
         ] if len(change.history) > 1 else [],
-        "due_soon": [_due_row(r, app_url_template, as_of) for r in due],
+        "due_soon": due_rows[:FIRST_CHANGE_ROWS],
+        "due_soon_rest": due_rows[FIRST_CHANGE_ROWS:],
         "due_soon_count": fmt_int(len(change.due_soon)),
         "due_soon_more": fmt_int(len(change.due_soon) - len(due)) if len(change.due_soon) > len(due) else "",
         "undated_total": fmt_int(int(change.undated.get("total", 0))),

@@ -437,3 +437,60 @@ def test_overdue_page_caps_rows_per_team_and_says_how_many_more():
     assert f"Task {MAX_TASKS_PER_TEAM - 1}<" in html
     assert f"Task {MAX_TASKS_PER_TEAM}<" not in html
     assert "and 7 more overdue tasks in Delivery" in html
+
+
+# --- the change view on the overdue page (REPORTS.md Report 4, due soon, not counted) -----------
+
+
+def change_inputs(evil: str = "Ship it") -> views.ChangeInputs:
+    from datetime import date as _date
+
+    changes = pd.DataFrame([
+        ("new", "", "t1", "team-d", "Delivery", "Configure SSO", "high", "inProgress", "2026-04-01", 8),
+        ("resolved", "closed", "t9", "team-d", "Delivery", evil, "low", "done", "2026-03-30", 9),
+        ("resolved", "gone", "t8", "", "No team", "Old thing", "", "", "2026-03-01", 30),
+    ], columns=["change", "reason", "task_id", "team_id", "team", "title", "priority", "status", "due_date",
+                "days_overdue"])
+    counts = {"new": 1, "resolved": 2, "teams": [
+        {"team_id": "team-d", "team": "Delivery", "new": 1, "resolved": 1},
+        {"team_id": "", "team": "No team", "new": 0, "resolved": 1}]}
+    history = [{"as_of": "2026-04-08", "overdue_tasks": 4}, {"as_of": "2026-04-09", "overdue_tasks": 3}]
+    due = pd.DataFrame([("t5", "team-d", "Delivery", evil, "No project", "No customer", "Jane Doe", "urgent",
+                         "toDo", "2026-04-10", 1, 0)],
+                       columns=["task_id", "team_id", "team", "title", "project", "customer", "assignees",
+                                "priority", "status", "due_date", "days_left", "priority_rank"])
+    undated = {"total": 5, "teams": [{"team_id": "team-d", "team": "Delivery", "count": 5}]}
+    return views.ChangeInputs(_date(2026, 4, 8), changes, counts, history, due, undated)
+
+
+def change_html(change) -> str:
+    rows, summary = overdue_frames()
+    view = views.overdue_view(rows, summary, as_of=AS_OF, generated_at="2026-04-09 07:00 UTC", filters={},
+                              app_url_template="https://app.example.com/tasks/{id}", source="sandbox", change=change)
+    return render_overdue_html(view)
+
+
+def test_the_page_says_what_changed_per_team_and_shows_the_trend_due_soon_and_not_counted():
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", change_html(change_inputs()))).split())
+    assert "New +1 newly overdue since 8 Apr" in text and "Resolved 2 no longer overdue since 8 Apr" in text
+    assert "What changed since Wednesday 8 April 2026" in text
+    assert "+1 new, 1 resolved since 8 Apr" in text  # on Delivery's section
+    assert "Ship it Delivery · Closed (Done)" in text and "Old thing No team · No longer in Pike" in text
+    assert "4 8 Apr 3 9 Apr" in text  # the trend, oldest first
+    assert "Due in the next 7 days (1)" in text and "due tomorrow" in text
+    assert "Not counted: 5 without a due date" in text and "Delivery: 5" in text
+
+
+def test_without_a_baseline_the_page_says_changes_start_with_the_next_report():
+    first = change_inputs()
+    first = views.ChangeInputs(None, first.changes.iloc[0:0], {"new": 0, "resolved": 0, "teams": []},
+                               first.history[-1:], first.due_soon, first.undated)
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", change_html(first))).split())
+    assert "first report of this scope" in text and "newly overdue" not in text
+
+
+@pytest.mark.parametrize("evil", ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>'])
+def test_change_lists_escape_titles(evil):
+    html = change_html(change_inputs(evil))
+    assert_inert(html)
+    assert "&lt;" in html
