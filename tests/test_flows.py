@@ -215,3 +215,29 @@ def test_artifacts_show_paths_and_titles_as_they_are(prefect_harness, tmp_path):
     assert f"`{folder}`" in markdown and "\\-" not in markdown.split("Files:")[1]
     rows = json.loads(table) if isinstance(table, str) else table
     assert rows == [{"title": title, "assignees": "Ann; <b>Bob</b> Next", "days_overdue": 3}]
+
+
+def test_an_unknown_team_id_fails_naming_it_and_writes_nothing(prefect_harness, api_env, tmp_path):
+    from flows.overdue import report_overdue_tasks
+    from pike_tasks.errors import PikeConfigError
+
+    state = report_overdue_tasks(as_of=AS_OF, team_ids=["no-such-team"], output_dir=str(tmp_path),
+                                 teams_config=str(FIXTURE / "teams.yaml"), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(PikeConfigError, match="unknown team id 'no-such-team'"):
+        state.result()
+    assert not (tmp_path / "overdue").exists() and not (tmp_path / "filtered").exists()
+
+
+def test_a_team_filtered_run_never_overwrites_the_whole_workspace_report(prefect_harness, api_env, tmp_path):
+    from flows.overdue import report_overdue_tasks
+
+    config = str(FIXTURE / "teams.yaml")
+    whole = Path(report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), teams_config=config)["overdue"])
+    before = (whole / "overdue.csv").read_bytes()
+    team = "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b"  # Delivery in teams.yaml
+    part = Path(report_overdue_tasks(as_of=AS_OF, team_ids=[team], output_dir=str(tmp_path),
+                                     teams_config=config)["overdue"])
+    assert part != whole and part.parents[2].name == "filtered"
+    assert (whole / "overdue.csv").read_bytes() == before
+    assert len((part / "overdue.csv").read_bytes()) < len(before)
