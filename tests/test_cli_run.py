@@ -153,7 +153,8 @@ def test_sandbox_flag_wins_over_env_says_so_and_lists_each_folder_once(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "--sandbox: ignoring PIKE_API_BASE_URL and PIKE_API_SECRET from the environment; using the built-in sandbox" in done.stderr
     assert "Traceback" not in done.stderr
-    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["digest"]  # it was printed twice
+    # each folder once (digest was printed twice); the digest run stores the overdue page it links
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["overdue", "digest"]
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == EXAMPLE_MANAGERS
     assert secret not in done.stdout + done.stderr
 
