@@ -29,13 +29,14 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.email_message import build_message
-from pike_tasks.errors import PikeError
+from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.mailer import (
     DigestDeliveryError,
     SmtpAuthFailed,
     SmtpOutcomeUnknown,
     SmtpSettings,
     SmtpUnavailable,
+    check_smtp,
     resolve_smtp_settings,
     send_message,
 )
@@ -328,8 +329,28 @@ def deliver_digests(
 
 
 def smtp_settings_for(dry_run: bool, smtp_block: str | None) -> SmtpSettings | None:
-    """SMTP settings, resolved before any API call so a missing server fails in one line first."""
-    return None if dry_run else resolve_smtp_settings(smtp_block)
+    """SMTP settings, resolved and tried (connect, log in, quit) before any API call, so a missing
+    block, a wrong password or a dead server fails the run in one line before the fetch.
+
+    Raises:
+        PikeConfigError: naming the block or variable, or what the server answered.
+    """
+    if dry_run:
+        return None
+    try:
+        settings = resolve_smtp_settings(smtp_block)
+    except PikeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. no block of that name: Prefect raises a bare ValueError
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PikeConfigError(f"SMTP block {smtp_block!r} could not be loaded: {first[:200]} "
+                              "(create it with `pike-reports setup`, or leave smtp_block empty to use "
+                              "PIKE_REPORTS_SMTP_*)") from None
+    try:
+        check_smtp(settings)
+    except DigestDeliveryError as exc:
+        raise PikeConfigError(f"digests cannot be sent: {exc}") from None
+    return settings
 
 
 @flow(name="send-manager-digests", flow_run_name=run_name("digest"), validate_parameters=True)

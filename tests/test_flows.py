@@ -241,3 +241,29 @@ def test_a_team_filtered_run_never_overwrites_the_whole_workspace_report(prefect
     assert part != whole and part.parents[2].name == "filtered"
     assert (whole / "overdue.csv").read_bytes() == before
     assert len((part / "overdue.csv").read_bytes()) < len(before)
+
+
+@pytest.mark.parametrize("smtp_block, env, expected", [
+    ("no-such-block", {}, "SMTP block 'no-such-block' could not be loaded"),
+    (None, {}, "PIKE_REPORTS_SMTP_HOST is not set"),
+    (None, {"PIKE_REPORTS_SMTP_HOST": "127.0.0.1", "PIKE_REPORTS_SMTP_PORT": "1", "PIKE_REPORTS_SMTP_SECURITY": "none",
+            "PIKE_REPORTS_EMAIL_FROM": "r@example.com"}, "digests cannot be sent"),
+])
+def test_the_digest_flow_checks_smtp_before_any_api_call(prefect_harness, api_env, tmp_path, monkeypatch,
+                                                         smtp_block, env, expected):
+    """A missing block, no SMTP settings or a dead server: one line, and not one API request."""
+    from flows.digest import send_manager_digests
+    from pike_tasks.errors import PikeConfigError
+
+    for name in ("PIKE_REPORTS_SMTP_HOST", "PIKE_REPORTS_SMTP_PORT", "PIKE_REPORTS_EMAIL_FROM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    api_env.requests.clear()
+    state = send_manager_digests(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"),
+                                 smtp_block=smtp_block, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(PikeConfigError) as info:
+        state.result()
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    assert api_env.requests == []
