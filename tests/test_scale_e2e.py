@@ -226,7 +226,7 @@ def _sent_to(smtp: RecordingSmtpServer, as_of: date) -> dict[str, int]:
 
 def _report_link(received) -> str:
     text = received.message.get_body(("plain",)).get_content()
-    match = re.search(r"full HTML report: (\S+)", text)
+    match = re.search(r"the full report: (https?://\S+?)\.?\s", text)
     assert match, text[-1500:]
     return match.group(1).rstrip(".")
 
