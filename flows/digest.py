@@ -1,7 +1,7 @@
 """Flow: manager digests by email (REPORTS.md, Report 3), each sent once and only once.
 
 Recipe: fetch -> resolve -> build one digest per manager address (pure) -> one ``send-digest``
-task run per recipient (tens at most). A recipient that fails does not stop the others; the
+task run per recipient, a few at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, default 4). A recipient that fails does not stop the others; the
 flow run then fails naming exactly who did not get their digest.
 
 Once and only once, for a (digest kind, as_of, workspace, recipient), across every worker:
@@ -39,6 +39,7 @@ from pike_tasks.mailer import (
     SmtpOutcomeUnknown,
     SmtpSettings,
     SmtpUnavailable,
+    check_smtp,
     resolve_smtp_settings,
     send_message,
 )
@@ -242,9 +243,11 @@ def send_prepared(
 
     Up to ``connections`` digests (default ``PIKE_REPORTS_SMTP_CONNECTIONS``, 4) are sent at
     once, each task run on its own SMTP connection, so one slow recipient holds up one slot,
-    not the run. At the first unreachable server or refused login nothing more is started:
-    the sends already under way finish, and every digest not yet started fails as "not tried"
-    (a later run sends it).
+    not the run. Before that, one connection and login (``check_smtp``): a dead server or a
+    wrong password fails every digest as "not tried" after a single try. At the first
+    unreachable server or refused login while sending nothing more is started: the sends
+    already under way finish, and every digest not yet started fails as "not tried" (a later
+    run sends it).
 
     The folder ``digest/<as_of>/`` holds ``summary.json`` (the delivery log: each recipient's
     status, sorted by address) and, in a dry run, one ``.eml`` per digest. Returns (folder,
@@ -278,6 +281,13 @@ def send_prepared(
     waiting = deque(to_send)
     running: dict[Any, PreparedDigest] = {}
     server_down: str | None = None  # set at the first unreachable server or refused login
+    if window > 1 and len(to_send) > 1:
+        # one connection and login first: a dead server or a wrong password then costs one try,
+        # not one per connection (a provider may lock the account after a few refused logins)
+        try:
+            check_smtp(settings)
+        except (SmtpUnavailable, SmtpAuthFailed) as exc:
+            server_down = f"the SMTP server failed before any digest was sent ({exc.reason})"
     while running or (waiting and server_down is None):
         while waiting and server_down is None and len(running) < window:
             item = waiting.popleft()

@@ -547,8 +547,22 @@ def test_a_final_reply_slower_than_the_data_timeout_is_unknown_and_sent_exactly_
 
 
 def test_a_dead_server_fails_the_remaining_recipients_at_once_and_a_later_run_sends_them(state):
-    """After the first recipient finds the server unreachable, the rest are not tried (each
-    would wait the same timeout); they stay unsent and the next run sends them."""
+    """With one connection at a time, the first failure stops the run (the rest "not tried")."""
+    from flows.digest import DigestSendFailed
+
+    send = _send_flow()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    failed = send(MANAGERS, dead_port, str(state), return_state=True, connections=1)
+    with pytest.raises(DigestSendFailed) as info:
+        failed.result()
+    assert "3 of 3 digests not delivered" in str(info.value) and str(info.value).count("not tried") == 2
+
+
+def test_a_dead_server_with_parallel_connections_is_tried_once(state):
+    """Several connections at once: one connection and login come first, so an unreachable
+    server (or a refused login) is tried once; every digest stays unsent and the next run sends them."""
     from flows.digest import DigestSendFailed
 
     send = _send_flow()
@@ -561,8 +575,9 @@ def test_a_dead_server_fails_the_remaining_recipients_at_once_and_a_later_run_se
     assert failed.is_failed() and time.monotonic() - started < 20
     with pytest.raises(DigestSendFailed) as info:
         failed.result()
-    # the two sends under way when the server proved dead fail with its answer; nothing more starts
-    assert "7 of 7 digests not delivered" in str(info.value) and str(info.value).count("not tried") == 5
+    # one connection tried first (not one per connection): every digest is "not tried"
+    assert "7 of 7 digests not delivered" in str(info.value) and str(info.value).count("not tried") == 7
+    assert "failed before any digest was sent" in str(info.value)
     with RecordingSmtpServer() as smtp:
         later = send(many, smtp.port, str(state))
     assert {o["status"] for o in later.values()} == {"sent"} and len(smtp.messages) == 7
