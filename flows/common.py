@@ -9,7 +9,7 @@ from typing import Any
 from pydantic.json_schema import SkipJsonSchema
 
 from pike_tasks.errors import PikeError
-from pike_tasks.store import ReportStore, open_store
+from pike_tasks.store import ReportStore, keep_days_setting, open_store
 from pike_tasks.teams_config import TeamsConfig, load_teams_config
 
 # Flow parameter type for the teams config: a path to YAML/JSON, inline JSON, or a mapping.
@@ -53,7 +53,11 @@ def settings_for(as_of: date | None, teams_config: TeamsConfigParam) -> tuple[da
 
 
 def open_report_store(output_dir: str) -> ReportStore:
-    """The report store named by ``output_dir``, checked writable before any API call (one line if not)."""
+    """The report store named by ``output_dir``, checked writable before any API call (one line if not).
+
+    ``PIKE_REPORTS_KEEP_DAYS`` is checked here too, so a bad value fails before any API call.
+    """
+    keep_days_setting()
     store = open_store(output_dir, setting="output_dir")
     store.check_writable()
     return store

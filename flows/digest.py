@@ -1,7 +1,7 @@
 """Flow: manager digests by email (REPORTS.md, Report 3), each sent once and only once.
 
 Recipe: fetch -> resolve -> build one digest per manager address (pure) -> one ``send-digest``
-task run per recipient (tens at most). A recipient that fails does not stop the others; the
+task run per recipient, a few at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, default 4). A recipient that fails does not stop the others; the
 flow run then fails naming exactly who did not get their digest.
 
 Once and only once, for a (digest kind, as_of, workspace, recipient), across every worker:
@@ -19,6 +19,8 @@ digest folder and records nothing.
 from __future__ import annotations
 
 import os
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.email_message import build_message
@@ -42,13 +45,17 @@ from pike_tasks.mailer import (
 )
 from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
 from pike_tasks.outputs import json_bytes
+from pike_tasks.progress import ProgressLog
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     Resolved,
+    SendProgress,
     api_source_label,
+    apply_retention,
     build_overdue_report,
     check_team_filter,
     fetch_workspace,
+    prune_ledger,
     resolve_workspace,
     source_id,
 )
@@ -191,6 +198,7 @@ def prepare_digests(
     )
     generated_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     prepared = []
+    progress = ProgressLog(get_run_logger(), "digests built", len(digests))
     for digest in digests:
         rendered = render_digest(
             digest, report_url=report_url, app_url_template=config.app_url_template,
@@ -203,6 +211,7 @@ def prepare_digests(
             preview=bool(preview_to), preview_to=preview_to,
         )
         prepared.append(PreparedDigest(digest.recipient, digest.subject, digest.overdue_count, message))
+        progress.update(len(prepared))
     get_run_logger().info("%d manager digests built for %s", len(prepared), as_of)
     return prepared
 
@@ -228,56 +237,80 @@ def send_prepared(
     force: bool = False,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
+    connections: int | None = None,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """Send (or write) every prepared digest, one task run each; publish the digest folder.
 
+    Up to ``connections`` digests (default ``PIKE_REPORTS_SMTP_CONNECTIONS``, 4) are sent at
+    once, each task run on its own SMTP connection, so one slow recipient holds up one slot,
+    not the run. Before that, one connection and login (``check_smtp``): a dead server or a
+    wrong password fails every digest as "not tried" after a single try. At the first
+    unreachable server or refused login while sending nothing more is started: the sends
+    already under way finish, and every digest not yet started fails as "not tried" (a later
+    run sends it).
+
     The folder ``digest/<as_of>/`` holds ``summary.json`` (the delivery log: each recipient's
-    status) and, in a dry run, one ``.eml`` per digest. Returns (folder, outcomes). Raises
-    ``DigestSendFailed`` naming every recipient that did not get their digest, after all were tried.
+    status, sorted by address) and, in a dry run, one ``.eml`` per digest. Returns (folder,
+    outcomes). Raises ``DigestSendFailed`` naming every recipient that did not get their digest,
+    after all were tried.
     """
     logger = get_run_logger()
+    window = connections if connections is not None else smtp_connections()
+    entries = {item.recipient: {"recipient": item.recipient, "subject": item.subject,
+                                "overdue_count": item.overdue_count} for item in prepared}
     outcomes: dict[str, dict[str, Any]] = {}
     failures: dict[str, str] = {}
     files: dict[str, bytes] = {}
-    server_down: str | None = None  # set at the first unreachable server or refused login
+    to_send: list[PreparedDigest] = []
     for item in prepared:
-        entry = {"recipient": item.recipient, "subject": item.subject, "overdue_count": item.overdue_count}
-        if server_down is not None:  # every other recipient would wait for the same answer
-            reason = f"not tried: {server_down}"
-            failures[item.recipient] = reason
-            outcomes[item.recipient] = {**entry, "status": "failed", "reason": reason}
-            continue
+        entry = entries[item.recipient]
         if skip_if_empty and item.overdue_count == 0:
             logger.info("nothing overdue for %s: not sending (skip_if_empty)", item.recipient)
             outcomes[item.recipient] = {**entry, "status": "skipped-empty"}
-            continue
-        if dry_run:
+        elif dry_run:
             name = eml_name(item.recipient)
             files[name] = item.message.as_bytes()
             outcomes[item.recipient] = {**entry, "status": "dry-run", "eml": name}
-            continue
-        state = send_digest(
-            item.recipient, as_of, item.message, settings, store=store, source=source, kind=DIGEST_KIND,
-            force=force, preview=bool(preview_to), return_state=True,
-        )
-        if state.is_completed():
-            result = state.result()
-            outcomes[item.recipient] = {**entry, **{k: v for k, v in result.items() if k in ("status", "reason")}}
         else:
-            try:
-                state.result()
-                reason = state.message or "send failed"
-            except (SmtpUnavailable, SmtpAuthFailed) as exc:
-                reason = exc.reason
-                server_down = f"the SMTP server failed for {item.recipient} ({exc.reason})"
-            except DigestDeliveryError as exc:
-                reason = exc.reason
-            except PikeError as exc:  # the store failed: nothing was recorded as sent
-                reason = str(exc)
-            except Exception as exc:  # noqa: BLE001 - any failure is this recipient's failure
-                reason = f"{type(exc).__name__}: {exc}"
+            to_send.append(item)
+
+    progress = SendProgress(
+        len(to_send), logger, what="previews sent" if preview_to else "digests sent", key="digests-sent",
+        description=f"{'Previews' if preview_to else 'Manager digests'} sent for {as_of.isoformat()}",
+    )
+    waiting = deque(to_send)
+    running: dict[Any, PreparedDigest] = {}
+    server_down: str | None = None  # set at the first unreachable server or refused login
+    if window > 1 and len(to_send) > 1:
+        # one connection and login first: a dead server or a wrong password then costs one try,
+        # not one per connection (a provider may lock the account after a few refused logins)
+        try:
+            check_smtp(settings)
+        except (SmtpUnavailable, SmtpAuthFailed) as exc:
+            server_down = f"the SMTP server failed before any digest was sent ({exc.reason})"
+    while running or (waiting and server_down is None):
+        while waiting and server_down is None and len(running) < window:
+            item = waiting.popleft()
+            future = send_digest.submit(
+                item.recipient, as_of, item.message, settings, store=store, source=source, kind=DIGEST_KIND,
+                force=force, preview=bool(preview_to),
+            )
+            running[future] = item
+        future = next(as_completed(list(running)))
+        item = running.pop(future)
+        future.wait()
+        outcome, reason, down = _outcome_of(future.state, item.recipient)
+        outcomes[item.recipient] = {**entries[item.recipient], **outcome}
+        if reason is not None:
             failures[item.recipient] = reason
-            outcomes[item.recipient] = {**entry, "status": "failed", "reason": reason}
+        if down is not None and server_down is None:
+            server_down = down  # every other recipient would wait for the same answer
+        progress.advance()
+    for item in waiting:  # only left when the server is down
+        reason = f"not tried: {server_down}"
+        failures[item.recipient] = reason
+        outcomes[item.recipient] = {**entries[item.recipient], "status": "failed", "reason": reason}
+    progress.finish()
 
     files["summary.json"] = json_bytes({
         "report": "digest", "as_of": as_of.isoformat(),
@@ -285,7 +318,11 @@ def send_prepared(
         "mode": "preview" if preview_to else ("dry-run" if dry_run else "send"),
         "digests": [outcomes[r] for r in sorted(outcomes, key=str.casefold)],
     })
-    folder = store.publish(FolderRef("digest", as_of, Scope.of(team_ids)), files)
+    ref = FolderRef("digest", as_of, Scope.of(team_ids))
+    folder = store.publish(ref, files)
+    apply_retention(store, ref, logger)
+    if not dry_run and not preview_to:
+        prune_ledger(store, DIGEST_KIND, as_of, logger)
     for status in ("unknown", "claimed-elsewhere"):
         held = sorted(r for r, o in outcomes.items() if o["status"] == status)
         if held:
@@ -293,7 +330,52 @@ def send_prepared(
     if failures:
         names = "; ".join(f"{r} ({failures[r]})" for r in sorted(failures, key=str.casefold))
         raise DigestSendFailed(f"{len(failures)} of {len(prepared)} digests not delivered: {names}")
-    return folder, outcomes
+    return folder, {r: outcomes[r] for r in entries if r in outcomes}
+
+
+def _outcome_of(state, recipient: str) -> tuple[dict[str, Any], str | None, str | None]:
+    """(what summary.json says, the failure reason or None, why the server is down or None)."""
+    if state.is_completed():
+        result = state.result()
+        return {k: v for k, v in result.items() if k in ("status", "reason")}, None, None
+    down = None
+    try:
+        state.result()
+        reason = state.message or "send failed"
+    except (SmtpUnavailable, SmtpAuthFailed) as exc:
+        reason = exc.reason
+        down = f"the SMTP server failed for {recipient} ({exc.reason})"
+    except DigestDeliveryError as exc:
+        reason = exc.reason
+    except PikeError as exc:  # the store failed: nothing was recorded as sent
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure is this recipient's failure
+        reason = f"{type(exc).__name__}: {exc}"
+    return {"status": "failed", "reason": reason}, reason, down
+
+
+ENV_SMTP_CONNECTIONS = "PIKE_REPORTS_SMTP_CONNECTIONS"
+DEFAULT_SMTP_CONNECTIONS = 4
+MAX_SMTP_CONNECTIONS = 32
+
+
+def smtp_connections(env: Mapping[str, str] | None = None) -> int:
+    """How many digests are sent at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, 1-32, default 4).
+
+    Raises:
+        PikeConfigError: not a whole number in range (one line naming the variable).
+    """
+    text = ((os.environ if env is None else env).get(ENV_SMTP_CONNECTIONS) or "").strip()
+    if not text:
+        return DEFAULT_SMTP_CONNECTIONS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SMTP_CONNECTIONS:
+        raise PikeConfigError(f"{ENV_SMTP_CONNECTIONS} must be a whole number from 1 to {MAX_SMTP_CONNECTIONS} "
+                              f"(SMTP connections at once), not {text[:40]!r}")
+    return value
 
 
 def deliver_digests(
@@ -337,6 +419,7 @@ def smtp_settings_for(dry_run: bool, smtp_block: str | None) -> SmtpSettings | N
     """
     if dry_run:
         return None
+    smtp_connections()  # a bad PIKE_REPORTS_SMTP_CONNECTIONS fails here too, before any API call
     try:
         settings = resolve_smtp_settings(smtp_block)
     except PikeError:

@@ -156,6 +156,8 @@ class PikeClient:
             the shared rate limiter always really sleeps).
         log: Logger (or Prefect run logger) for one INFO line per listing (with the rate it
             settled on) and DEBUG per retry.
+        progress: Called with the listing's ``ListingStats`` after every page (e.g.
+            ``pike_tasks.progress.listing_progress(log)``, which logs a line every 2 s).
     """
 
     def __init__(
@@ -167,6 +169,7 @@ class PikeClient:
         max_pages: int = 10_000,
         sleep: Callable[[float], None] = time.sleep,
         log: logging.Logger | logging.LoggerAdapter | None = None,
+        progress: Callable[[ListingStats], None] | None = None,
     ) -> None:
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be between 1 and {MAX_PAGE_LIMIT}")
@@ -184,6 +187,7 @@ class PikeClient:
         self.max_pages = max_pages
         self._sleep = sleep
         self._log = log or logging.getLogger(__name__)
+        self._progress = progress
         self._random = random.Random()
         self.stats: dict[str, ListingStats] = {}
 
@@ -325,6 +329,8 @@ class PikeClient:
                     ) from None
                 stats.records += len(fresh)
                 stats.seconds = time.monotonic() - started
+                if self._progress is not None:
+                    self._progress(stats)
                 yield from fresh
                 if not has_more:
                     break

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
@@ -30,7 +35,8 @@ from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
 from pike_tasks.settings import resolve_api_settings
-from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError
+from pike_tasks.progress import ProgressLog
+from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError, keep_days_setting
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -90,9 +96,11 @@ def fetch_listing(resource: str) -> pd.DataFrame:
     """Read every record of one listing (limit 200 per page) and return it as a typed frame."""
     from pike_tasks import frames
 
+    from pike_tasks.progress import listing_progress
+
     logger = get_run_logger()
-    with _api_slot(), PikeClient(resolve_api_settings(), log=logger) as client:  # logs records, pages, retries
-        records = client.list_all(resource)
+    with _api_slot(), PikeClient(resolve_api_settings(), log=logger, progress=listing_progress(logger)) as client:
+        records = client.list_all(resource)  # logs pages so far every 2 s, then records, pages, retries
     return getattr(frames, f"{resource}_frame")(records)
 
 
@@ -198,7 +206,89 @@ def _generated_at() -> str:
 
 def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tuple[str, list[str], str | None]:
     location = store.publish(ref, files)
+    apply_retention(store, ref)
     return location, sorted(files), store.link(ref)
+
+
+def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> list[date]:
+    """After publishing ``published``: remove its report's folders (same scope) past ``PIKE_REPORTS_KEEP_DAYS``.
+
+    The newest ``HISTORY_POINTS`` complete folders always stay (the change view's baseline and
+    trend). A store that refuses deletes (a bucket policy without DeleteObject) costs a warning,
+    not the report: it is published already.
+    """
+    logger = logger or get_run_logger()
+    try:
+        removed = store.prune(published.report, published.scope, published.as_of, keep_days_setting(),
+                              keep_newest=HISTORY_POINTS)
+    except StoreError as exc:
+        logger.warning("retention: old %s folders not removed: %s", published.report, exc)
+        return []
+    if removed:
+        logger.info("retention: removed %d %s %s older than %d days (%s .. %s)", len(removed), published.report,
+                    "folder" if len(removed) == 1 else "folders", keep_days_setting(),
+                    removed[0].isoformat(), removed[-1].isoformat())
+    return removed
+
+
+def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> list[date]:
+    """Remove the once-only records of days past ``PIKE_REPORTS_KEEP_DAYS`` (a warning if the store refuses)."""
+    logger = logger or get_run_logger()
+    try:
+        removed = store.prune_ledger(kind, as_of, keep_days_setting())
+    except StoreError as exc:
+        logger.warning("retention: old %s email records not removed: %s", kind, exc)
+        return []
+    if removed:
+        logger.info("retention: removed the %s email records of %d days older than %d days", kind, len(removed),
+                    keep_days_setting())
+    return removed
+
+
+class SendProgress:
+    """Progress of a phase with a known count, in the log and as a Prefect progress artifact.
+
+    The artifact (0..100 %, shown on the flow run's page) is created at the first step and
+    updated only when the percentage passes another ``ARTIFACT_STEP`` (at most 20 updates a
+    run, whatever the count); a log line every 2 s (``ProgressLog``). An artifact the API
+    refuses costs a warning, never the phase.
+    """
+
+    ARTIFACT_STEP = 5  # percent
+
+    def __init__(self, total: int, logger, *, what: str, key: str, description: str) -> None:
+        self.total, self.done, self._logger = total, 0, logger
+        self._log = ProgressLog(logger, what, total)
+        self._key, self._description = key, description
+        self._artifact = None
+        self._shown = -1  # the percentage the artifact shows
+        if total:
+            self._show(0)
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        self._log.update(self.done)
+        percent = 100 * self.done // self.total if self.total else 100
+        if percent >= self._shown + self.ARTIFACT_STEP or (percent == 100 and self._shown < 100):
+            self._show(percent)
+
+    def finish(self) -> None:
+        if self.total and self._shown < 100:
+            self._show(100)
+        if self.total and self._log.lines:  # the phase was long enough to report progress: close it
+            self._logger.info("%s", self._log.line(self.done))
+
+    def _show(self, percent: int) -> None:
+        description = f"{self._description}: {self.done} of {self.total}"
+        try:
+            if self._artifact is None:
+                self._artifact = create_progress_artifact(float(percent), key=self._key, description=description)
+            else:
+                update_progress_artifact(self._artifact, float(percent), description=description)
+            self._shown = percent
+        except Exception as exc:  # noqa: BLE001 - progress is a courtesy; the sends go on
+            self._logger.warning("progress artifact not updated: %s", type(exc).__name__)
+            self._shown = 100  # do not keep trying
 
 
 @dataclass(frozen=True)

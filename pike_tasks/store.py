@@ -15,6 +15,12 @@ a team-filtered run never overwrites the whole-workspace report of the same date
     <store>/<scope><report>/<as_of>/...            one report folder, published whole
     <store>/_ledger/<kind>/<as_of>/<source>/...    once-only records of sent email
 
+Retention (``PIKE_REPORTS_KEEP_DAYS``, default 90, 0 keeps everything): the run that publishes
+a folder removes the folders of the same report and scope older than ``as_of - keep_days``
+(``prune``), and a digest run the ledger days older than that (``prune_ledger``), but never
+the newest few complete folders the change view reads (its baseline and trend). A folder is
+removed marker first, so a reader never takes a half-removed folder for a complete one.
+
 Publishing a folder whole or not at all:
 
 - local: the files are written (and fsynced) into a hidden staging folder beside the target,
@@ -43,7 +49,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -53,6 +59,8 @@ MARKER = ".complete"
 ENV_PUBLIC_URL = "PIKE_REPORTS_PUBLIC_URL"
 ENV_LINK_DAYS = "PIKE_REPORTS_LINK_DAYS"
 DEFAULT_LINK_DAYS = 7  # the SigV4 maximum for presigned URLs
+ENV_KEEP_DAYS = "PIKE_REPORTS_KEEP_DAYS"
+DEFAULT_KEEP_DAYS = 90
 STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a run that died
 
 # scheme -> the package that implements it (named in the error when it is missing)
@@ -192,6 +200,60 @@ class ReportStore:
     def delete_record(self, key: str) -> None:
         raise NotImplementedError
 
+    # ---- retention -----------------------------------------------------------------------
+    def folder_dates(self, report: str, scope: Scope) -> list[date]:
+        """The as_of dates of every folder of ``report`` in ``scope``, complete or not, oldest first."""
+        raise NotImplementedError
+
+    def remove_folder(self, ref: FolderRef) -> None:
+        """Remove a report folder: its marker first (from then on readers skip it), then the rest."""
+        raise NotImplementedError
+
+    def ledger_dates(self, kind: str) -> list[date]:
+        """The days that have once-only records of ``kind``, oldest first."""
+        raise NotImplementedError
+
+    def remove_ledger_day(self, kind: str, day: date) -> None:
+        """Remove the once-only records of ``kind`` for ``day`` (every source)."""
+        raise NotImplementedError
+
+    def prune(self, report: str, scope: Scope, as_of: date, keep_days: int, *, keep_newest: int,
+              today: date | None = None) -> list[date]:
+        """Remove the folders of ``report`` in ``scope`` older than ``as_of - keep_days``; returns their dates.
+
+        Always kept, whatever ``keep_days``: the ``keep_newest`` newest complete folders, and the
+        ``keep_newest`` newest up to ``as_of`` (the baseline and trend of the next run and of a
+        re-run of this one). A folder without its marker is removed only when it is older than
+        all of those (a newer one may be a publish under way). ``keep_days`` 0 removes nothing.
+        The cutoff counts from ``as_of`` or tomorrow, whichever is earlier, so a mistyped future
+        as_of cannot sweep the store.
+        """
+        cutoff = retention_cutoff(as_of, keep_days, today)
+        if cutoff is None:
+            return []
+        complete = self.completed_dates(report, scope)
+        protected = set(complete[-keep_newest:] if keep_newest > 0 else [])
+        protected |= set([d for d in complete if d <= as_of][-keep_newest:] if keep_newest > 0 else [])
+        floor = min(protected, default=cutoff)
+        done = set(complete)
+        removed = []
+        for day in self.folder_dates(report, scope):
+            if day >= cutoff or day in protected or (day not in done and day >= floor):
+                continue
+            self.remove_folder(FolderRef(report, day, scope))
+            removed.append(day)
+        return removed
+
+    def prune_ledger(self, kind: str, as_of: date, keep_days: int, *, today: date | None = None) -> list[date]:
+        """Remove the once-only records of ``kind`` for days older than ``as_of - keep_days``."""
+        cutoff = retention_cutoff(as_of, keep_days, today)
+        if cutoff is None:
+            return []
+        removed = [day for day in self.ledger_dates(kind) if day < cutoff]
+        for day in removed:
+            self.remove_ledger_day(kind, day)
+        return removed
+
     # ---- checks and links ----------------------------------------------------------------
     def check_writable(self) -> None:
         """Write and remove a probe, so a bad store fails before any API call (one line)."""
@@ -239,6 +301,32 @@ def public_base_url() -> str | None:
         raise StoreError(f"{ENV_PUBLIC_URL} must be an http(s) URL such as https://reports.example.com/pike, "
                          f"not {raw[:120]!r}.")
     return raw
+
+
+def keep_days_setting() -> int:
+    """``PIKE_REPORTS_KEEP_DAYS``: days of reports the store keeps (default 90; 0 keeps everything).
+
+    Raises:
+        StoreError: not a whole number of days, 0 or more (one line naming the variable).
+    """
+    raw = os.environ.get(ENV_KEEP_DAYS, "").strip()
+    if not raw:
+        return DEFAULT_KEEP_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise StoreError(f"{ENV_KEEP_DAYS} must be a whole number of days (0 keeps every report), not {raw[:40]!r}.")
+    return days
+
+
+def retention_cutoff(as_of: date, keep_days: int, today: date | None = None) -> date | None:
+    """The oldest date kept: ``as_of - keep_days``, counted from tomorrow at the latest; None keeps all."""
+    if keep_days <= 0:
+        return None
+    latest = (today or date.today()) + timedelta(days=1)
+    return min(as_of, latest) - timedelta(days=keep_days)
 
 
 def link_lifetime_seconds() -> int:
@@ -383,6 +471,33 @@ class LocalStore(ReportStore):
         except OSError:
             return []
 
+    def folder_dates(self, report: str, scope: Scope) -> list[date]:
+        return _local_dates(self._path(f"{scope.prefix}{report}"))
+
+    def remove_folder(self, ref: FolderRef) -> None:
+        folder = self._path(ref.key)
+        try:
+            (folder / MARKER).unlink(missing_ok=True)
+            _fsync_dir(folder)
+            shutil.rmtree(folder)
+        except FileNotFoundError:
+            pass  # another run removed it first
+        except OSError as exc:
+            raise StoreError(f"could not remove {ref.key} in {self.setting} {self.location}: "
+                             f"{describe_error(exc)}") from None
+
+    def ledger_dates(self, kind: str) -> list[date]:
+        return _local_dates(self._path(f"_ledger/{kind}"))
+
+    def remove_ledger_day(self, kind: str, day: date) -> None:
+        try:
+            shutil.rmtree(self._path(f"_ledger/{kind}/{day.isoformat()}"))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"could not remove _ledger/{kind}/{day.isoformat()} in {self.setting} "
+                             f"{self.location}: {describe_error(exc)}") from None
+
     def create_record(self, key: str, data: bytes) -> bool:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -421,6 +536,13 @@ class LocalStore(ReportStore):
         if not self.root.is_dir():
             raise StoreError(f"{self.setting} {self.location} is not a folder.")
         super().check_writable()
+
+
+def _local_dates(base: Path) -> list[date]:
+    try:
+        return sorted(date.fromisoformat(p.name) for p in base.iterdir() if _DATE_NAME.match(p.name) and p.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _umask() -> int:
@@ -574,6 +696,47 @@ class RemoteStore(ReportStore):
     def files_at(self, location: str) -> list[str]:
         path = location.split("://", 1)[-1]
         return sorted(n for n in self._names(path) if not n.startswith("."))
+
+    def folder_dates(self, report: str, scope: Scope) -> list[date]:
+        return self._dates(self._path(f"{scope.prefix}{report}"))
+
+    def remove_folder(self, ref: FolderRef) -> None:
+        folder = self._path(ref.key)
+        try:
+            self.fs.rm_file(f"{folder}/{MARKER}")  # from here on readers treat the folder as incomplete
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"could not remove {ref.key} in {self.setting} {self.location}: "
+                             f"{describe_error(exc)}") from None
+        self._remove_tree(folder, ref.key)
+
+    def ledger_dates(self, kind: str) -> list[date]:
+        return self._dates(self._path(f"_ledger/{kind}"))
+
+    def remove_ledger_day(self, kind: str, day: date) -> None:
+        key = f"_ledger/{kind}/{day.isoformat()}"
+        self._remove_tree(self._path(key), key)
+
+    def _dates(self, base: str) -> list[date]:
+        self.fs.invalidate_cache()
+        try:
+            entries = self._call("listing reports", self.fs.ls, base, detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        names = {e.rstrip("/").rsplit("/", 1)[-1] for e in entries}
+        return sorted(date.fromisoformat(n) for n in names if _DATE_NAME.match(n))
+
+    def _remove_tree(self, path: str, key: str) -> None:
+        try:
+            self.fs.rm(path, recursive=True)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"could not remove {key} in {self.setting} {self.location}: "
+                             f"{describe_error(exc)}") from None
+        finally:
+            self.fs.invalidate_cache()
 
     def create_record(self, key: str, data: bytes) -> bool:
         try:

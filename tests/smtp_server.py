@@ -3,7 +3,9 @@
 ``RecordingSmtpServer`` accepts everything by default; ``refuse`` makes RCPT TO of those
 addresses answer 550, ``defer`` answers 451 the first N times, ``auth=True`` advertises
 AUTH (PLAIN/LOGIN, over plain text since this is loopback-only) and records every AUTH
-command. ``handler.data_delay`` (seconds) makes the server slow to accept each message. aiosmtpd offers STARTTLS only with a TLS context, so this server never offers it.
+command. ``handler.data_delay`` (seconds) makes the server slow to accept each message,
+``handler.delay_for[address]`` only the messages to that address; ``Received.at`` is when the
+server accepted a message (``time.monotonic``). aiosmtpd offers STARTTLS only with a TLS context, so this server never offers it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -25,6 +28,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def message(self) -> EmailMessage:
@@ -38,6 +42,7 @@ class _Handler:
         self.messages: list[Received] = []
         self.rcpt_attempts: list[str] = []
         self.data_delay = 0.0
+        self.delay_for: dict[str, float] = {}  # casefolded address -> seconds before answering DATA
         self._lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -53,8 +58,9 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
+        delay = max([self.data_delay, *(self.delay_for.get(r.casefold(), 0.0) for r in envelope.rcpt_tos)])
+        if delay:
+            await asyncio.sleep(delay)
         with self._lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content or envelope.content))

@@ -360,7 +360,7 @@ def _send_flow():
     @flow(name="test-send-digests")
     def send(recipients: list[str], port: int, out: str, force: bool = False, preview_to: str | None = None,
              skip_if_empty: bool = False, counts: dict | None = None, source: str = SOURCE, dry_run: bool = False,
-             data_timeout: float = 600.0):
+             data_timeout: float = 600.0, connections: int | None = None):
         prepared = []
         for r in recipients:
             d = make_digest(r, n=(counts or {}).get(r, 2))
@@ -369,7 +369,7 @@ def _send_flow():
         _, outcomes = send_prepared(
             prepared, as_of=AS_OF, settings=plain_settings(port, data_timeout=data_timeout), store=open_store(out),
             source=source,
-            force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, dry_run=dry_run,
+            force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, dry_run=dry_run, connections=connections,
         )
         return outcomes
 
@@ -547,20 +547,75 @@ def test_a_final_reply_slower_than_the_data_timeout_is_unknown_and_sent_exactly_
 
 
 def test_a_dead_server_fails_the_remaining_recipients_at_once_and_a_later_run_sends_them(state):
-    """After the first recipient finds the server unreachable, the rest are not tried (each
-    would wait the same timeout); they stay unsent and the next run sends them."""
+    """With one connection at a time, the first failure stops the run (the rest "not tried")."""
+    from flows.digest import DigestSendFailed
+
+    send = _send_flow()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    failed = send(MANAGERS, dead_port, str(state), return_state=True, connections=1)
+    with pytest.raises(DigestSendFailed) as info:
+        failed.result()
+    assert "3 of 3 digests not delivered" in str(info.value) and str(info.value).count("not tried") == 2
+
+
+def test_a_dead_server_with_parallel_connections_is_tried_once(state):
+    """Several connections at once: one connection and login come first, so an unreachable
+    server (or a refused login) is tried once; every digest stays unsent and the next run sends them."""
     from flows.digest import DigestSendFailed
 
     send = _send_flow()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]  # nothing listens here once the probe closes
+    many = [f"{c}.lead@example.com" for c in "abcdefg"]
     started = time.monotonic()
-    failed = send(MANAGERS, dead_port, str(state), return_state=True)
+    failed = send(many, dead_port, str(state), return_state=True, connections=2)
     assert failed.is_failed() and time.monotonic() - started < 20
     with pytest.raises(DigestSendFailed) as info:
         failed.result()
-    assert "3 of 3 digests not delivered" in str(info.value) and str(info.value).count("not tried") == 2
+    # one connection tried first (not one per connection): every digest is "not tried"
+    assert "7 of 7 digests not delivered" in str(info.value) and str(info.value).count("not tried") == 7
+    assert "failed before any digest was sent" in str(info.value)
     with RecordingSmtpServer() as smtp:
-        later = send(MANAGERS, smtp.port, str(state))
-    assert {o["status"] for o in later.values()} == {"sent"} and len(smtp.messages) == 3
+        later = send(many, smtp.port, str(state))
+    assert {o["status"] for o in later.values()} == {"sent"} and len(smtp.messages) == 7
+
+
+def test_one_stalled_recipient_does_not_hold_up_the_others(state):
+    """Four SMTP connections at once (the default): the others are delivered while one server
+    answer takes 3 s; each manager gets exactly one message and summary.json stays sorted."""
+    from prefect.client.orchestration import get_client
+
+    send = _send_flow()
+    people = [f"{c}.lead@example.com" for c in "abcdefgh"]
+    with RecordingSmtpServer() as smtp:
+        smtp.handler.delay_for["a.lead@example.com"] = 3.0  # the first one, so a serial loop would wait
+        started = time.monotonic()
+        run = send(people, smtp.port, str(state), return_state=True)
+    out = run.result()
+    assert {o["status"] for o in out.values()} == {"sent"}
+    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == people  # exactly one each
+    [stalled] = smtp.to("a.lead@example.com")
+    others = [m.at for m in smtp.messages if m is not stalled]
+    assert max(others) - started < stalled.at - started - 1.5  # the others were done well before it
+    summary = json.loads((state / "digest" / AS_OF.isoformat() / "summary.json").read_text())
+    assert [d["recipient"] for d in summary["digests"]] == people
+
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:  # the run's progress artifact ends at 100 %
+        [progress] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run.state_details.flow_run_id]), type={"any_": ["progress"]}))
+    assert progress.key == "digests-sent" and float(progress.data) == 100.0 and "8 of 8" in progress.description
+
+
+def test_smtp_connections_setting():
+    from flows.digest import smtp_connections
+
+    assert smtp_connections({}) == 4 and smtp_connections({"PIKE_REPORTS_SMTP_CONNECTIONS": " 8 "}) == 8
+    for bad in ("0", "-1", "two", "1.5", "33"):
+        with pytest.raises(PikeConfigError, match="PIKE_REPORTS_SMTP_CONNECTIONS") as info:
+            smtp_connections({"PIKE_REPORTS_SMTP_CONNECTIONS": bad})
+        assert len(str(info.value).splitlines()) == 1

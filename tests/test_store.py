@@ -203,6 +203,24 @@ def test_publish_read_and_completed_dates_on_s3(moto, bucket):
     assert not [k for k in moto.keys(bucket) if "_probe" in k]  # check_writable cleaned up
 
 
+def test_retention_on_s3_removes_old_folders_and_ledger_days_and_keeps_the_newest(moto, bucket):
+    from datetime import timedelta
+
+    from pike_tasks.once import DeliveryLedger
+
+    store = open_store(f"s3://{bucket}/pike", setting="output_dir")
+    days = [AS_OF - timedelta(weeks=w) for w in reversed(range(12))]
+    for day in days:
+        store.publish(FolderRef("overdue", day), FILES)
+        DeliveryLedger(store, "manager", day, "src").settle_sent("lead@example.com", {"message_id": "m"})
+    assert store.prune("overdue", Scope(), AS_OF, 30, keep_newest=8, today=AS_OF) == days[:4]
+    assert store.prune_ledger("manager", AS_OF, 30, today=AS_OF) == days[:-5]
+    assert store.completed_dates("overdue", Scope()) == days[4:]  # 30 days would keep 5: the newest 8 stay
+    kept = {k.split("/")[2] for k in moto.keys(bucket, "pike/overdue/")}
+    assert kept == {d.isoformat() for d in days[4:]}  # nothing of a removed folder is left behind
+    assert store.ledger_dates("manager") == days[-5:]
+
+
 def test_completed_dates_ignores_folders_without_marker(moto, bucket):
     s3 = moto.client()
     s3.put_object(Bucket=bucket, Key="pike/overdue/2026-04-07/index.html", Body=b"half")  # a run that died

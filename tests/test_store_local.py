@@ -169,3 +169,125 @@ def test_public_url_maps_the_store_to_links(tmp_path, monkeypatch):
     monkeypatch.setenv("PIKE_REPORTS_PUBLIC_URL", "file:///srv/reports")
     with pytest.raises(StoreError, match="PIKE_REPORTS_PUBLIC_URL"):
         store.link(ref)
+
+
+# --- retention (PIKE_REPORTS_KEEP_DAYS) --------------------------------------------------------
+
+def _weekly(store, report: str, weeks: int, scope: Scope = Scope()) -> list[date]:
+    from datetime import timedelta
+
+    days = [DAY - timedelta(weeks=w) for w in reversed(range(weeks))]
+    for day in days:
+        store.publish(FolderRef(report, day, scope), _files(day.toordinal()))
+    return days
+
+
+def test_retention_removes_old_folders_of_the_same_report_and_scope_only(tmp_path):
+    from datetime import timedelta
+
+    store = open_store(str(tmp_path))
+    team = Scope.of(["T1"])
+    days = _weekly(store, "overdue", 20)
+    _weekly(store, "overdue", 20, team)
+    _weekly(store, "workload", 3)
+    removed = store.prune("overdue", Scope(), DAY, 90, keep_newest=8, today=DAY)
+    assert removed == [d for d in days if d < DAY - timedelta(days=90)] and len(removed) == 7
+    assert store.completed_dates("overdue", Scope()) == [d for d in days if d >= DAY - timedelta(days=90)]
+    assert len(store.completed_dates("overdue", team)) == 20  # another scope: its own runs prune it
+    assert len(store.completed_dates("workload", Scope())) == 3
+    assert sorted(p.name for p in (tmp_path / "overdue").iterdir()) == [d.isoformat() for d in days[7:]]
+    assert store.prune("overdue", Scope(), DAY, 0, keep_newest=8, today=DAY) == []  # 0 keeps everything
+
+
+def test_retention_never_removes_the_baseline_and_trend_of_the_change_view(tmp_path):
+    """Whatever the setting, the newest 8 complete reports stay: the next run's baseline and trend."""
+    from pike_tasks.prefect_tasks import HISTORY_POINTS
+
+    store = open_store(str(tmp_path))
+    days = _weekly(store, "overdue", 12)
+    store.prune("overdue", Scope(), DAY, 1, keep_newest=HISTORY_POINTS, today=DAY)
+    assert store.completed_dates("overdue", Scope()) == days[-8:]
+    # a re-run of an earlier date keeps the 8 up to it as well (its baseline and trend)
+    store = open_store(str(tmp_path / "rerun"))
+    days = _weekly(store, "overdue", 20)
+    store.prune("overdue", Scope(), days[9], 1, keep_newest=8, today=DAY)
+    assert store.completed_dates("overdue", Scope()) == days[2:]  # 8 up to days[9], and everything newer
+    earlier = [d for d in store.completed_dates("overdue", Scope()) if d < days[9]]
+    assert earlier == days[2:9]  # what read_baseline reads for days[9]: its baseline and 7 trend points
+
+
+def test_a_half_removed_folder_is_never_complete_and_the_next_prune_finishes_it(tmp_path, monkeypatch):
+    import shutil
+
+    import pike_tasks.store as store_module
+
+    store = open_store(str(tmp_path))
+    days = _weekly(store, "overdue", 12)
+    real_rmtree = shutil.rmtree
+
+    def crash(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store_module.shutil, "rmtree", crash)
+    with pytest.raises(StoreError, match="could not remove overdue/"):
+        store.prune("overdue", Scope(), DAY, 1, keep_newest=8, today=DAY)
+    oldest = tmp_path / "overdue" / days[0].isoformat()
+    assert oldest.is_dir() and not (oldest / ".complete").exists()  # marker went first
+    assert days[0] not in store.completed_dates("overdue", Scope())
+    assert store.read(FolderRef("overdue", days[0]), "summary.json") is None
+    monkeypatch.setattr(store_module.shutil, "rmtree", real_rmtree)
+    store.prune("overdue", Scope(), DAY, 1, keep_newest=8, today=DAY)
+    assert sorted(p.name for p in (tmp_path / "overdue").iterdir()) == [d.isoformat() for d in days[-8:]]
+
+
+def test_an_incomplete_folder_newer_than_the_kept_ones_is_left_alone(tmp_path):
+    """It may be a publish under way (object stores remove the marker first)."""
+    store = open_store(str(tmp_path))
+    days = _weekly(store, "overdue", 12)
+    (tmp_path / "overdue" / days[-1].isoformat() / ".complete").unlink()
+    store.prune("overdue", Scope(), DAY, 1, keep_newest=8, today=DAY)
+    left = sorted(p.name for p in (tmp_path / "overdue").iterdir())
+    assert left == [d.isoformat() for d in days[-9:]]  # 8 complete ones, and the incomplete newest
+
+
+def test_a_future_as_of_cannot_sweep_the_store(tmp_path):
+    from datetime import timedelta
+
+    store = open_store(str(tmp_path))
+    days = _weekly(store, "overdue", 20)
+    store.prune("overdue", Scope(), DAY + timedelta(days=3650), 90, keep_newest=8, today=DAY)
+    assert len(store.completed_dates("overdue", Scope())) == 13  # counted from tomorrow, not from 2036
+
+
+def test_ledger_days_past_the_setting_are_removed(tmp_path):
+    from datetime import timedelta
+
+    from pike_tasks.once import DeliveryLedger
+
+    store = open_store(str(tmp_path))
+    for weeks in (0, 5, 12, 14, 30):
+        day = DAY - timedelta(weeks=weeks)
+        for source in ("src-a", "src-b"):
+            DeliveryLedger(store, "manager", day, source).settle_sent("lead@example.com", {"message_id": "m"})
+    removed = store.prune_ledger("manager", DAY, 90, today=DAY)
+    assert removed == [DAY - timedelta(weeks=30), DAY - timedelta(weeks=14)]
+    assert store.ledger_dates("manager") == [DAY - timedelta(weeks=w) for w in (12, 5, 0)]
+    assert DeliveryLedger(store, "manager", DAY, "src-a").sent("lead@example.com") is not None
+
+
+@pytest.mark.parametrize("raw, expected", [("", 90), ("0", 0), (" 30 ", 30)])
+def test_keep_days_setting(monkeypatch, raw, expected):
+    from pike_tasks.store import keep_days_setting
+
+    monkeypatch.setenv("PIKE_REPORTS_KEEP_DAYS", raw)
+    assert keep_days_setting() == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "ninety", "1.5"])
+def test_a_bad_keep_days_is_one_line_naming_the_variable(monkeypatch, raw):
+    from pike_tasks.store import keep_days_setting
+
+    monkeypatch.setenv("PIKE_REPORTS_KEEP_DAYS", raw)
+    with pytest.raises(StoreError, match="PIKE_REPORTS_KEEP_DAYS") as info:
+        keep_days_setting()
+    assert len(str(info.value).splitlines()) == 1
