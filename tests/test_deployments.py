@@ -27,12 +27,14 @@ import yaml
 
 from pike_tasks.errors import PikeConfigError
 from prefect_server import PrefectServer, start_server
+from smtp_server import RecordingSmtpServer
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "small"
 AS_OF = date(2026, 4, 9)
 POOL = "pike-reports"
 OVERDUE = "report-overdue-tasks/overdue-weekdays-0700"
+DIGESTS = "send-manager-digests/digests-weekdays-0730"
 SECRETISH = re.compile(r"secret|password|token|api_key|apikey|credential", re.IGNORECASE)
 
 FLOWS = {
@@ -439,31 +441,33 @@ def _create_failure_automation(server: PrefectServer, sink: WebhookSink, folder:
 def deployed(tmp_path_factory):
     """A Prefect server with every deployment of prefect.yaml and one process worker.
 
-    Yields (server, webhook sink of the failure automation, timings, the sandbox's secret). Everything started here
-    is stopped in the finally.
+    Yields (server, webhook sink of the failure automation, timings, the sandbox's secret, the
+    SMTP server that the ``pike-reports-smtp`` block points at). Everything started here is
+    stopped in the finally.
     """
     from pike_tasks.sandbox.server import load_data_file, start_sandbox
 
     timings: dict[str, float] = {}
     home = tmp_path_factory.mktemp("prefect-e2e") / "home"
-    sandbox = server = sink = None
+    sandbox = server = sink = smtp = None
     t0 = time.monotonic()
     try:
         sink = WebhookSink()
+        smtp = RecordingSmtpServer().__enter__()
         sandbox = start_sandbox(load_data_file(FIXTURE / "workspace.json"))
         server = start_server(home)
         timings["server"] = time.monotonic() - t0
 
         t = time.monotonic()
-        setup = subprocess.run(
-            [str(Path(sys.executable).parent / "pike-reports"), "setup", "--teams-config", str(FIXTURE / "teams.yaml")],
-            cwd=REPO, env={**server.env, "PIKE_API_SECRET": sandbox.secret},
-            capture_output=True, text=True, timeout=120,
-        )
+        setup = _setup(server, str(FIXTURE / "teams.yaml"), {
+            "PIKE_API_SECRET": sandbox.secret, "PIKE_REPORTS_SMTP_HOST": smtp.host,
+            "PIKE_REPORTS_SMTP_PORT": str(smtp.port), "PIKE_REPORTS_SMTP_SECURITY": "none",
+        })
         assert setup.returncode == 0, setup.stderr[-2000:]
         assert sandbox.secret not in setup.stdout + setup.stderr
         assert "saved Secret block 'pike-api-secret'" in setup.stdout
-        assert "saved Variable 'pike-teams-config'" in setup.stdout
+        assert "saved EmailServerCredentials block 'pike-reports-smtp'" in setup.stdout
+        assert "saved block 'pike-teams-config' (1 teams" in setup.stdout
         timings["setup"] = time.monotonic() - t
 
         t = time.monotonic()
@@ -477,23 +481,34 @@ def deployed(tmp_path_factory):
         server.start_worker(POOL, cwd=REPO, env={
             "PIKE_REPORTS_DIR": str(REPO),
             "PIKE_API_BASE_URL": sandbox.url,
+            "PIKE_REPORTS_EMAIL_FROM": "pike-reports@example.com",
         })
-        yield server, sink, timings, sandbox.secret
+        yield server, sink, timings, sandbox.secret, smtp
     finally:
         if server is not None:
             server.stop()
         if sandbox is not None:
             sandbox.stop()
+        if smtp is not None:
+            smtp.__exit__(None, None, None)
         if sink is not None:
             sink.stop()
 
 
-def _run(server: PrefectServer, **kwargs):
+def _setup(server: PrefectServer, teams_config: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`pike-reports setup --teams-config FILE` against ``server``, as an operator runs it."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "pike-reports"), "setup", "--teams-config", teams_config],
+        cwd=REPO, env={**server.env, **(env or {})}, capture_output=True, text=True, timeout=120,
+    )
+
+
+def _run(server: PrefectServer, deployment: str = OVERDUE, **kwargs):
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: server.api_url}):
-        return run_deployment(OVERDUE, timeout=150, poll_interval=0.5, **kwargs)
+        return run_deployment(deployment, timeout=150, poll_interval=0.5, **kwargs)
 
 
 def _artifacts(server: PrefectServer, flow_run_id):
@@ -534,7 +549,7 @@ def _explain(server: PrefectServer) -> str:
 
 @pytest.mark.e2e
 def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
-    server, sink, timings, sandbox_secret = deployed
+    server, sink, timings, sandbox_secret, smtp = deployed
     deployments = _deployments(server)
     assert set(deployments) == {"overdue-weekdays-0700", "workload-mondays-0800", "digests-weekdays-0730",
                                 "all-reports-on-demand"}
@@ -554,7 +569,7 @@ def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
 @pytest.mark.e2e
 @needs_report_modules
 def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
-    server, sink, timings, sandbox_secret = deployed
+    server, sink, timings, sandbox_secret, smtp = deployed
 
     t = time.monotonic()
     run = _run(server, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path)})
@@ -569,7 +584,7 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
         header = next(csv.reader(fh))
     assert header == ["task_id", "team_id", "team", "title", "project", "customer", "assignees",
                       "priority", "status", "due_date", "days_overdue"]
-    # the teams config came from the Variable that setup stored (names from tests/fixtures/small)
+    # the teams config came from the block that setup stored (names from tests/fixtures/small)
     expected = (FIXTURE / "overdue.csv").read_bytes().decode("utf-8").replace("\r\n", "\n")
     assert csv_path.read_bytes().decode("utf-8").replace("\r\n", "\n") == expected
 
@@ -586,7 +601,7 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
 @pytest.mark.e2e
 @needs_report_modules
 def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_path):
-    server, sink, timings, sandbox_secret = deployed
+    server, sink, timings, sandbox_secret, smtp = deployed
     t = time.monotonic()
     run = _run(
         server,
@@ -609,4 +624,51 @@ def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_pa
     assert "rejected the API secret" in alerts[0]["body"] and "Failed" in alerts[0]["subject"]
     assert "wrong-secret" not in json.dumps(alerts)
     timings["bad-secret run + alert"] = time.monotonic() - t
+    print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+@pytest.mark.e2e
+@needs_report_modules
+def test_a_200_team_config_from_setup_reaches_every_manager(deployed, tmp_path):
+    """Issue #15: setup stores a 33 KB config, and the scheduled digest deployment (teams_config:
+    null) reads it from the block on the worker and emails every manager it names."""
+    from pike_tasks.sandbox.server import load_data_file
+    from teams_sample import json_size, managers, many_teams
+
+    server, sink, timings, sandbox_secret, smtp = deployed
+    workspace = load_data_file(FIXTURE / "workspace.json")  # what the deployed sandbox serves
+    served = sorted({tid for member in workspace["members"] for tid in member.get("teamIds") or ()})
+    config = many_teams({tid: f"Served team {i}" for i, tid in enumerate(served)})
+    assert len(served) == 2 and json_size(config) > 30_000
+    path = _write_yaml(tmp_path / "teams.yaml", config)
+
+    t = time.monotonic()
+    setup = _setup(server, path)
+    timings["setup, 200 teams"] = time.monotonic() - t
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-2000:]
+    assert "saved block 'pike-teams-config' (200 teams, timezone Europe/London" in setup.stdout
+    try:
+        before = len(smtp.messages)
+        t = time.monotonic()
+        run = _run(server, DIGESTS, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path / "out")})
+        timings["digest run, 200 teams"] = time.monotonic() - t
+        assert run.state is not None and run.state.is_completed(), f"{run.state!r}{_explain(server)}"
+
+        sent = smtp.messages[before:]
+        recipients = [r.casefold() for m in sent for r in m.rcpt_tos]
+        assert sorted(recipients) == sorted(managers(config))  # every manager, once (24 addresses)
+        summary = json.loads((tmp_path / "out" / "digest" / AS_OF.isoformat() / "summary.json").read_text("utf-8"))
+        assert {d["status"] for d in summary["digests"]} == {"sent"} and len(summary["digests"]) == 24
+        # the managers of the teams the workspace has get those teams under the names from the block
+        for i, tid in enumerate(served):
+            for address in config["teams"][tid]["managers"]:
+                [message] = [m.message for m in sent if address in m.rcpt_tos]
+                assert f"Served team {i}" in message.get_body(("plain",)).get_content()
+    finally:  # the other tests of this module expect tests/fixtures/small/teams.yaml (in-process: 6 s less)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from pike_tasks.setup_blocks import save_teams_config
+
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            save_teams_config(str(FIXTURE / "teams.yaml"))
     print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
