@@ -84,7 +84,7 @@ def test_prefect_yaml_deployments_schedules_and_pool():
         assert deployment["tags"] and "pike-reports" in deployment["tags"]
         path, func = deployment["entrypoint"].split(":")
         assert f"def {func}(" in (REPO / path).read_text(encoding="utf-8")
-        # teams config left empty: the pike-teams-config Variable
+        # teams config left empty: the pike-teams-config block
         assert deployment["parameters"]["teams_config"] is None
         assert set(deployment["parameters"]) <= FLOWS[deployment["entrypoint"]] | {"smtp_block", "dry_run"}
     [pull] = spec["pull"]
