@@ -101,11 +101,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _add_setup(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "setup",
-        help="Create the Prefect blocks and variables the deployments read.",
-        description="Create the `pike-api-secret` Secret block, the email credentials block and the "
-        "teams config Variable from environment variables and a teams config file.",
+        help="Create the Prefect blocks and limit the deployments read.",
+        description="Create the `pike-api-secret` Secret block, the email credentials block, the "
+        "`pike-teams-config` block and the `pike-api` limit from environment variables and a teams config file.",
     )
-    p.add_argument("--teams-config", metavar="FILE", help="Teams config to store as a Prefect Variable.")
+    p.add_argument("--teams-config", metavar="FILE",
+                   help="Teams config (YAML/JSON, any size) to store as the Prefect block pike-teams-config.")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,8 @@ From the environment (see ``.env.example``):
 - ``PIKE_API_GLOBAL_SLOTS``         -> global concurrency limit ``pike-api`` (listing fetches at once,
   across every run on every worker; see docs/deployments.md, "Staying under the API rate limit")
 
-and from ``--teams-config FILE`` the Variable ``pike-teams-config`` (the validated config as JSON).
+and from ``--teams-config FILE`` the block ``pike-teams-config`` (the validated config as JSON, of
+any size; ``pike_tasks.teams_store`` says why it is no longer the Variable of that name).
 
 Every step is independent: a missing variable skips that step with a one-line note. Values are
 never printed, only names and non-secret settings. Running it again updates in place.
@@ -22,7 +23,7 @@ from typing import Any
 
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.settings import ENV_SECRET, SECRET_BLOCK_NAME
-from pike_tasks.teams_config import VARIABLE_NAME, load_teams_config
+from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME, load_teams_config
 
 SMTP_BLOCK_NAME = "pike-reports-smtp"
 API_LIMIT_NAME = "pike-api"
@@ -85,14 +86,25 @@ def save_smtp_block(env: Mapping[str, str]) -> str:
             f"({credentials.smtp_server}:{port}, {security}, {login})")
 
 
-def save_teams_variable(path: str | None) -> str:
-    if not path:
-        return f"skipped Variable '{VARIABLE_NAME}': no --teams-config FILE given"
-    config = load_teams_config(path)  # PikeConfigError with a one-line reason when invalid
-    from prefect.variables import Variable
+def save_teams_config(path: str | None) -> str:
+    """Validate the teams config file and store it as the block the deployments read.
 
-    Variable.set(VARIABLE_NAME, config.as_plain(), overwrite=True)
-    return f"saved Variable '{VARIABLE_NAME}' ({len(config.teams)} teams, timezone {config.timezone}, from {path})"
+    Raises:
+        PikeConfigError: an invalid config, or one the Prefect API would not store (one line
+            naming its answer and the way out).
+    """
+    if not path:
+        return f"skipped block '{BLOCK_NAME}': no --teams-config FILE given"
+    config = load_teams_config(path)  # PikeConfigError with a one-line reason when invalid
+    from pike_tasks.teams_store import legacy_variable_exists, save_teams_block
+
+    size = save_teams_block(config.as_plain(), source=path)
+    legacy = ""
+    if legacy_variable_exists():
+        legacy = (f"; the Variable '{VARIABLE_NAME}' of earlier versions is ignored from now on "
+                  f"(`prefect variable unset {VARIABLE_NAME}` removes it)")
+    return (f"saved block '{BLOCK_NAME}' ({len(config.teams)} teams, timezone {config.timezone}, "
+            f"{size:,} characters, from {path}){legacy}")
 
 
 def save_api_limit(env: Mapping[str, str]) -> str:
@@ -125,10 +137,10 @@ def save_api_limit(env: Mapping[str, str]) -> str:
 
 def run_setup(teams_config: str | None = None, env: Mapping[str, str] | None = None,
               echo: Callable[[str], Any] = print) -> list[str]:
-    """Create or update every block, variable and limit whose inputs are present.
+    """Create or update every block and limit whose inputs are present.
 
     Args:
-        teams_config: Path of the teams config YAML/JSON to store as the Variable.
+        teams_config: Path of the teams config YAML/JSON to store as the block ``pike-teams-config``.
         env: Where the settings come from (default ``os.environ``).
         echo: Called with one line per step (never with a secret value).
 
@@ -136,14 +148,15 @@ def run_setup(teams_config: str | None = None, env: Mapping[str, str] | None = N
         The lines echoed, one per step.
 
     Raises:
-        PikeConfigError: an invalid teams config, SMTP setting or slot count.
+        PikeConfigError: an invalid teams config, SMTP setting or slot count, or a teams config
+            the Prefect API would not store.
     """
     env = os.environ if env is None else env
     lines = []
     for step in (
         lambda: save_secret_block(env),
         lambda: save_smtp_block(env),
-        lambda: save_teams_variable(teams_config),
+        lambda: save_teams_config(teams_config),
         lambda: save_api_limit(env),
     ):
         line = step()

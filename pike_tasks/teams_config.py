@@ -1,13 +1,23 @@
 """The teams config: team names, manager addresses, timezone, and the task URL template.
 
 Pike has no teams endpoint, so these come from configuration an operator can change
-without touching code: a YAML/JSON file (``--teams-config``), an inline mapping (a flow
-parameter), or the Prefect Variable ``pike-teams-config`` (what deployments use).
+without touching code. :func:`load_teams_config` takes the first of these that is there:
+
+1. the ``teams_config`` flow parameter (``--teams-config`` of the CLI): a path to a YAML/JSON
+   file, inline JSON, or a mapping; a UI run overrides the stored config with it;
+2. the Prefect block ``pike-teams-config`` (type "Pike Teams Config", ``pike_tasks.teams_store``),
+   which ``pike-reports setup --teams-config FILE`` writes: what scheduled deployments read,
+   of any size (a block document has no length limit);
+3. the Prefect Variable ``pike-teams-config`` (legacy: earlier versions of ``setup`` wrote it;
+   a Variable holds at most 5,000 characters, about 35 teams), read only when there is no block;
+4. the empty config (every team labelled ``Team <id8>``, timezone UTC, no managers, so no
+   digests), with a warning in the run log saying where it looked.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from string import Formatter
 from collections.abc import Mapping
@@ -23,7 +33,8 @@ import yaml
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.surrogates import repair
 
-VARIABLE_NAME = "pike-teams-config"
+BLOCK_NAME = "pike-teams-config"  # where setup stores the config (pike_tasks.teams_store)
+VARIABLE_NAME = "pike-teams-config"  # legacy: read only when there is no block
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
@@ -49,7 +60,7 @@ class TeamsConfig:
         return datetime.now(ZoneInfo(self.timezone)).date()
 
     def as_plain(self) -> dict[str, Any]:
-        """A JSON-safe copy (for the Prefect Variable and summary.json)."""
+        """A JSON-safe copy (for the Prefect block and summary.json)."""
         return {
             "timezone": self.timezone,
             "teams": {
@@ -203,15 +214,17 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def load_teams_config(source: str | Path | Mapping[str, Any] | None = None) -> TeamsConfig:
     """Load the teams config from a mapping, a YAML/JSON file path, or a JSON string.
 
-    With no source, the Prefect Variable ``pike-teams-config`` is used when it exists;
-    otherwise an empty config (every team labelled ``Team <id8>``, timezone UTC).
+    With no source, what the Prefect server holds (the module docstring gives the order): the
+    block ``pike-teams-config``, else the legacy Variable of that name, else an empty config
+    (every team labelled ``Team <id8>``, timezone UTC), with a warning.
 
     Raises:
         PikeConfigError: one line naming the file and the problem (unreadable, not UTF-8,
-            not YAML/JSON, a key listed twice, or a value parse_teams_config rejects).
+            not YAML/JSON, a key listed twice, or a value parse_teams_config rejects), or
+            the stored config that could not be read from the Prefect API.
     """
     if source is None or source == "":
-        return parse_teams_config(_from_prefect_variable())
+        return parse_teams_config(_from_prefect())
     if isinstance(source, Mapping):
         return parse_teams_config(source)
     text = str(source)
@@ -247,13 +260,28 @@ def _json(what: str, text: str) -> Any:
         raise PikeConfigError(f"{what} is invalid ({exc.msg} at line {exc.lineno})") from None
 
 
-def _from_prefect_variable() -> Mapping[str, Any] | None:
-    try:
-        from prefect.variables import Variable
+def _from_prefect() -> Mapping[str, Any] | None:
+    from pike_tasks.teams_store import read_stored_config
 
-        value = Variable.get(VARIABLE_NAME, default=None)
-    except Exception:  # no API reachable, or no such variable: run with the empty config
+    value, where = read_stored_config()
+    if where is None:
+        _warn(f"no teams config: no block '{BLOCK_NAME}' and no Variable '{VARIABLE_NAME}' on the Prefect "
+              "server and no teams_config parameter, so no team names and no managers (no digests); "
+              "store one with `pike-reports setup --teams-config FILE`")
         return None
     if isinstance(value, str):  # set by hand as a JSON string: a broken one must not mean "no teams"
-        value = _json(f"Prefect Variable {VARIABLE_NAME}", value)
+        value = _json(f"teams config ({where})", value)
+    if not isinstance(value, Mapping):
+        raise PikeConfigError(f"teams config ({where}) must be a JSON object with 'teams', not {type(value).__name__}")
     return value
+
+
+def _warn(message: str) -> None:
+    """In a flow or task run, to its log (the UI shows it); elsewhere to this module's logger."""
+    try:
+        from prefect import get_run_logger
+
+        logger = get_run_logger()
+    except Exception:  # noqa: BLE001 - no run context (MissingContextError) or no Prefect
+        logger = logging.getLogger(__name__)
+    logger.warning(message)

@@ -25,13 +25,16 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from pike_tasks.errors import PikeConfigError
 from prefect_server import PrefectServer, start_server
+from smtp_server import RecordingSmtpServer
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "small"
 AS_OF = date(2026, 4, 9)
 POOL = "pike-reports"
 OVERDUE = "report-overdue-tasks/overdue-weekdays-0700"
+DIGESTS = "send-manager-digests/digests-weekdays-0730"
 SECRETISH = re.compile(r"secret|password|token|api_key|apikey|credential", re.IGNORECASE)
 
 FLOWS = {
@@ -81,7 +84,7 @@ def test_prefect_yaml_deployments_schedules_and_pool():
         assert deployment["tags"] and "pike-reports" in deployment["tags"]
         path, func = deployment["entrypoint"].split(":")
         assert f"def {func}(" in (REPO / path).read_text(encoding="utf-8")
-        # teams config left empty: the pike-teams-config Variable
+        # teams config left empty: the pike-teams-config block
         assert deployment["parameters"]["teams_config"] is None
         assert set(deployment["parameters"]) <= FLOWS[deployment["entrypoint"]] | {"smtp_block", "dry_run"}
     [pull] = spec["pull"]
@@ -132,13 +135,13 @@ def test_parameter_schema_is_a_usable_form(entrypoint):
 # --- pike-reports setup ---------------------------------------------------------------------
 
 
-def test_setup_creates_blocks_variable_and_limit(prefect_harness, capsys):
+def test_setup_creates_blocks_and_limit(prefect_harness, capsys):
     from prefect.blocks.system import Secret
     from prefect.client.orchestration import get_client
-    from prefect.variables import Variable
     from prefect_email import EmailServerCredentials
 
     from pike_tasks.setup_blocks import run_setup
+    from pike_tasks.teams_store import TeamsConfigBlock
 
     env = {
         "PIKE_API_SECRET": "s3cret-value-123",
@@ -158,7 +161,7 @@ def test_setup_creates_blocks_variable_and_limit(prefect_harness, capsys):
     smtp = EmailServerCredentials.load("pike-reports-smtp")
     assert (smtp.smtp_server, smtp.smtp_port, smtp.smtp_type.name) == ("smtp.example.com", 2525, "STARTTLS")
     assert smtp.password.get_secret_value() == "mail-pass-456"
-    config = Variable.get("pike-teams-config")
+    config = TeamsConfigBlock.load("pike-teams-config").value
     assert config["timezone"] == "Europe/London"
     assert config["teams"]["91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b"]["name"] == "Delivery"
     with get_client(sync_client=True) as client:
@@ -181,6 +184,196 @@ def test_setup_rejects_bad_smtp_security_without_echoing_the_password(prefect_ha
         save_smtp_block({"PIKE_REPORTS_SMTP_HOST": "h", "PIKE_REPORTS_SMTP_SECURITY": "tls",
                          "PIKE_REPORTS_SMTP_PASSWORD": "pw-789"})
     assert "pw-789" not in str(info.value)
+
+
+# --- the teams config on the server: any size, and the load order ------------------------------
+
+
+@pytest.fixture
+def stored_teams(prefect_harness):
+    """No teams block and no teams Variable during the test; what was stored before comes back after
+    (the harness is shared by the whole session, and a flow run without teams_config reads it)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.variables import Variable
+
+    from pike_tasks.teams_store import BLOCK_TYPE_SLUG, TeamsConfigBlock
+
+    def read_block():
+        with get_client(sync_client=True) as client:
+            try:
+                return client.read_block_document_by_name("pike-teams-config", BLOCK_TYPE_SLUG).data["value"]
+            except ObjectNotFound:
+                return None
+
+    def clear():
+        if read_block() is not None:
+            TeamsConfigBlock.delete("pike-teams-config")
+        if Variable.get("pike-teams-config", default=None) is not None:
+            Variable.unset("pike-teams-config")
+
+    before = read_block(), Variable.get("pike-teams-config", default=None)
+    clear()
+    yield
+    clear()
+    if before[0] is not None:
+        TeamsConfigBlock(value=before[0]).save("pike-teams-config", overwrite=True)
+    if before[1] is not None:
+        Variable.set("pike-teams-config", before[1], overwrite=True)
+
+
+def _write_yaml(path: Path, config: dict) -> str:
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+
+def test_setup_stores_a_200_team_config_and_runs_read_it_back_equal(stored_teams, tmp_path):
+    from prefect.types import MAX_VARIABLE_VALUE_LENGTH
+    from prefect.variables import Variable
+
+    from pike_tasks.setup_blocks import run_setup
+    from pike_tasks.teams_config import load_teams_config
+    from pike_tasks.teams_store import TeamsConfigBlock
+    from teams_sample import json_size, many_teams
+
+    config = many_teams({"91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b": "Delivery"})
+    assert json_size(config) > 6 * MAX_VARIABLE_VALUE_LENGTH  # about 33 KB
+    with pytest.raises(ValueError, match="less than 5000 characters"):  # issue #15: a Variable cannot hold it
+        Variable.set("pike-teams-big", config)
+    Variable.set("pike-teams-config", {"teams": {"legacy-team": "Legacy"}})  # what an earlier setup left
+
+    path = _write_yaml(tmp_path / "teams.yaml", config)
+    [_, _, line, _] = run_setup(path, env={}, echo=lambda line: None)
+
+    assert line.startswith("saved block 'pike-teams-config' (200 teams, timezone Europe/London, ")
+    assert "Variable 'pike-teams-config' of earlier versions is ignored" in line
+    assert TeamsConfigBlock.load("pike-teams-config").value == load_teams_config(path).as_plain()
+    loaded = load_teams_config(None)  # what a scheduled run (teams_config: null) gets: the block, not the Variable
+    assert loaded == load_teams_config(path)
+    assert len(loaded.teams) == 200 and loaded.as_plain()["teams"] == config["teams"]
+
+
+def test_teams_config_load_order(stored_teams, tmp_path, caplog):
+    """parameter > block > Variable (legacy) > the empty config with a warning."""
+    from prefect.variables import Variable
+
+    from pike_tasks.teams_config import load_teams_config
+    from pike_tasks.teams_store import TeamsConfigBlock
+
+    with caplog.at_level("WARNING", logger="pike_tasks.teams_config"):
+        empty = load_teams_config(None)
+    assert empty.teams == {} and empty.timezone == "UTC"
+    assert "no teams config: no block 'pike-teams-config' and no Variable" in caplog.text
+
+    Variable.set("pike-teams-config", {"timezone": "Europe/Paris", "teams": {"t-legacy": "From the Variable"}})
+    assert load_teams_config(None).team_names() == {"t-legacy": "From the Variable"}
+
+    TeamsConfigBlock(value={"teams": {"t-block": "From the block"}}).save("pike-teams-config", overwrite=True)
+    assert load_teams_config(None).team_names() == {"t-block": "From the block"}
+
+    inline = json.dumps({"teams": {"t-param": "From the parameter"}})
+    assert load_teams_config(inline).team_names() == {"t-param": "From the parameter"}
+    assert load_teams_config(str(FIXTURE / "teams.yaml")).team_names() == {
+        "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b": "Delivery"}
+
+    TeamsConfigBlock(value={"teams": {"t-block": {"manager": "x@example.com"}}}).save("pike-teams-config", overwrite=True)
+    with pytest.raises(PikeConfigError, match="unknown key 'manager'"):  # a broken block is an error, not "no teams"
+        load_teams_config(None)
+
+
+class BodyLimitProxy:
+    """A reverse proxy in front of the Prefect API that answers 413 to a request body over ``limit``
+    bytes, as nginx does past ``client_max_body_size`` (the fake limit of a server that refuses a huge block)."""
+
+    def __init__(self, upstream: str, limit: int) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        target = urlsplit(upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if length > limit:
+                    detail = f"request body of {length} bytes is over this proxy's limit of {limit} bytes"
+                    self._reply(413, [("Content-Type", "application/json")], json.dumps({"detail": detail}).encode())
+                    return
+                upstream_conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream_conn.request(self.command, self.path, body=body or None, headers=headers)
+                answer = upstream_conn.getresponse()
+                self._reply(answer.status, answer.getheaders(), answer.read())
+                upstream_conn.close()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{target.path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_setup_with_a_config_the_api_refuses_fails_in_one_line(stored_teams, tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from prefect_server import clean_env
+    from pike_tasks.setup_blocks import save_teams_config
+    from teams_sample import many_teams
+
+    path = _write_yaml(tmp_path / "teams.yaml", many_teams())
+    proxy = BodyLimitProxy(PREFECT_API_URL.value(), limit=20_000)
+    try:
+        with temporary_settings({PREFECT_API_URL: proxy.url}):
+            with pytest.raises(PikeConfigError) as info:
+                save_teams_config(path)
+        message = str(info.value)
+        assert "\n" not in message and "Traceback" not in message
+        assert message.startswith(f"cannot store the teams config from {path} (200 teams, ")
+        assert "413 Request Entity Too Large (request body of" in message and "limit of 20000 bytes" in message
+        assert "client_max_body_size" in message and "set teams_config in prefect.yaml" in message
+
+        # the command itself: exit 2, that one line on stderr, no traceback
+        home = tmp_path / "home"
+        home.mkdir()
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "pike-reports"), "setup", "--teams-config", path],
+            env=clean_env(home, proxy.url), capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        proxy.stop()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [f"pike-reports: error: {message}"], result.stderr
+    from pike_tasks.teams_store import read_stored_config
+
+    assert read_stored_config() == (None, None)  # nothing half-stored
+
+
+def test_setup_with_an_invalid_config_stores_nothing(stored_teams, tmp_path):
+    from pike_tasks.setup_blocks import save_teams_config
+    from pike_tasks.teams_store import read_stored_config
+
+    config = {"teams": {"t1": {"name": "A", "managers": ["not-an-address"]}}}
+    with pytest.raises(PikeConfigError, match="team t1 has an invalid manager address 'not-an-address'"):
+        save_teams_config(_write_yaml(tmp_path / "teams.yaml", config))
+    assert read_stored_config() == (None, None)
 
 
 # --- end to end: server, sandbox, setup, deploy, worker, runs ---------------------------------
@@ -248,31 +441,33 @@ def _create_failure_automation(server: PrefectServer, sink: WebhookSink, folder:
 def deployed(tmp_path_factory):
     """A Prefect server with every deployment of prefect.yaml and one process worker.
 
-    Yields (server, webhook sink of the failure automation, timings, the sandbox's secret). Everything started here
-    is stopped in the finally.
+    Yields (server, webhook sink of the failure automation, timings, the sandbox's secret, the
+    SMTP server that the ``pike-reports-smtp`` block points at). Everything started here is
+    stopped in the finally.
     """
     from pike_tasks.sandbox.server import load_data_file, start_sandbox
 
     timings: dict[str, float] = {}
     home = tmp_path_factory.mktemp("prefect-e2e") / "home"
-    sandbox = server = sink = None
+    sandbox = server = sink = smtp = None
     t0 = time.monotonic()
     try:
         sink = WebhookSink()
+        smtp = RecordingSmtpServer().__enter__()
         sandbox = start_sandbox(load_data_file(FIXTURE / "workspace.json"))
         server = start_server(home)
         timings["server"] = time.monotonic() - t0
 
         t = time.monotonic()
-        setup = subprocess.run(
-            [str(Path(sys.executable).parent / "pike-reports"), "setup", "--teams-config", str(FIXTURE / "teams.yaml")],
-            cwd=REPO, env={**server.env, "PIKE_API_SECRET": sandbox.secret},
-            capture_output=True, text=True, timeout=120,
-        )
+        setup = _setup(server, str(FIXTURE / "teams.yaml"), {
+            "PIKE_API_SECRET": sandbox.secret, "PIKE_REPORTS_SMTP_HOST": smtp.host,
+            "PIKE_REPORTS_SMTP_PORT": str(smtp.port), "PIKE_REPORTS_SMTP_SECURITY": "none",
+        })
         assert setup.returncode == 0, setup.stderr[-2000:]
         assert sandbox.secret not in setup.stdout + setup.stderr
         assert "saved Secret block 'pike-api-secret'" in setup.stdout
-        assert "saved Variable 'pike-teams-config'" in setup.stdout
+        assert "saved EmailServerCredentials block 'pike-reports-smtp'" in setup.stdout
+        assert "saved block 'pike-teams-config' (1 teams" in setup.stdout
         timings["setup"] = time.monotonic() - t
 
         t = time.monotonic()
@@ -286,23 +481,34 @@ def deployed(tmp_path_factory):
         server.start_worker(POOL, cwd=REPO, env={
             "PIKE_REPORTS_DIR": str(REPO),
             "PIKE_API_BASE_URL": sandbox.url,
+            "PIKE_REPORTS_EMAIL_FROM": "pike-reports@example.com",
         })
-        yield server, sink, timings, sandbox.secret
+        yield server, sink, timings, sandbox.secret, smtp
     finally:
         if server is not None:
             server.stop()
         if sandbox is not None:
             sandbox.stop()
+        if smtp is not None:
+            smtp.__exit__(None, None, None)
         if sink is not None:
             sink.stop()
 
 
-def _run(server: PrefectServer, **kwargs):
+def _setup(server: PrefectServer, teams_config: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`pike-reports setup --teams-config FILE` against ``server``, as an operator runs it."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "pike-reports"), "setup", "--teams-config", teams_config],
+        cwd=REPO, env={**server.env, **(env or {})}, capture_output=True, text=True, timeout=120,
+    )
+
+
+def _run(server: PrefectServer, deployment: str = OVERDUE, **kwargs):
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: server.api_url}):
-        return run_deployment(OVERDUE, timeout=150, poll_interval=0.5, **kwargs)
+        return run_deployment(deployment, timeout=150, poll_interval=0.5, **kwargs)
 
 
 def _artifacts(server: PrefectServer, flow_run_id):
@@ -343,7 +549,7 @@ def _explain(server: PrefectServer) -> str:
 
 @pytest.mark.e2e
 def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
-    server, sink, timings, sandbox_secret = deployed
+    server, sink, timings, sandbox_secret, smtp = deployed
     deployments = _deployments(server)
     assert set(deployments) == {"overdue-weekdays-0700", "workload-mondays-0800", "digests-weekdays-0730",
                                 "all-reports-on-demand"}
@@ -363,7 +569,7 @@ def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
 @pytest.mark.e2e
 @needs_report_modules
 def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
-    server, sink, timings, sandbox_secret = deployed
+    server, sink, timings, sandbox_secret, smtp = deployed
 
     t = time.monotonic()
     run = _run(server, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path)})
@@ -378,7 +584,7 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
         header = next(csv.reader(fh))
     assert header == ["task_id", "team_id", "team", "title", "project", "customer", "assignees",
                       "priority", "status", "due_date", "days_overdue"]
-    # the teams config came from the Variable that setup stored (names from tests/fixtures/small)
+    # the teams config came from the block that setup stored (names from tests/fixtures/small)
     expected = (FIXTURE / "overdue.csv").read_bytes().decode("utf-8").replace("\r\n", "\n")
     assert csv_path.read_bytes().decode("utf-8").replace("\r\n", "\n") == expected
 
@@ -395,7 +601,7 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
 @pytest.mark.e2e
 @needs_report_modules
 def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_path):
-    server, sink, timings, sandbox_secret = deployed
+    server, sink, timings, sandbox_secret, smtp = deployed
     t = time.monotonic()
     run = _run(
         server,
@@ -418,4 +624,51 @@ def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_pa
     assert "rejected the API secret" in alerts[0]["body"] and "Failed" in alerts[0]["subject"]
     assert "wrong-secret" not in json.dumps(alerts)
     timings["bad-secret run + alert"] = time.monotonic() - t
+    print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+@pytest.mark.e2e
+@needs_report_modules
+def test_a_200_team_config_from_setup_reaches_every_manager(deployed, tmp_path):
+    """Issue #15: setup stores a 33 KB config, and the scheduled digest deployment (teams_config:
+    null) reads it from the block on the worker and emails every manager it names."""
+    from pike_tasks.sandbox.server import load_data_file
+    from teams_sample import json_size, managers, many_teams
+
+    server, sink, timings, sandbox_secret, smtp = deployed
+    workspace = load_data_file(FIXTURE / "workspace.json")  # what the deployed sandbox serves
+    served = sorted({tid for member in workspace["members"] for tid in member.get("teamIds") or ()})
+    config = many_teams({tid: f"Served team {i}" for i, tid in enumerate(served)})
+    assert len(served) == 2 and json_size(config) > 30_000
+    path = _write_yaml(tmp_path / "teams.yaml", config)
+
+    t = time.monotonic()
+    setup = _setup(server, path)
+    timings["setup, 200 teams"] = time.monotonic() - t
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-2000:]
+    assert "saved block 'pike-teams-config' (200 teams, timezone Europe/London" in setup.stdout
+    try:
+        before = len(smtp.messages)
+        t = time.monotonic()
+        run = _run(server, DIGESTS, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path / "out")})
+        timings["digest run, 200 teams"] = time.monotonic() - t
+        assert run.state is not None and run.state.is_completed(), f"{run.state!r}{_explain(server)}"
+
+        sent = smtp.messages[before:]
+        recipients = [r.casefold() for m in sent for r in m.rcpt_tos]
+        assert sorted(recipients) == sorted(managers(config))  # every manager, once (24 addresses)
+        summary = json.loads((tmp_path / "out" / "digest" / AS_OF.isoformat() / "summary.json").read_text("utf-8"))
+        assert {d["status"] for d in summary["digests"]} == {"sent"} and len(summary["digests"]) == 24
+        # the managers of the teams the workspace has get those teams under the names from the block
+        for i, tid in enumerate(served):
+            for address in config["teams"][tid]["managers"]:
+                [message] = [m.message for m in sent if address in m.rcpt_tos]
+                assert f"Served team {i}" in message.get_body(("plain",)).get_content()
+    finally:  # the other tests of this module expect tests/fixtures/small/teams.yaml (in-process: 6 s less)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from pike_tasks.setup_blocks import save_teams_config
+
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            save_teams_config(str(FIXTURE / "teams.yaml"))
     print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})

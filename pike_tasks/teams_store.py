@@ -1,0 +1,138 @@
+"""Where the teams config lives on the Prefect server: the block ``pike-teams-config``.
+
+A Prefect Variable holds at most 5,000 characters of JSON (``prefect.types.MAX_VARIABLE_VALUE_LENGTH``),
+which a config outgrows at about 35 teams (issue #15). A block document has no such limit (its data
+is a JSON column: tested here with 200 teams, about 30 KB) and every worker reads it from the
+same API it already talks to, so the config is stored as a block of the small type below
+(Prefect 3.9 no longer ships the generic ``JSON`` block; this one has the same single ``value``
+field and shows as "Pike Teams Config" under Blocks in the UI, editable there as JSON).
+
+The Variable of the same name, which earlier versions of ``pike-reports setup`` wrote, is
+still read when there is no block (see :func:`pike_tasks.teams_config.load_teams_config` for
+the whole order). Imports Prefect: loaded only when the config comes from the server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+from prefect.blocks.core import Block
+
+from pike_tasks.errors import PikeConfigError
+from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME
+
+BLOCK_TYPE_SLUG = "pike-teams-config"
+
+
+class TeamsConfigBlock(Block):
+    """The pike-reports teams config as JSON (the shape of teams.example.yaml)."""
+
+    _block_type_name = "Pike Teams Config"
+    _block_type_slug = BLOCK_TYPE_SLUG
+    _description = (
+        "Team names, manager addresses, timezone and task link template read by every pike-reports "
+        "deployment whose teams_config parameter is empty. Written by `pike-reports setup --teams-config FILE`."
+    )
+
+    value: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The teams config: timezone, teams (Pike team id -> name, managers), app_url_template.",
+    )
+
+
+def save_teams_block(plain: Mapping[str, Any], *, source: str) -> int:
+    """Create or replace the block ``pike-teams-config`` with ``plain`` (a validated config as JSON).
+
+    Returns:
+        The size of the stored value in characters of JSON.
+
+    Raises:
+        PikeConfigError: one line when the API refuses or cannot be reached, naming the answer
+            (e.g. a proxy's 413 and its body limit) and the way out.
+    """
+    import httpx
+
+    size = len(json.dumps(plain, ensure_ascii=False))
+    teams = len(plain.get("teams") or {})
+    what = f"the teams config from {source} ({teams} teams, {size:,} characters of JSON)"
+    way_out = (
+        "raise the request size limit of whatever sits in front of the Prefect API (e.g. nginx "
+        "client_max_body_size), or set teams_config in prefect.yaml to the path of this file on every worker"
+    )
+    try:
+        TeamsConfigBlock(value=dict(plain)).save(BLOCK_NAME, overwrite=True)
+    except httpx.HTTPStatusError as exc:
+        response = exc.response
+        raise PikeConfigError(
+            f"cannot store {what} as block '{BLOCK_NAME}': the Prefect API answered "
+            f"{response.status_code} {response.reason_phrase}{_detail(response)}; {way_out}"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise PikeConfigError(
+            f"cannot store {what} as block '{BLOCK_NAME}': the Prefect API did not answer "
+            f"({type(exc).__name__}: {_one_line(str(exc)) or 'no reply'}); check PREFECT_API_URL"
+        ) from None
+    return size
+
+
+def legacy_variable_exists() -> bool:
+    """Whether the Variable of earlier versions is still on the server (it is ignored once the block exists)."""
+    from prefect.variables import Variable
+
+    return Variable.get(VARIABLE_NAME, default=None) is not None
+
+
+def read_stored_config() -> tuple[Any, str | None]:
+    """The raw teams config stored on the Prefect server and where it came from.
+
+    Returns:
+        ``(value, "block 'pike-teams-config'")``, ``(value, "Variable 'pike-teams-config'")`` when
+        there is no block but the legacy Variable, or ``(None, None)`` when there is neither.
+
+    Raises:
+        PikeConfigError: the API could not be read (a scheduled run must not go on as if no team
+            had managers), or the Variable is a string that is not JSON.
+    """
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.variables import Variable
+
+    try:
+        with get_client(sync_client=True) as client:
+            try:
+                document = client.read_block_document_by_name(name=BLOCK_NAME, block_type_slug=BLOCK_TYPE_SLUG)
+            except ObjectNotFound:
+                document = None
+        if document is not None:
+            return (document.data or {}).get("value"), f"block '{BLOCK_NAME}'"
+        value = Variable.get(VARIABLE_NAME, default=None)
+    except httpx.HTTPError as exc:
+        raise PikeConfigError(
+            f"cannot read the teams config (block '{BLOCK_NAME}') from the Prefect API "
+            f"({type(exc).__name__}: {_one_line(str(exc)) or 'no reply'}); check PREFECT_API_URL, or pass teams_config"
+        ) from None
+    if value is None:
+        return None, None
+    return value, f"Variable '{VARIABLE_NAME}'"
+
+
+def _detail(response) -> str:
+    try:
+        text = response.text
+    except Exception:  # noqa: BLE001 - a body we cannot decode adds nothing
+        return ""
+    try:
+        body = json.loads(text)
+        text = str(body.get("detail") or body.get("message") or body) if isinstance(body, dict) else str(body)
+    except ValueError:
+        pass
+    text = _one_line(text)
+    return f" ({text[:200]})" if text else ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
