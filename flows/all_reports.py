@@ -34,7 +34,7 @@ def run_all_reports(
         as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
         team_ids: Only these Pike team ids; empty means every team.
         output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/overdue/2026-04-09); relative paths are relative to the worker's checkout.
-        teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config Prefect Variable.
+        teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
         digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
         force_digests: With digests=send: send again even if already sent for this as_of.
     """

@@ -454,7 +454,7 @@ def send_manager_digests(
 
     Args:
         as_of: Digest date; empty means today in the configured timezone.
-        teams_config: Path to a teams YAML, inline JSON, or empty to use the pike-teams-config Variable.
+        teams_config: Path to a teams YAML, inline JSON, or empty to use the pike-teams-config block saved by pike-reports setup.
         team_ids: Only digest these Pike team ids; empty means every team in the config.
         output_dir: Folder whose digest/YYYY-MM-DD subfolder gets the per-digest CSVs, .eml files (dry run) and summary.json.
         dry_run: Write .eml files instead of sending; nothing is recorded as sent.

@@ -3,7 +3,7 @@
 What runs, every piece a real process or server on 127.0.0.1:
 
 - PostgreSQL (Debian's package, a throwaway cluster) as the Prefect server's database;
-- ``prefect server start`` on it; ``pike-reports setup`` (secret, SMTP block, teams Variable,
+- ``prefect server start`` on it; ``pike-reports setup`` (secret, SMTP block, teams config block,
   the ``pike-api`` global concurrency limit with 2 slots); ``prefect deploy --all`` of prefect.yaml;
 - ``moto_server`` as the S3 report store (``output_dir=s3://pike-e2e/pike``), no
   ``PIKE_REPORTS_PUBLIC_URL``, so the digests link presigned URLs;
