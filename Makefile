@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install browsers services demo test e2e bench clean lock
+.PHONY: install browsers services demo test lint e2e bench clean lock
 
 install: $(STAMP)
 
@@ -21,6 +21,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+# Lint and type checks (issue #14; configured in pyproject.toml): ruff's rules (not its
+# formatter) over the whole checkout, then mypy over pike_tasks/ and flows/. A few seconds warm;
+# mypy's cache is .mypy_cache.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 demo: install
 	$(BIN)/python -m flows.demo
@@ -51,4 +58,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
