@@ -23,8 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks.harness import (PYTHON, base_env, machine_facts, median, prefect_server, sandbox_process, timed,
-                                worker)
+from benchmarks.harness import PYTHON, base_env, machine_facts, median, prefect_server, sandbox_process, timed, worker
 from benchmarks.workers import sizes_for
 
 AS_OF = "2026-04-09"

@@ -22,7 +22,7 @@ import os
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,6 @@ from pike_tasks.mailer import (
 )
 from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
 from pike_tasks.outputs import json_bytes
-from pike_tasks.progress import ProgressLog
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     Resolved,
@@ -59,6 +58,7 @@ from pike_tasks.prefect_tasks import (
     resolve_workspace,
     source_id,
 )
+from pike_tasks.progress import ProgressLog
 from pike_tasks.store import FolderRef, ReportStore, Scope
 from pike_tasks.teams_config import TeamsConfig
 
@@ -196,7 +196,7 @@ def prepare_digests(
         resolved.tasks, resolved.members, overdue.rows, config.teams, as_of, team_ids=team_ids or None,
         changes=overdue.changes, due_soon_rows=overdue.due_soon, baseline_as_of=overdue.baseline_as_of,
     )
-    generated_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     prepared = []
     progress = ProgressLog(get_run_logger(), "digests built", len(digests))
     for digest in digests:

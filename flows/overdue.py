@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from prefect import flow
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for

@@ -139,7 +139,7 @@ class SmtpSettings:
             raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM (the digest sender) must be one email address")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpSettings:
         """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY/TIMEOUT`` and ``PIKE_REPORTS_EMAIL_FROM``.
 
         Raises:
@@ -167,7 +167,7 @@ class SmtpSettings:
                    data_timeout=_timeout_from_env(env, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT))
 
     @classmethod
-    def from_block(cls, credentials: Any, sender: str | None = None) -> "SmtpSettings":
+    def from_block(cls, credentials: Any, sender: str | None = None) -> SmtpSettings:
         """From a prefect-email ``EmailServerCredentials`` (an instance, or a block name to load).
 
         The block has no From address: ``sender`` or ``PIKE_REPORTS_EMAIL_FROM``, else its username.

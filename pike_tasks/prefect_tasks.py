@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,8 +34,8 @@ from prefect.concurrency.sync import concurrency
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
-from pike_tasks.settings import resolve_api_settings
 from pike_tasks.progress import ProgressLog
+from pike_tasks.settings import resolve_api_settings
 from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError, keep_days_setting
 from pike_tasks.teams_config import TeamsConfig
 
@@ -95,7 +95,6 @@ def api_source_label() -> str:
 def fetch_listing(resource: str) -> pd.DataFrame:
     """Read every record of one listing (limit 200 per page) and return it as a typed frame."""
     from pike_tasks import frames
-
     from pike_tasks.progress import listing_progress
 
     logger = get_run_logger()
@@ -201,7 +200,7 @@ def _summary(report: str, as_of: date, filters: dict, totals: dict, quality: dic
 
 
 def _generated_at() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tuple[str, list[str], str | None]:

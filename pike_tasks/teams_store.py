@@ -18,8 +18,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
 from prefect.blocks.core import Block
+from pydantic import Field
 
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME

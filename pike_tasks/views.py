@@ -18,8 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pike_tasks import __version__
-from pike_tasks import wording
+from pike_tasks import __version__, wording
 from pike_tasks.render import sanitize_description, task_url
 from pike_tasks.wording import (  # noqa: F401 (long_date, short_date, share_pct: part of this module's API)
     AGE_BUCKETS,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pike_tasks.transforms import AGE_BUCKETS as _AGE_BUCKET_NAMES
-from pike_tasks.transforms import NONE_RANK, NO_TEAM, PRIORITY_ORDER, PRIORITY_RANK, _age_buckets
+from pike_tasks.transforms import NO_TEAM, NONE_RANK, PRIORITY_ORDER, PRIORITY_RANK, _age_buckets
 
 # (key, label) per priority, indexed by priority_rank 0..4 (REPORTS.md's order).
 _PRIORITY_WORDS = {"urgent": "Urgent", "high": "High", "medium": "Medium", "low": "Low", "none": "No priority"}

@@ -120,7 +120,7 @@ class RecordingSmtpServer:
     def to(self, address: str) -> list[Received]:
         return [m for m in self.messages if address.casefold() in (r.casefold() for r in m.rcpt_tos)]
 
-    def __enter__(self) -> "RecordingSmtpServer":
+    def __enter__(self) -> RecordingSmtpServer:
         self._controller.start()
         return self
 

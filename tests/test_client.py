@@ -323,7 +323,7 @@ def test_html_502_gives_a_clean_server_error(sandbox_factory):
 
 def test_retry_after_seconds_and_http_date_are_honoured(sandbox_factory):
     server = sandbox_factory({"tasks": [{"id": "1"}]})
-    in_5s = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc)
+    in_5s = email.utils.format_datetime(datetime.datetime.now(datetime.UTC)
                                         + datetime.timedelta(seconds=5), usegmt=True)
     for retry_after in ("3", in_5s, "3600", "garbage"):
         server.enqueue(ScriptedResponse(429, error_body("rate_limited"), {"Retry-After": retry_after}, path="/tasks"))
@@ -337,7 +337,7 @@ def test_retry_after_seconds_and_http_date_are_honoured(sandbox_factory):
 
 
 def test_parse_retry_after():
-    now = datetime.datetime(2026, 4, 9, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 4, 9, 12, 0, 0, tzinfo=datetime.UTC)
     assert parse_retry_after("7", now) == 7.0
     assert parse_retry_after("-3", now) == 0.0
     assert parse_retry_after("Thu, 09 Apr 2026 12:00:30 GMT", now) == 30.0

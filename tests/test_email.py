@@ -220,9 +220,8 @@ def test_auth_on_loopback_and_password_hidden_from_repr():
 
 
 def test_refused_recipient_is_a_typed_error():
-    with RecordingSmtpServer(refuse={"gone@example.com"}) as smtp:
-        with pytest.raises(DigestDeliveryError) as info:
-            send_message(plain_settings(smtp.port), make_message(make_digest("gone@example.com")))
+    with RecordingSmtpServer(refuse={"gone@example.com"}) as smtp, pytest.raises(DigestDeliveryError) as info:
+        send_message(plain_settings(smtp.port), make_message(make_digest("gone@example.com")))
     assert info.value.recipient == "gone@example.com" and info.value.permanent and "550" in info.value.reason
 
 

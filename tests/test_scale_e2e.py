@@ -34,7 +34,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from moto_server import MotoServer, start_moto
 from postgres_server import postgres_bin, start_postgres
 from prefect_server import PrefectServer, Worker, start_server

@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from moto_server import CREDENTIALS, MotoServer, start_moto
+
 from pike_tasks.store import MARKER, FolderRef, Scope, StoreError, open_store
 
 REPO = Path(__file__).resolve().parent.parent

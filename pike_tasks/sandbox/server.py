@@ -423,7 +423,7 @@ class SandboxServer:
                  host: str, port: int) -> None:
         self.data = data
         self.secrets = {s: set(scopes) for s, scopes in secrets.items()}
-        self.secret = next((s for s, scopes in self.secrets.items() if ALL_SCOPES <= scopes), next(iter(self.secrets)))
+        self.secret = next((s for s, scopes in self.secrets.items() if scopes >= ALL_SCOPES), next(iter(self.secrets)))
         self.collections = {r: Collection(r, data.get(r) or []) for r in RESOURCES}
         self.requests: list[RequestRecord] = []
         self._scripted: collections.deque[ScriptedResponse] = collections.deque()
