@@ -220,7 +220,7 @@ def figure_rate_limited(opts) -> dict:
         bound = max(page_bound, pages / rate) if rate else page_bound
         seconds = median([r["seconds"] for r in runs])
         requests = [r["pages"] + r["retries"] for r in runs]
-        share_429 = median([r["answers_429"] / n for r, n in zip(runs, requests)])
+        share_429 = median([r["answers_429"] / n for r, n in zip(runs, requests, strict=True)])
         per_rate[name] = {"server_rate": rate, "pages": pages, "bound_s": bound, "runs_s": [r["seconds"] for r in runs],
                           "median_s": seconds, "ratio": seconds / bound,
                           "answers_429": [r["answers_429"] for r in runs], "requests": requests,

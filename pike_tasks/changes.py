@@ -73,7 +73,9 @@ def read_report_rows(csv_bytes: bytes) -> pd.DataFrame:
     short = next((line for line, row in enumerate(rows, start=2) if len(row) < len(header)), None)
     if short is not None:
         raise ValueError(f"overdue.csv row {short}: {len(rows[short - 2])} cells, the header has {len(header)}")
-    cells = list(zip(*rows)) if rows else [()] * len(header)
+    # strict=False: a row may have extra trailing cells (only short rows are refused above); the
+    # transpose keeps the first len(shortest row) >= len(header) columns, so every header column.
+    cells = list(zip(*rows, strict=False)) if rows else [()] * len(header)
     frame = pd.DataFrame({
         column: unguard_column(pd.Series(cells[header.index(column)], dtype=object)) for column in OVERDUE_COLUMNS
     }, columns=list(OVERDUE_COLUMNS))
@@ -225,7 +227,7 @@ def change_counts(changes: pd.DataFrame) -> dict[str, Any]:
     team_ids = _text(changes["team_id"]).tolist()
     labels = _text(changes["team"]).tolist()
     teams: dict[str, dict[str, Any]] = {}
-    for team_id, label, change in zip(team_ids, labels, kind):
+    for team_id, label, change in zip(team_ids, labels, kind, strict=True):
         entry = teams.setdefault(team_id, {"team_id": team_id, "team": label, NEW: 0, RESOLVED: 0})
         entry[change] += 1
     ordered = sorted(teams.values(), key=lambda e: (e["team"].casefold(), e["team_id"]))

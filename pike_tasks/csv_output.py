@@ -121,7 +121,7 @@ def _rows(df: pd.DataFrame, columns: Sequence[str]):
         values = df[column].astype(object).tolist()
         convert = _share_cell if column in SHARE_COLUMNS else _cell
         cells.append([convert(v) for v in values])
-    return zip(*cells)
+    return zip(*cells, strict=True)  # one list per column, all len(df)
 
 
 def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike) -> None:

@@ -268,7 +268,7 @@ def _get(obj: Any, name: str) -> Any:
 
 def _member_team_sets(members: pd.DataFrame) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for mid, teams in zip(members["member_id"], members["team_ids"]):
+    for mid, teams in zip(members["member_id"], members["team_ids"], strict=True):
         if mid is None:
             continue
         out[mid] = set(teams) if isinstance(teams, (list, tuple, set)) else set()
@@ -423,7 +423,7 @@ def digest_view(
 
     # Per team: today's overdue count and what changed (every team the manager has).
     summary = {_text(r["team_id"]): r for r in digest.team_summary.to_dict(orient="records")}
-    labels = dict(zip(digest.team_ids, digest.team_names))
+    labels = dict(zip(digest.team_ids, digest.team_names, strict=True))
     team_order = [t for t in summary if t in labels] + [t for t in digest.team_ids if t not in summary]
     teams = []
     for tid in team_order:

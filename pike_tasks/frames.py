@@ -107,13 +107,13 @@ def _raw(records: Iterable[Mapping[str, Any]] | None, fields: Sequence[str]) -> 
             rows = list(map(operator.itemgetter(*fields), records))
         except KeyError:
             rows = [tuple(map(r.get, fields)) for r in records]
-        columns = list(zip(*rows)) if n else [() for _ in fields]
+        columns = list(zip(*rows, strict=True)) if n else [() for _ in fields]
         del rows
     index = pd.RangeIndex(n)
     # dtype=object: a numeric id next to a null must stay 7, not become the float 7.0.
     # fromiter stores each value as it is (a list stays one cell, never a nested array).
     return pd.DataFrame({name: _nullable(np.fromiter(values, dtype=object, count=n), index)
-                         for name, values in zip(fields, columns)}, index=index)
+                         for name, values in zip(fields, columns, strict=True)}, index=index)
 
 
 def _nullable(values: np.ndarray, index: pd.Index) -> pd.Series:
@@ -186,10 +186,10 @@ def _distinct_lists(column: pd.Series) -> pd.Series:
     cells = column.tolist()
     clean = _id_lists_mask(cells)
     with gc_paused():
-        lists = [cell.copy() if ok else None for cell, ok in zip(cells, clean.tolist())]
+        lists = [cell.copy() if ok else None for cell, ok in zip(cells, clean.tolist(), strict=True)]
     others = np.flatnonzero(~clean).tolist()
     if others:
-        for i, ids in zip(others, _distinct_lists_general(column.iloc[others])):
+        for i, ids in zip(others, _distinct_lists_general(column.iloc[others]), strict=True):
             lists[i] = ids
     return pd.Series(lists, index=column.index, dtype=object)
 
@@ -220,7 +220,8 @@ def regroup(rows: np.ndarray, values: np.ndarray, n: int) -> list[list]:
     starts = [0, *ends[:-1]]
     flat = np.asarray(values, dtype=object).tolist()
     with gc_paused():
-        return [flat[a:b] for a, b in zip(starts, ends)]
+        # strict=False: for n == 0, starts is [0] and ends is [] (no rows, nothing to slice).
+        return [flat[a:b] for a, b in zip(starts, ends, strict=False)]
 
 
 def _parse_due(column: pd.Series) -> tuple[pd.Series, int]:

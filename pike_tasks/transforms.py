@@ -450,7 +450,7 @@ def open_without_due_date(resolved: pd.DataFrame, team_ids: Collection[str] | No
     return {
         "total": int(mask.sum()),
         "teams": [{"team_id": str(tid), "team": str(label), "count": int(count)}
-                  for tid, label, count in zip(teams["team_id"], teams["team"], teams["count"])],
+                  for tid, label, count in zip(teams["team_id"], teams["team"], teams["count"], strict=True)],
     }
 
 
