@@ -193,10 +193,7 @@ def _reasons(keys: pd.Series, listing: pd.DataFrame, at: np.ndarray, as_of: date
     is_open = picked["is_open"].astype(bool).to_numpy()
     due_days, no_due = _day_numbers(picked["due_date"].reset_index(drop=True))
     due_before = ~no_due & (due_days < _as_of_number(as_of))
-    if team_ids:
-        in_scope = picked["team_id"].isin(list(team_ids)).to_numpy()
-    else:
-        in_scope = np.ones(len(picked), dtype=bool)
+    in_scope = picked["team_id"].isin(list(team_ids)).to_numpy() if team_ids else np.ones(len(picked), dtype=bool)
     reasons = np.select([~listed, ~is_open, ~due_before, ~in_scope], list(REASONS), default="").astype(object)
     stray = reasons == ""
     if stray.any():

@@ -15,6 +15,7 @@ between threads), so a thread-local links the two.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -52,12 +53,10 @@ class RequestGuard:
         sock = getattr(self.conn, "sock", None)
         if sock is None:  # not connected yet (the connect timeout bounds that); the socket comes soon
             return True
-        try:
+        with contextlib.suppress(OSError):
             # wakes a blocked recv on this socket (close() would not); socket.socket's own method,
             # since SSLSocket.shutdown also drops the TLS object the reading thread is still using
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
         return False
 
 

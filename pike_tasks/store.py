@@ -38,6 +38,7 @@ Once-only records use create-only writes: ``O_CREAT | O_EXCL`` locally, a condit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -275,10 +276,7 @@ class ReportStore:
         """
         public = public_base_url()
         path = ref.key + "/" + (name or "index.html")
-        if public:
-            url = public + "/" + quote(path)
-        else:
-            url = self._signed_url(path)
+        url = public + "/" + quote(path) if public else self._signed_url(path)
         if url and anchor:
             url += "#" + quote(anchor)
         return url
@@ -760,10 +758,8 @@ class RemoteStore(ReportStore):
         self._call("writing a record", self.fs.pipe_file, self._path(key), data)
 
     def delete_record(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self._call("deleting a record", self.fs.rm_file, self._path(key))
-        except FileNotFoundError:
-            pass
 
     def check_writable(self) -> None:
         """Write a probe create-only and remove it; any failure is one line naming the cause.

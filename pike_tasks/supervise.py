@@ -25,6 +25,7 @@ The cost is one more Python start (~0.3 s) per `run`, against 15-25 s for Prefec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -110,10 +111,8 @@ def _arm_group_kill() -> None:
     _armed.set()
     timer = threading.Timer(GRACE, _signal_group, (os.getpid(), signal.SIGKILL))
     timer.daemon = True
-    try:
+    with contextlib.suppress(RuntimeError):  # the interpreter is already shutting down: nothing left to wait for
         timer.start()
-    except RuntimeError:  # the interpreter is already shutting down: nothing left to wait for
-        pass
 
 
 def _signal_group(pgid: int, signum: int, *, leader_only: bool = False) -> bool:

@@ -210,10 +210,7 @@ def _diff(ours: bytes, plain: bytes) -> str:
 
 @pytest.fixture(params=["demo", "hostile"])
 def workspace_server(request):
-    if request.param == "demo":
-        server = start_sandbox(today=AS_OF)
-    else:
-        server = start_sandbox(hostile_workspace())
+    server = start_sandbox(today=AS_OF) if request.param == "demo" else start_sandbox(hostile_workspace())
     yield server
     server.stop()
 

@@ -11,6 +11,7 @@ Chromium comes from ``make browsers`` (Debian's package); without it these tests
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -140,10 +141,8 @@ class Chromium:
         return json.loads(result["result"]["value"])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

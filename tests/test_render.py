@@ -7,6 +7,7 @@ import re
 from datetime import date
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 
 import jinja2
 import pandas as pd
@@ -413,7 +414,7 @@ def test_billable_share_rounds_half_up(part, whole, share):
 
 def test_render_and_views_import_neither_prefect_nor_requests():
     for module in (render, views):
-        source = open(module.__file__, encoding="utf-8").read()
+        source = Path(module.__file__).read_text(encoding="utf-8")
         assert "import prefect" not in source and "from prefect" not in source
         assert "import requests" not in source
 

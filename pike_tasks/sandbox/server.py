@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -400,10 +401,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._wait_for_latency()
         self._record(None)
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _route(path: str) -> tuple[str, str | None]:
