@@ -37,7 +37,7 @@ def run_all_reports(
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
         digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
         force_digests: With digests=send: send again even if already sent for this as_of.
-    """
+    """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     smtp = smtp_settings_for(digests != "send", None) if digests != "off" else None

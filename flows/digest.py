@@ -1,8 +1,9 @@
 """Flow: manager digests by email (REPORTS.md, Report 3), each sent once and only once.
 
 Recipe: fetch -> resolve -> build one digest per manager address (pure) -> one ``send-digest``
-task run per recipient, a few at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, default 4). A recipient that fails does not stop the others; the
-flow run then fails naming exactly who did not get their digest.
+task run per recipient, a few at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, default 4). A recipient
+that fails does not stop the others; the flow run then fails naming exactly who did not get their
+digest.
 
 Once and only once, for a (digest kind, as_of, workspace, recipient), across every worker:
 the record lives in the report store (``output_dir``), not on the machine that ran the flow,
@@ -463,7 +464,7 @@ def send_manager_digests(
         skip_if_empty: Do not send a digest with nothing overdue.
         smtp_block: Name of a prefect-email EmailServerCredentials block; empty means the PIKE_REPORTS_SMTP_* environment variables.
         report_url: Where the full HTML report is published, linked from each digest.
-    """
+    """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
 
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
@@ -476,6 +477,7 @@ def send_manager_digests(
     folder = deliver_digests(
         resolved, as_of=as_of, config=config, store=store, settings=smtp, overdue=overdue.frames,
         team_ids=team_ids, dry_run=dry_run,
-        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, report_url=report_url or overdue.link or overdue.folder,
+        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
+        report_url=report_url or overdue.link or overdue.folder,
     )
     return {"overdue": overdue.folder, "digest": folder}

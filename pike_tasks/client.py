@@ -92,7 +92,8 @@ class ListingStats:
         if self.throttled:
             extras.append(f"{self.throttled} {'answer' if self.throttled == 1 else 'answers'} 429")
         if self.duplicates_dropped:
-            extras.append(f"{self.duplicates_dropped} duplicate {'id' if self.duplicates_dropped == 1 else 'ids'} dropped")
+            ids = "id" if self.duplicates_dropped == 1 else "ids"
+            extras.append(f"{self.duplicates_dropped} duplicate {ids} dropped")
         pages = f"{self.pages} {'page' if self.pages == 1 else 'pages'}"
         line = f"fetched {self.records} {self.resource} in {pages} ({', '.join(extras)}) in {self.seconds:.1f} s"
         return f"{line}; {self.rate_note}" if self.rate_note else line

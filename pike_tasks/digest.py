@@ -68,7 +68,8 @@ class Limits:
         """The next smaller body, cutting the rest of the overdue list first and what is new
         last; None when nothing is left to cut."""
         if self.rest_total > 0:
-            return replace(self, rest_total=self.rest_total // 2, rest_per_team=max(0, min(self.rest_per_team, self.rest_total // 2)))
+            return replace(self, rest_total=self.rest_total // 2,
+                           rest_per_team=max(0, min(self.rest_per_team, self.rest_total // 2)))
         for name, floor in (("members", 5), ("due_soon", 3), ("resolved", 5), ("new", 5), ("members", 0),
                             ("due_soon", 0), ("resolved", 0), ("new", 1)):
             value = getattr(self, name)
@@ -355,7 +356,8 @@ def _more_text(more: list[dict[str, Any]], single_team: bool) -> str:
         return ""
     if single_team or len(more) == 1:
         return f"and {wording.fmt_int(total)} more" + ("" if single_team else f" in {more[0]['team']}")
-    return f"and {wording.fmt_int(total)} more (" + ", ".join(f"{m['team']} {wording.fmt_int(m['count'])}" for m in more) + ")"
+    per_team = ", ".join(f"{m['team']} {wording.fmt_int(m['count'])}" for m in more)
+    return f"and {wording.fmt_int(total)} more (" + per_team + ")"
 
 
 def _task(record: Mapping[str, Any], app_url_template: str | None, as_of: date, *, team: bool,
@@ -456,7 +458,8 @@ def digest_view(
     soon_hidden = soon.iloc[0:0] if soon is not None else None
     if soon is not None and len(soon):
         keys = pd.DataFrame({"left": soon["days_left"].to_numpy(),
-                             "rank": [wording.priority_rank(_rank_or_priority(r)) for r in soon.to_dict(orient="records")],
+                             "rank": [wording.priority_rank(_rank_or_priority(r))
+                                      for r in soon.to_dict(orient="records")],
                              "at": range(len(soon))}, index=soon.index)
         ordered = soon.loc[keys.sort_values(["left", "rank", "at"], kind="stable").index]
         shown = ordered.head(limits.due_soon)
@@ -498,7 +501,8 @@ def digest_view(
         members.append({
             "member": single_line(_text(m["member"])),
             "open": wording.plural(open_, "open task", "open tasks"),
-            "billable": f"{wording.fmt_int(_int(m['billable']))} billable ({wording.pct_text(float(m['billable_share']))})",
+            "billable": f"{wording.fmt_int(_int(m['billable']))} billable "
+                        f"({wording.pct_text(float(m['billable_share']))})",
             "overdue": wording.plural(_int(m["overdue"]), "overdue", "overdue") if _int(m["overdue"]) else "",
             "flag": wording.member_flag(_text(m["flag"])) if _text(m["flag"]) else "",
         })
@@ -525,7 +529,8 @@ def digest_view(
         "multi_team": multi,
         "reassign": reassign,
         "reassign_more": max(0, len(flagged) - len(reassign)),
-        "new": {"rows": [_task(r, app_url_template, as_of, team=multi, excerpt=True) for r in new_shown.to_dict(orient="records")],
+        "new": {"rows": [_task(r, app_url_template, as_of, team=multi, excerpt=True)
+                         for r in new_shown.to_dict(orient="records")],
                 "more": _more_text(_more_by_team(new_hidden, team_order), not multi)},
         "resolved": {"rows": [{**_task(r, app_url_template, as_of, team=multi),
                                **({"url": None} if _text(r["reason"]) == "gone" else {}),  # no page to open

@@ -295,7 +295,8 @@ def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
         if smtp is not None:
             _quit(smtp)
         raise SmtpSecurityError(
-            recipient, _scrub(f"{_where(settings)}: TLS certificate not accepted ({exc.verify_message or exc})", settings)
+            recipient,
+            _scrub(f"{_where(settings)}: TLS certificate not accepted ({exc.verify_message or exc})", settings),
         ) from None
     except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, unreachable, no greeting, TLS
         if smtp is not None:
@@ -331,7 +332,8 @@ def _login(smtp: smtplib.SMTP, settings: SmtpSettings, recipient: str) -> None:
         smtp.auth(mechanism, getattr(smtp, "auth_" + mechanism.lower().replace("-", "_")), initial_response_ok=True)
     except smtplib.SMTPAuthenticationError as exc:
         raise SmtpAuthFailed(recipient, _scrub(
-            f"{_where(settings)} refused the login as {settings.username}: {_reply_text(exc.smtp_code, exc.smtp_error)}",
+            f"{_where(settings)} refused the login as {settings.username}: "
+            f"{_reply_text(exc.smtp_code, exc.smtp_error)}",
             settings,
         )) from None
     finally:
@@ -398,7 +400,9 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
         raise DigestDeliveryError(recipient, _scrub(_reply_text(exc.smtp_code, exc.smtp_error), settings),
                                   permanent=exc.smtp_code >= 500) from None
     except smtplib.SMTPNotSupportedError as exc:
-        raise SmtpSecurityError(recipient, _scrub(f"SMTP server does not support a required extension: {exc}", settings)) from None
+        raise SmtpSecurityError(
+            recipient, _scrub(f"SMTP server does not support a required extension: {exc}", settings)
+        ) from None
     except (smtplib.SMTPException, OSError) as exc:  # dropped or timed out after connecting: maybe transient
         if body_sent():
             raise SmtpOutcomeUnknown(recipient, _scrub(

@@ -164,7 +164,8 @@ def check_team_filter(resolved: Resolved, team_ids: Collection[str] | None) -> N
     """
     unknown = sorted({str(t) for t in team_ids or ()} - resolved.known_team_ids)
     if unknown:
-        shown = ", ".join(repr(t[:80]) for t in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        shown = ", ".join(repr(t[:80]) for t in unknown[:5])
+        shown += f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise PikeConfigError(
             f"unknown team id {shown}: no task, project, member or teams-config entry has it "
             "(check --team / team_ids)."

@@ -116,7 +116,9 @@ def save_api_limit(env: Mapping[str, str]) -> str:
         if slots < 1:
             raise ValueError
     except ValueError:
-        raise PikeConfigError(f"{ENV_GLOBAL_SLOTS} must be a whole number of slots (1 or more), not {raw[:20]!r}") from None
+        raise PikeConfigError(
+            f"{ENV_GLOBAL_SLOTS} must be a whole number of slots (1 or more), not {raw[:20]!r}"
+        ) from None
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound

@@ -530,7 +530,9 @@ class LocalStore(ReportStore):
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"{self.setting} {self.location}: cannot create the folder: {describe_error(exc)}") from None
+            raise StoreError(
+                f"{self.setting} {self.location}: cannot create the folder: {describe_error(exc)}"
+            ) from None
         if not self.root.is_dir():
             raise StoreError(f"{self.setting} {self.location} is not a folder.")
         super().check_writable()

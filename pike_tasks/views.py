@@ -479,7 +479,9 @@ def _page_header(
     }
 
 
-def format_filters(filters: Mapping[str, Any], labels: Mapping[str, Mapping[str, str]] | None = None) -> list[dict[str, str]]:
+def format_filters(
+    filters: Mapping[str, Any], labels: Mapping[str, Mapping[str, str]] | None = None
+) -> list[dict[str, str]]:
     """``{"teams": ["91ab…"]}`` -> ``[{"label": "Teams", "value": "Delivery"}]``; ids without a
     known label are shown as they are."""
     labels = labels or {}

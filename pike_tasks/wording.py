@@ -240,5 +240,6 @@ def css_custom_properties() -> str:
         lines.append(f"--{key}-fg: {fg}; --{key}-bg: {bg}; --{key}-bd: {border};")
     for index, (_, _, css) in enumerate(AGE_BUCKETS, start=1):
         swatch, fg, bg, border = AGE_COLOURS[css]
-        lines.append(f"--age{index}: {swatch}; --age{index}-fg: {fg}; --age{index}-bg: {bg}; --age{index}-bd: {border};")
+        lines.append(f"--age{index}: {swatch}; --age{index}-fg: {fg}; "
+                     f"--age{index}-bg: {bg}; --age{index}-bd: {border};")
     return ":root {\n  " + "\n  ".join(lines) + "\n}"
