@@ -213,7 +213,8 @@ def trivial(args: dict) -> dict:
     return {"flow_s": time.perf_counter() - t}
 
 
-KINDS = {"fetch": fetch, "fetch_floor": fetch_floor, "transform": transform, "digest": digest, "flow_repeat": flow_repeat, "trivial": trivial}
+KINDS = {"fetch": fetch, "fetch_floor": fetch_floor, "transform": transform, "digest": digest,
+         "flow_repeat": flow_repeat, "trivial": trivial}
 
 if __name__ == "__main__":
     result = KINDS[sys.argv[1]](json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})

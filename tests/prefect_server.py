@@ -92,7 +92,8 @@ class PrefectServer:
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"prefect {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+                f"prefect {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
         return result
 

@@ -5,7 +5,8 @@ addresses answer 550, ``defer`` answers 451 the first N times, ``auth=True`` adv
 AUTH (PLAIN/LOGIN, over plain text since this is loopback-only) and records every AUTH
 command. ``handler.data_delay`` (seconds) makes the server slow to accept each message,
 ``handler.delay_for[address]`` only the messages to that address; ``Received.at`` is when the
-server accepted a message (``time.monotonic``). aiosmtpd offers STARTTLS only with a TLS context, so this server never offers it.
+server accepted a message (``time.monotonic``). aiosmtpd offers STARTTLS only with a TLS
+context, so this server never offers it.
 """
 
 from __future__ import annotations

@@ -176,7 +176,8 @@ def test_next_page_is_requested_while_this_one_is_decoded_but_only_used_if_the_c
 def test_no_request_is_made_ahead_of_the_last_page(sandbox_factory):
     server = sandbox_factory({"tasks": []})
     server.enqueue(
-        ScriptedResponse(200, b'{"hasMore":false,"nextCursor":null,"items":[{"id":"1","x":"\\"nextCursor\\":\\"Z\\""}]}',
+        ScriptedResponse(200,
+                         b'{"hasMore":false,"nextCursor":null,"items":[{"id":"1","x":"\\"nextCursor\\":\\"Z\\""}]}',
                          {"Content-Type": "application/json"}, path="/tasks"),
     )
     client = make_client(server)

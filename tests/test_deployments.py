@@ -276,7 +276,8 @@ def test_teams_config_load_order(stored_teams, tmp_path, caplog):
     assert load_teams_config(str(FIXTURE / "teams.yaml")).team_names() == {
         "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b": "Delivery"}
 
-    TeamsConfigBlock(value={"teams": {"t-block": {"manager": "x@example.com"}}}).save("pike-teams-config", overwrite=True)
+    TeamsConfigBlock(value={"teams": {"t-block": {"manager": "x@example.com"}}}).save("pike-teams-config",
+                                                                                       overwrite=True)
     with pytest.raises(PikeConfigError, match="unknown key 'manager'"):  # a broken block is an error, not "no teams"
         load_teams_config(None)
 

@@ -80,7 +80,8 @@ def sample_html_as_sent() -> str:
     )
     [lead] = [d for d in digests if d.recipient == "lead@example.com"]
     rendered = render_digest(lead, report_url="https://reports.example.com/overdue/2026-04-09/",
-                             app_url_template="https://app.pike.example/tasks/{id}", generated_at="2026-04-09 07:00 UTC")
+                             app_url_template="https://app.pike.example/tasks/{id}",
+                             generated_at="2026-04-09 07:00 UTC")
     message = build_message(lead, rendered.html, rendered.text, sender="Pike reports <reports@example.com>",
                             attachments=[("overdue.csv", b"task_id\n", "text/csv")])
     parsed = email.message_from_bytes(message.as_bytes(), policy=default)

@@ -41,7 +41,8 @@ MEASURE = """JSON.stringify({
   innerWidth: window.innerWidth,
   scrolling: [...document.querySelectorAll('.table-wrap')]
     .filter(e => e.scrollWidth > e.clientWidth)
-    .map(e => (e.closest('section') || e).getAttribute('aria-labelledby') + ': ' + e.scrollWidth + ' > ' + e.clientWidth),
+    .map(e => (e.closest('section') || e).getAttribute('aria-labelledby')
+              + ': ' + e.scrollWidth + ' > ' + e.clientWidth),
   sortColumnFirst: [...document.querySelectorAll('table.cards tbody tr:first-child')].map(tr => {
     const sorted = tr.querySelector('td.sorted'), cells = [...tr.querySelectorAll('td')];
     const top = Math.min(...cells.map(c => c.getBoundingClientRect().top));

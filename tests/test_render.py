@@ -202,7 +202,8 @@ def test_overdue_header_team_summaries_and_chart():
     assert "By priority 0 Urgent 2 High 0 Medium 0 Low 1 No priority" in text
     assert "By age 1 1–7 days 1 8–30 days 1 31+ days" in text
     # a section per team, in the given order, with its summary line
-    assert text.index("Delivery 2 overdue tasks · oldest 8 days") < text.index("No team 1 overdue task · oldest 39 days")
+    assert (text.index("Delivery 2 overdue tasks · oldest 8 days")
+            < text.index("No team 1 overdue task · oldest 39 days"))
     # the chart: one bar per team, segments by age bucket, widths relative to the largest team
     assert 'href="#team-team-d"' in html and 'id="team-team-d"' in html  # anchored by team id
     assert 'href="#no-team"' in html and 'id="no-team"' in html
