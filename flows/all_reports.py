@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from prefect import flow
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from flows.digest import deliver_digests, smtp_settings_for
 from pike_tasks.prefect_tasks import (
+    OverdueFrames,
     api_source_label,
     build_overdue_report,
     build_workload_report,
@@ -51,7 +52,8 @@ def run_all_reports(
     folders = {"overdue": overdue.folder, "workload": workload.folder}
     if digests != "off":
         folders["digest"] = deliver_digests(
-            resolved, as_of=as_of, config=config, store=store, settings=smtp, overdue=overdue.frames,
+            resolved, as_of=as_of, config=config, store=store, settings=smtp,
+            overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
             team_ids=team_ids,
             dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
         )

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -275,6 +275,7 @@ def send_prepared(
         else:
             to_send.append(item)
 
+    smtp = cast(SmtpSettings, settings)  # None only in a dry run, and then to_send is empty
     progress = SendProgress(
         len(to_send), logger, what="previews sent" if preview_to else "digests sent", key="digests-sent",
         description=f"{'Previews' if preview_to else 'Manager digests'} sent for {as_of.isoformat()}",
@@ -286,14 +287,14 @@ def send_prepared(
         # one connection and login first: a dead server or a wrong password then costs one try,
         # not one per connection (a provider may lock the account after a few refused logins)
         try:
-            check_smtp(settings)
+            check_smtp(smtp)
         except (SmtpUnavailable, SmtpAuthFailed) as exc:
             server_down = f"the SMTP server failed before any digest was sent ({exc.reason})"
     while running or (waiting and server_down is None):
         while waiting and server_down is None and len(running) < window:
             item = waiting.popleft()
             future = send_digest.submit(
-                item.recipient, as_of, item.message, settings, store=store, source=source, kind=DIGEST_KIND,
+                item.recipient, as_of, item.message, smtp, store=store, source=source, kind=DIGEST_KIND,
                 force=force, preview=bool(preview_to),
             )
             running[future] = item
@@ -475,7 +476,8 @@ def send_manager_digests(
         resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
     )
     folder = deliver_digests(
-        resolved, as_of=as_of, config=config, store=store, settings=smtp, overdue=overdue.frames,
+        resolved, as_of=as_of, config=config, store=store, settings=smtp,
+        overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
         team_ids=team_ids, dry_run=dry_run,
         force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
         report_url=report_url or overdue.link or overdue.folder,

@@ -162,7 +162,7 @@ def compute_changes(
     gone_rows = baseline[~baseline_keys.isin(today_keys).to_numpy()]
     gone_keys = baseline_keys[~baseline_keys.isin(today_keys).to_numpy()]
     listing = _listing(resolved_today)
-    at = listing.index.get_indexer(gone_keys.to_numpy(dtype=object))  # -1: not listed
+    at = listing.index.get_indexer(pd.Index(gone_keys.to_numpy(dtype=object)))  # -1: not listed
     resolved = _values(gone_rows)
     resolved.insert(0, "reason", _reasons(gone_keys, listing, at, as_of, team_ids))
     resolved.insert(0, "change", RESOLVED)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import requests
@@ -457,7 +457,9 @@ class PikeClient:
             raise self._fetch_deadline_error(resource)
         deadline_at = now + self._settings.request_deadline
         listing_bound = fetch_deadline_at is not None and fetch_deadline_at < deadline_at
-        with deadlines.guard(fetch_deadline_at if listing_bound else deadline_at) as guard:
+        failure: Exception | None
+        with deadlines.guard(fetch_deadline_at if fetch_deadline_at is not None and listing_bound
+                             else deadline_at) as guard:
             try:
                 # stream=True and one read of the whole body: requests would otherwise assemble a
                 # 100 KB page from 10 KB chunks, about 0.5 ms of Python per page.
@@ -489,7 +491,7 @@ class PikeClient:
             if error is failure:
                 raise failure
             raise error from None
-        if sent_at is not None:
+        if sent_at is not None and self._limiter is not None:  # sent_at is only set by the limiter
             retry_after = parse_retry_after(reply.headers.get("Retry-After")) if reply.status_code == 429 else None
             self._limiter.record(sent_at, reply.status_code, retry_after)
         return reply
@@ -569,7 +571,8 @@ class PikeClient:
         said = f" The API said: {api_message}" if api_message else ""
         if not api_message and body is None and response.content:
             said = f" The response was not JSON ({_content_type(response)})."
-        kwargs = {"status": status, "code": code, "request_id": request_id, "resource": resource}
+        kwargs: dict[str, Any] = {"status": status, "code": code, "request_id": request_id, "resource": resource}
+        cls: type[PikeError]
 
         if status == 401:
             cls, message = PikeAuthError, (
@@ -701,7 +704,7 @@ class _Outcome:
     def result(self) -> _Reply:
         if self.error is not None:
             raise self.error
-        return self.response
+        return cast(_Reply, self.response)  # of() sets one of response and error
 
 
 _NEXT_CURSOR = re.compile(rb'"nextCursor"\s*:\s*"([A-Za-z0-9_.~+/=:-]{1,4096})"')
@@ -803,6 +806,7 @@ def _network_reason(exc: BaseException) -> str:
     """A short reason for a network failure: its class, and the innermost cause's class."""
     name = type(exc).__name__
     inner: BaseException = exc
+    nxt: BaseException | None
     for _ in range(6):  # requests -> urllib3 MaxRetryError -> ProtocolError -> OSError ...
         if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
             nxt = inner.reason

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 import urllib.parse
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -334,7 +334,7 @@ def _urgency(rows: pd.DataFrame) -> pd.Index:
     return keys.sort_values(["rank", "days", "at"], kind="stable").index
 
 
-def _rank_or_priority(record: Mapping[str, Any]) -> Any:
+def _rank_or_priority(record: Mapping[Hashable, Any]) -> Any:
     rank = record.get("priority_rank")
     return rank if _text(rank) else (_text(record.get("priority")) or None)
 
@@ -360,7 +360,7 @@ def _more_text(more: list[dict[str, Any]], single_team: bool) -> str:
     return f"and {wording.fmt_int(total)} more (" + per_team + ")"
 
 
-def _task(record: Mapping[str, Any], app_url_template: str | None, as_of: date, *, team: bool,
+def _task(record: Mapping[Hashable, Any], app_url_template: str | None, as_of: date, *, team: bool,
           excerpt: bool = False) -> dict[str, Any]:
     from pike_tasks.render import task_url
 
@@ -507,7 +507,7 @@ def digest_view(
             "flag": wording.member_flag(_text(m["flag"])) if _text(m["flag"]) else "",
         })
 
-    since = wording.weekday_date(digest.baseline_as_of) if has_baseline else ""
+    since = wording.weekday_date(digest.baseline_as_of) if digest.baseline_as_of is not None else ""
     filters = "teams " + ", ".join(digest.team_filter) if digest.team_filter else ""
     total_hidden = (len(rest_hidden_all) + len(new_hidden))
     return {
@@ -522,7 +522,7 @@ def digest_view(
         "overdue_headline": wording.plural(digest.overdue_count, "overdue task", "overdue tasks"),
         "has_baseline": has_baseline,
         "since": since,
-        "baseline_as_of": digest.baseline_as_of.isoformat() if has_baseline else "",
+        "baseline_as_of": digest.baseline_as_of.isoformat() if digest.baseline_as_of is not None else "",
         "new_count": len(new_rows),
         "resolved_count": len(resolved_rows),
         "team_rows": teams,
@@ -539,7 +539,8 @@ def digest_view(
                               for r in resolved_shown.to_dict(orient="records")],
                      "more": _more_text(_more_by_team(resolved_hidden, team_order), not multi)},
         "due_soon": {"shown": soon is not None, "count": 0 if soon is None else len(soon), "rows": soon_list,
-                     "more": _more_text(_more_by_team(soon_hidden, team_order), not multi) if soon is not None else ""},
+                     "more": _more_text(_more_by_team(soon_hidden, team_order), not multi)
+                     if soon_hidden is not None else ""},
         "rest": {"count": len(rest), "sections": rest_sections, "hidden": len(rest_hidden_all)},
         "any_hidden": bool(total_hidden),
         "members": members,

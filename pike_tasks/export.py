@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import requests
 
@@ -88,7 +88,11 @@ class _Progress:
         return f"{stats.resource}: {stats.records} records, {stats.pages} pages, {stats.retries} retries"
 
 
-def export_listing(client: PikeClient, resource: str, filters: dict[str, str], out: IO[bytes],
+class _BytesOut(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+def export_listing(client: PikeClient, resource: str, filters: dict[str, str], out: _BytesOut,
                    progress: _Progress | None = None) -> ListingStats:
     """Write every item of the listing to ``out`` as UTF-8 JSON Lines; returns the listing's stats."""
     records = client.iter_list(resource, **filters)

@@ -208,7 +208,7 @@ def _distinct_lists_general(column: pd.Series) -> list[list]:
     return regroup(pairs["row"].to_numpy(), pairs["value"].to_numpy(), n)
 
 
-def regroup(rows: np.ndarray, values: np.ndarray, n: int) -> list[list]:
+def regroup(rows: np.ndarray, values: np.ndarray | list[Any], n: int) -> list[list]:
     """Values of an exploded column back into one list per row ``0..n-1``.
 
     ``rows`` must be ascending (``explode`` keeps that order); a row with no value gets [].

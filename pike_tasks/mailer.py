@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import SecretStr
 
@@ -162,7 +162,7 @@ class SmtpSettings:
         sender = (env.get("PIKE_REPORTS_EMAIL_FROM") or "").strip() or (user if user and "@" in user else "")
         if not sender:
             raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM is not set (the From address of the digests)")
-        return cls(host=host, port=port, sender=sender, security=security, username=user,
+        return cls(host=host, port=port, sender=sender, security=cast(Security, security), username=user,
                    password=SecretStr(password) if password else None, timeout=_timeout_from_env(env),
                    data_timeout=_timeout_from_env(env, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT))
 
@@ -187,7 +187,7 @@ class SmtpSettings:
         user = credentials.username or None
         secret = credentials.password.get_secret_value() if credentials.password else ""
         sender = sender or os.environ.get("PIKE_REPORTS_EMAIL_FROM", "").strip() or (user or "")
-        return cls(host=str(host), port=int(port), sender=sender, security=security, username=user,
+        return cls(host=str(host), port=int(port), sender=sender, security=cast(Security, security), username=user,
                    password=SecretStr(secret) if secret else None, timeout=_timeout_from_env(os.environ),
                    data_timeout=_timeout_from_env(os.environ, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT),
                    verify=credentials.verify if credentials.verify is not None else True)
@@ -393,9 +393,9 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
     except DigestDeliveryError:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
-        code, reply = exc.recipients.get(recipient, next(iter(exc.recipients.values()), (None, b"refused")))
-        raise DigestDeliveryError(recipient, _scrub(_reply_text(code, reply), settings),
-                                  permanent=bool(code and code >= 500)) from None
+        got_code, got_reply = exc.recipients.get(recipient, next(iter(exc.recipients.values()), (None, b"refused")))
+        raise DigestDeliveryError(recipient, _scrub(_reply_text(got_code, got_reply), settings),
+                                  permanent=bool(got_code and got_code >= 500)) from None
     except smtplib.SMTPResponseException as exc:  # sender refused, data refused, ...
         raise DigestDeliveryError(recipient, _scrub(_reply_text(exc.smtp_code, exc.smtp_error), settings),
                                   permanent=exc.smtp_code >= 500) from None

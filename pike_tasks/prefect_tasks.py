@@ -18,7 +18,7 @@ from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from prefect import get_run_logger, task
@@ -40,6 +40,8 @@ from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError, keep_day
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     import pandas as pd
 
     from pike_tasks import frames
@@ -260,7 +262,7 @@ class SendProgress:
         self.total, self.done, self._logger = total, 0, logger
         self._log = ProgressLog(logger, what, total)
         self._key, self._description = key, description
-        self._artifact = None
+        self._artifact: UUID | None = None
         self._shown = -1  # the percentage the artifact shows
         if total:
             self._show(0)
@@ -282,7 +284,9 @@ class SendProgress:
         description = f"{self._description}: {self.done} of {self.total}"
         try:
             if self._artifact is None:
-                self._artifact = create_progress_artifact(float(percent), key=self._key, description=description)
+                # called from sync code: @sync_compatible returns the UUID itself, not a coroutine
+                self._artifact = cast("UUID", create_progress_artifact(float(percent), key=self._key,
+                                                                     description=description))
             else:
                 update_progress_artifact(self._artifact, float(percent), description=description)
             self._shown = percent
@@ -445,7 +449,8 @@ def publish_artifacts(result: ReportResult) -> None:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    rows = cast("list[dict[str, Any]]", df.to_dict(orient="records"))  # the column labels are str
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 
 def _plain(value: Any) -> Any:

@@ -16,8 +16,10 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 from urllib.parse import urlsplit
 
 from pike_tasks.errors import PikeConfigError
@@ -277,7 +279,11 @@ def _is_seconds(value: object) -> bool:
     return isinstance(value, (int, float)) and 0 < value < math.inf
 
 
-def _number_from_env(name: str, default: float | None, valid, expected: str) -> float | None:
+@overload
+def _number_from_env(name: str, default: float, valid: Callable[[float], bool], expected: str) -> float: ...
+@overload
+def _number_from_env(name: str, default: None, valid: Callable[[float], bool], expected: str) -> float | None: ...
+def _number_from_env(name: str, default: float | None, valid: Callable[[float], bool], expected: str) -> float | None:
     """The number in env ``name`` (``default`` when unset), or a one-line PikeConfigError naming it."""
     raw = _env(name)
     if raw is None:

@@ -344,7 +344,8 @@ def link_lifetime_seconds() -> int:
 def describe_error(exc: BaseException) -> str:
     """One line for a storage error: its kind and first line, no traceback."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    kind = {FileNotFoundError: "not found", PermissionError: "permission denied"}.get(type(exc))
+    kinds: dict[type[BaseException], str] = {FileNotFoundError: "not found", PermissionError: "permission denied"}
+    kind = kinds.get(type(exc))
     name = kind or type(exc).__name__
     return f"{name}: {text[:200]}" if text else name
 

@@ -105,7 +105,7 @@ def _choose(condition, if_true, if_false) -> np.ndarray:
 
 def _pick(values: pd.Series, at: np.ndarray) -> np.ndarray:
     """``values`` at positions ``at`` as an object array, None where ``at`` is -1."""
-    return np.append(values.to_numpy(dtype=object), None)[at]
+    return np.append(values.to_numpy(dtype=object), [None])[at]
 
 
 def _join_labels(labels: list) -> Any:
@@ -248,7 +248,7 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     # position (_pick): per-task string work (map, concatenation, slicing) is what costs here.
 
     project_id = _nullable(tasks["project_id"])
-    at = projects.index.get_indexer(project_id)  # -1: null or not listed
+    at = projects.index.get_indexer(pd.Index(project_id))  # -1: null or not listed
     labels = (_nullable(projects["project_number"]).fillna("").map(str) + " · "
               + _nullable(projects["project_title"]).fillna("").map(str))
     project = _choose(project_id.isna(), NO_PROJECT, _choose(at >= 0, _pick(labels, at), UNKNOWN_PROJECT))
@@ -264,7 +264,7 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     own_customer = _nullable(tasks["customer_id"])
     project_customer = _nullable(pd.Series(_pick(projects["customer_id"], at), dtype=object))
     customer_id = _nullable(own_customer.where(own_customer.notna(), project_customer))
-    at = customers.index.get_indexer(customer_id)
+    at = customers.index.get_indexer(pd.Index(customer_id))
     name = _nullable(customers["customer_name"]).fillna("")
     customer = _choose(customer_id.isna(), NO_CUSTOMER, _choose(at >= 0, _pick(name, at), UNKNOWN_CUSTOMER))
 
@@ -336,7 +336,9 @@ def overdue_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str]
     rows = resolved[mask].reset_index(drop=True)
     days = days_overdue[mask].astype(np.int64)
     due_days, _ = _day_numbers(rows["due_date"])
-    due_text = np.datetime_as_string(due_days.astype("datetime64[D]"), unit="D") if len(rows) else []
+    due_text: np.ndarray | list[str] = (
+        np.datetime_as_string(due_days.astype("datetime64[D]"), unit="D") if len(rows) else []
+    )
 
     team_key = _id_text(rows["team_id"])
     out = pd.DataFrame({

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -540,7 +540,7 @@ def _ranks(series: pd.Series) -> pd.Series:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return df.to_dict(orient="records")
+    return cast("list[dict[str, Any]]", df.to_dict(orient="records"))  # the column labels are str
 
 
 def _sum(df: pd.DataFrame, column: str) -> int:

@@ -219,7 +219,7 @@ class _Builder:
         }
 
     def build_members(self, count: int) -> None:
-        fixed = [(n, e, "active", t, r) for n, e, t, r in _MANAGERS]
+        fixed: list[tuple[str | None, str, str, list[str], str]] = [(n, e, "active", t, r) for n, e, t, r in _MANAGERS]
         fixed += [(n, e, s, t, "member") for n, e, s, t in _SPECIAL_MEMBERS]
         teams = list(DEMO_TEAMS)
         for i in range(max(0, count - len(fixed))):

@@ -294,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self._arrived = time.monotonic()
-        self._respond_at = None  # set once the injected latency applies to this request
+        self._respond_at: float | None = None  # set once the injected latency applies to this request
         sandbox = self.server.sandbox
         self._discard_body()
         parts = urlsplit(self.path)
@@ -304,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         authorized = secret in sandbox.secrets
         # logged just before the answer leaves (see _record), so a client that has its answer
         # always finds the request in ``sandbox.requests``
-        self._pending_record = RequestRecord(self.command, path, query, None, authorized)
+        self._pending_record: RequestRecord | None = RequestRecord(self.command, path, query, None, authorized)
         scripted = sandbox._take_scripted(path)
         if scripted is not None:
             self._send_scripted(scripted)
