@@ -48,10 +48,11 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from pike_tasks.errors import PikeError
@@ -70,6 +71,7 @@ REMOTE_SCHEMES = {
     "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs", "memory": "fsspec",
 }
 _BUCKET_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
+_T = TypeVar("_T")
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -635,7 +637,7 @@ class RemoteStore(ReportStore):
     def folder_location(self, ref: FolderRef) -> str:
         return f"{self.location}/{ref.key}"
 
-    def _call(self, what: str, fn, *args, **kwargs):
+    def _call(self, what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         try:
             return fn(*args, **kwargs)
         except (FileNotFoundError, FileExistsError):
@@ -685,7 +687,8 @@ class RemoteStore(ReportStore):
         folder = self._path(ref.key)
         try:
             self._call("reading", self.fs.cat_file, f"{folder}/{MARKER}")
-            return self._call("reading", self.fs.cat_file, f"{folder}/{name}")
+            data: bytes = self._call("reading", self.fs.cat_file, f"{folder}/{name}")
+            return data
         except FileNotFoundError:
             return None
 
@@ -753,7 +756,8 @@ class RemoteStore(ReportStore):
 
     def read_record(self, key: str) -> bytes | None:
         try:
-            return self._call("reading a record", self.fs.cat_file, self._path(key))
+            record: bytes = self._call("reading a record", self.fs.cat_file, self._path(key))
+            return record
         except FileNotFoundError:
             return None
 
@@ -810,7 +814,8 @@ class RemoteStore(ReportStore):
         if sign is None:
             return None
         try:
-            return sign(self._path(path), expiration=link_lifetime_seconds())
+            url: str = sign(self._path(path), expiration=link_lifetime_seconds())
+            return url
         except NotImplementedError:
             return None
         except StoreError:
