@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make demo   - start the built-in Pike sandbox, run every report and the digests against it
-#   make test   - run the test suite
+#   make test   - run the lint and type checks (make lint), then the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -32,7 +32,8 @@ lint: install
 demo: install
 	$(BIN)/python -m flows.demo
 
-test: install browsers services
+# lint first: any ruff or mypy finding fails the target (and so .ci/run) before the tests run.
+test: install lint browsers services
 	$(BIN)/python -m pytest -q
 
 # Chromium for tests/test_pages_browser.py (Debian's package). A no-op when it is installed; as
