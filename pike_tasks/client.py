@@ -41,6 +41,7 @@ from pike_tasks.errors import (
     PikeServerError,
 )
 from pike_tasks.ratelimit import shared_limiter
+from pike_tasks.records import Customer, Member, Project, Task
 from pike_tasks.settings import ENV_FETCH_DEADLINE, ENV_REQUEST_DEADLINE, ApiSettings, resolve_api_settings
 
 RESOURCES = ("projects", "tasks", "customers", "members")
@@ -222,28 +223,30 @@ class PikeClient:
 
     # -- listings ------------------------------------------------------------------------------
 
-    def iter_projects(self, status: str | None = None, team_id: str | None = None) -> Iterator[dict]:
+    # The casts only name the record type: records are handed on as sent, never validated.
+
+    def iter_projects(self, status: str | None = None, team_id: str | None = None) -> Iterator[Project]:
         """Every project (optionally by status key and team id), as sent by the API."""
-        return self.iter_list("projects", status=status, teamId=team_id)
+        return cast("Iterator[Project]", self.iter_list("projects", status=status, teamId=team_id))
 
     def iter_tasks(self, project_id: str | None = None, status: str | None = None,
-                   team_id: str | None = None) -> Iterator[dict]:
+                   team_id: str | None = None) -> Iterator[Task]:
         """Every task (optionally by project, status and team), as sent by the API."""
-        return self.iter_list("tasks", projectId=project_id, status=status, teamId=team_id)
+        return cast("Iterator[Task]", self.iter_list("tasks", projectId=project_id, status=status, teamId=team_id))
 
-    def iter_customers(self, q: str | None = None) -> Iterator[dict]:
+    def iter_customers(self, q: str | None = None) -> Iterator[Customer]:
         """Every customer (optionally matching the search ``q``), as sent by the API."""
-        return self.iter_list("customers", q=q)
+        return cast("Iterator[Customer]", self.iter_list("customers", q=q))
 
-    def iter_members(self, status: str | None = None) -> Iterator[dict]:
+    def iter_members(self, status: str | None = None) -> Iterator[Member]:
         """Every member (optionally by status: active, invited, inactive), as sent by the API."""
-        return self.iter_list("members", status=status)
+        return cast("Iterator[Member]", self.iter_list("members", status=status))
 
-    def list_all(self, resource: str, **filters: str | None) -> list[dict]:
+    def list_all(self, resource: str, **filters: str | None) -> list[dict[str, Any]]:
         """All items of a listing in one list (see ``iter_list``)."""
         return list(self.iter_list(resource, **filters))
 
-    def iter_list(self, resource: str, **filters: str | None) -> Iterator[dict]:
+    def iter_list(self, resource: str, **filters: str | None) -> Iterator[dict[str, Any]]:
         """Yield every item of ``/{resource}``, following ``nextCursor`` while ``hasMore``.
 
         Args:

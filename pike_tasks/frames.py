@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pike_tasks.records import Customer, Member, Project, Task
 from pike_tasks.surrogates import has_surrogates, repair
 
 TASK_COLUMNS = (
@@ -318,7 +319,7 @@ def text_replaced(workspace: Frames) -> dict[str, dict[str, Any]]:
 # --- the four frames ------------------------------------------------------------------------
 
 
-def tasks_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def tasks_frame(records: Iterable[Task] | None) -> pd.DataFrame:
     """``/tasks`` records -> one row per task.
 
     Columns: ``task_id, title, description, status, priority, project_id, team_id, customer_id``
@@ -349,7 +350,7 @@ def tasks_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     return _replace_surrogates(frame, "task_id")
 
 
-def projects_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def projects_frame(records: Iterable[Project] | None) -> pd.DataFrame:
     """``/projects`` records -> ``project_id, project_number, project_title, team_id, customer_id``
     (str or None; records without an id dropped, first of a repeated id kept)."""
     raw = _raw(records, ("id", "projectNumber", "title", "teamId", "customerId"))
@@ -363,7 +364,7 @@ def projects_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     }, columns=list(PROJECT_COLUMNS)), "project_id")
 
 
-def customers_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def customers_frame(records: Iterable[Customer] | None) -> pd.DataFrame:
     """``/customers`` records -> ``customer_id, customer_name`` (str or None)."""
     raw = _raw(records, ("id", "customerName"))
     raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
@@ -372,7 +373,7 @@ def customers_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame
     return _replace_surrogates(frame, "customer_id")
 
 
-def members_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def members_frame(records: Iterable[Member] | None) -> pd.DataFrame:
     """``/members`` records -> ``member_id, display_name, email, status`` (str or None) and
     ``team_ids`` (list[str], [] for null/missing)."""
     raw = _raw(records, ("id", "displayName", "email", "status", "teamIds"))
@@ -386,7 +387,12 @@ def members_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     }, columns=list(MEMBER_COLUMNS)), "member_id")
 
 
-def build_frames(projects, tasks, customers, members) -> Frames:
+def build_frames(
+    projects: Iterable[Project] | None,
+    tasks: Iterable[Task] | None,
+    customers: Iterable[Customer] | None,
+    members: Iterable[Member] | None,
+) -> Frames:
     """The four listings (lists of API records) -> :class:`Frames`."""
     return Frames(
         tasks=tasks_frame(tasks),
