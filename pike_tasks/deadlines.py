@@ -122,12 +122,12 @@ def _record_connection(conn: Any) -> Any:
 
 
 class _TrackedHTTPConnectionPool(HTTPConnectionPool):
-    def _get_conn(self, timeout: float | None = None):
+    def _get_conn(self, timeout: float | None = None) -> Any:
         return _record_connection(super()._get_conn(timeout))
 
 
 class _TrackedHTTPSConnectionPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None):
+    def _get_conn(self, timeout: float | None = None) -> Any:
         return _record_connection(super()._get_conn(timeout))
 
 
@@ -142,7 +142,7 @@ class TrackingAdapter(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _TRACKED_POOLS
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         # SOCKS managers bring pool classes of their own; there the client falls back to the
         # connection of the response (body phase only)

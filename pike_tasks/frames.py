@@ -153,7 +153,7 @@ def _first_by_id(frame: pd.DataFrame, id_column: str, keep_null_ids: bool) -> pd
     return frame[~drop].reset_index(drop=True)
 
 
-def _id_lists_mask(cells: list) -> np.ndarray:
+def _id_lists_mask(cells: list[Any]) -> np.ndarray:
     """Which cells are already a ``list`` of distinct non-empty ``str`` (what the frames hold).
 
     Checked with C-level passes over all the cells at once (a Python check per cell costs about
@@ -166,7 +166,8 @@ def _id_lists_mask(cells: list) -> np.ndarray:
         if set(map(type, values)) <= {str} and "" not in values:
             lengths = np.fromiter(map(len, cells), dtype=np.int64, count=n)
             distinct = np.fromiter(map(len, map(set, cells)), dtype=np.int64, count=n)
-            return lengths == distinct
+            same: np.ndarray = lengths == distinct
+            return same
     return np.fromiter(map(_is_id_list, cells), dtype=bool, count=n)
 
 
@@ -195,7 +196,7 @@ def _distinct_lists(column: pd.Series) -> pd.Series:
     return pd.Series(lists, index=column.index, dtype=object)
 
 
-def _distinct_lists_general(column: pd.Series) -> list[list]:
+def _distinct_lists_general(column: pd.Series) -> list[list[Any]]:
     """:func:`_distinct_lists` for any cells, vectorised: explode, clean, dedupe, regroup."""
     n = len(column)
     is_list = column.map(type).isin([list, tuple])  # a builtin, not a lambda: C-speed map
@@ -209,7 +210,7 @@ def _distinct_lists_general(column: pd.Series) -> list[list]:
     return regroup(pairs["row"].to_numpy(), pairs["value"].to_numpy(), n)
 
 
-def regroup(rows: np.ndarray, values: np.ndarray | list[Any], n: int) -> list[list]:
+def regroup(rows: np.ndarray, values: np.ndarray | list[Any], n: int) -> list[list[Any]]:
     """Values of an exploded column back into one list per row ``0..n-1``.
 
     ``rows`` must be ascending (``explode`` keeps that order); a row with no value gets [].
@@ -283,7 +284,7 @@ def _replace_surrogates(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return frame
 
 
-def _rows_with_surrogates(cells: list, is_list: bool) -> list[int]:
+def _rows_with_surrogates(cells: list[Any], is_list: bool) -> list[int]:
     rows = []
     for start in range(0, len(cells), _SURROGATE_CHUNK):
         chunk = cells[start:start + _SURROGATE_CHUNK]

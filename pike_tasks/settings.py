@@ -19,7 +19,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from pike_tasks.errors import PikeConfigError
@@ -252,7 +252,7 @@ def prefect_api_configured() -> bool:
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     user = _read_toml(Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
     spec = importlib.util.find_spec("prefect")  # locates the package without importing it
-    shipped: dict = {}
+    shipped: dict[str, Any] = {}
     if spec is not None and spec.submodule_search_locations:
         shipped = _read_toml(Path(list(spec.submodule_search_locations)[0]) / "settings" / "profiles.toml")
     active = _env("PREFECT_PROFILE") or user.get("active") or shipped.get("active") or "ephemeral"
@@ -263,7 +263,7 @@ def prefect_api_configured() -> bool:
     return False
 
 
-def _read_toml(path: Path) -> dict:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -98,17 +98,18 @@ def _casefold(column: pd.Series) -> pd.Series:
     return pd.Series(folded[codes], index=column.index, dtype=object)
 
 
-def _choose(condition, if_true, if_false) -> np.ndarray:
+def _choose(condition: Any, if_true: Any, if_false: Any) -> np.ndarray:
     return np.where(np.asarray(condition, dtype=bool), np.asarray(if_true, dtype=object),
                     np.asarray(if_false, dtype=object))
 
 
 def _pick(values: pd.Series, at: np.ndarray) -> np.ndarray:
     """``values`` at positions ``at`` as an object array, None where ``at`` is -1."""
-    return np.append(values.to_numpy(dtype=object), [None])[at]
+    picked: np.ndarray = np.append(values.to_numpy(dtype=object), [None])[at]
+    return picked
 
 
-def _join_labels(labels: list) -> Any:
+def _join_labels(labels: list[Any]) -> Any:
     """``"; "``-joined labels; NaN when one is not text (as ``Series.str.join`` gives)."""
     try:
         return "; ".join(labels)
@@ -191,12 +192,14 @@ def _filter_mask(frame: pd.DataFrame, column: str, wanted: Collection[str] | Non
     return frame[column].isin(list(wanted)).to_numpy()
 
 
-def _open_in_scope(resolved, team_ids, project_ids, customer_ids) -> pd.DataFrame:
+def _open_in_scope(resolved: pd.DataFrame, team_ids: Collection[str] | None, project_ids: Collection[str] | None,
+                   customer_ids: Collection[str] | None) -> pd.DataFrame:
     mask = resolved["is_open"].astype(bool).to_numpy()
     mask = mask & _filter_mask(resolved, "team_id", team_ids)
     mask = mask & _filter_mask(resolved, "project_id", project_ids)
     mask = mask & _filter_mask(resolved, "customer_id", customer_ids)
-    return resolved[mask].reset_index(drop=True)
+    in_scope: pd.DataFrame = resolved[mask].reset_index(drop=True)
+    return in_scope
 
 
 def _overdue_mask(frame: pd.DataFrame, as_of: date) -> tuple[np.ndarray, np.ndarray]:
