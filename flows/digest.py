@@ -87,7 +87,7 @@ def _retry_transient(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's 
         return False
     except DigestDeliveryError as exc:
         return not exc.permanent
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unexpected failure is not retried
         return False
     return False
 

@@ -431,7 +431,7 @@ def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float):
             if smtp.sock is not None:
                 smtp.sock.settimeout(data_timeout)
 
-    smtp.send = send  # type: ignore[method-assign]
+    smtp.send = send  # type: ignore[method-assign]  # wraps send() to time the end of DATA
     return lambda: sent
 
 

@@ -54,7 +54,7 @@ TOP_ROWS = 20
 
 def load_report_code() -> None:
     """Import pandas, jinja2 and the report modules now (a no-op once done)."""
-    from pike_tasks import csv_output, frames, render, transforms, views  # noqa: F401
+    from pike_tasks import csv_output, frames, render, transforms, views  # noqa: F401 - imported to load them, not to use them here
 
 
 def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's signature)

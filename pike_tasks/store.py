@@ -654,7 +654,7 @@ class RemoteStore(ReportStore):
             self.fs.rm_file(marker)  # from here on readers treat the folder as incomplete
         except FileNotFoundError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)}") from None
         try:
@@ -663,7 +663,7 @@ class RemoteStore(ReportStore):
             for stale in self._names(folder) - set(files):
                 self.fs.rm_file(f"{folder}/{stale}")
             self.fs.pipe_file(marker, _marker(files))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)} (the folder stays incomplete)") from None
         self.fs.invalidate_cache()
@@ -710,7 +710,7 @@ class RemoteStore(ReportStore):
             self.fs.rm_file(f"{folder}/{MARKER}")  # from here on readers treat the folder as incomplete
         except FileNotFoundError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not remove {ref.key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)}") from None
         self._remove_tree(folder, ref.key)
@@ -736,7 +736,7 @@ class RemoteStore(ReportStore):
             self.fs.rm(path, recursive=True)
         except FileNotFoundError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not remove {key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)}") from None
         finally:

@@ -46,7 +46,7 @@ class _Handler:
         self.delay_for: dict[str, float] = {}  # casefolded address -> seconds before answering DATA
         self._lock = threading.Lock()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's handler hook name
         key = address.casefold()
         with self._lock:
             self.rcpt_attempts.append(address)
@@ -58,7 +58,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler hook name
         delay = max([self.data_delay, *(self.delay_for.get(r.casefold(), 0.0) for r in envelope.rcpt_tos)])
         if delay:
             await asyncio.sleep(delay)
@@ -71,7 +71,7 @@ class _Handler:
 class _RecordingSMTP(SMTP):
     auth_commands: list[str]
 
-    async def smtp_AUTH(self, arg):  # noqa: N802
+    async def smtp_AUTH(self, arg):  # noqa: N802 - aiosmtpd's command method name
         self.auth_commands.append(arg or "")
         return await super().smtp_AUTH(arg)
 

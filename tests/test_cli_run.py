@@ -13,7 +13,7 @@ import pytest
 from pike_tasks.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from smtp_server import RecordingSmtpServer  # noqa: E402
+from smtp_server import RecordingSmtpServer  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_TEAMS = REPO / "teams.example.yaml"

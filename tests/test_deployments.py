@@ -318,7 +318,7 @@ class BodyLimitProxy:
                 self._reply(answer.status, answer.getheaders(), answer.read())
                 upstream_conn.close()
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815 - BaseHTTPRequestHandler's method names
 
             def log_message(self, *args):
                 pass

@@ -15,10 +15,10 @@ import pytest
 
 transforms = pytest.importorskip("pike_tasks.transforms")
 
-from pike_tasks.digest import build_digests  # noqa: E402
+from pike_tasks.digest import build_digests  # noqa: E402 - after the importorskip above
 
 sys.path.insert(0, str(Path(__file__).parent))
-from smtp_server import RecordingSmtpServer  # noqa: E402
+from smtp_server import RecordingSmtpServer  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
 AS_OF = date(2026, 4, 9)
 TEAMS = {
@@ -141,12 +141,12 @@ def test_flow_dry_run_writes_eml(flow_env):
 
 # --- the phone-first digest: what changed, due soon, reassign, budget (issue #12) -----------
 
-import re  # noqa: E402
+import re  # noqa: E402 - the imports of this part of the file (issue #12)
 
-import digest_sample  # noqa: E402
+import digest_sample  # noqa: E402 - the imports of this part of the file (issue #12)
 
-from pike_tasks import views, wording  # noqa: E402
-from pike_tasks.digest import Limits, digest_subject, digest_view, render_digest  # noqa: E402
+from pike_tasks import views, wording  # noqa: E402 - the imports of this part of the file (issue #12)
+from pike_tasks.digest import Limits, digest_subject, digest_view, render_digest  # noqa: E402 - the imports of this part of the file (issue #12)
 
 
 def sample_digests(**overrides):

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import digest_sample  # noqa: E402
-from test_pages_browser import TIMEOUT, Chromium, _chromium  # noqa: E402, F401
+import digest_sample  # noqa: E402 - after sys.path.insert (a tests/ helper)
+from test_pages_browser import Chromium, _chromium  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
-from pike_tasks.digest import build_digests, render_digest  # noqa: E402
-from pike_tasks.email_message import build_message  # noqa: E402
+from pike_tasks.digest import build_digests, render_digest  # noqa: E402 - after sys.path.insert, as the imports above
+from pike_tasks.email_message import build_message  # noqa: E402 - after sys.path.insert, as the imports above
 
 WIDTHS = (390, 1280)
 FIRST_SCREEN = 700  # CSS px of a phone's first screen under the mail app's header

@@ -39,7 +39,7 @@ from pike_tasks.mailer import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from smtp_server import RecordingSmtpServer  # noqa: E402
+from smtp_server import RecordingSmtpServer  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
 AS_OF = date(2026, 4, 9)
 SENDER = "Pike reports <reports@example.com>"
