@@ -1,13 +1,13 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make demo   - start the built-in Pike sandbox, run every report and the digests against it
-#   make test   - run the test suite
+#   make test   - run the lint and type checks (make lint), then the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install browsers services demo test e2e bench clean lock
+.PHONY: install browsers services demo test lint e2e bench clean lock
 
 install: $(STAMP)
 
@@ -22,10 +22,18 @@ $(STAMP): pyproject.toml requirements.lock
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
+# Lint and type checks (issue #14; configured in pyproject.toml): ruff's rules (not its
+# formatter) over the whole checkout, then mypy over pike_tasks/ and flows/. A few seconds warm;
+# mypy's cache is .mypy_cache.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 demo: install
 	$(BIN)/python -m flows.demo
 
-test: install browsers services
+# lint first: any ruff or mypy finding fails the target (and so .ci/run) before the tests run.
+test: install lint browsers services
 	$(BIN)/python -m pytest -q
 
 # Chromium for tests/test_pages_browser.py (Debian's package). A no-op when it is installed; as
@@ -51,4 +59,4 @@ bench: install
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

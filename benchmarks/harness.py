@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +41,8 @@ def machine_facts() -> dict:
     except OSError:
         pass
     mem_gb = None
-    try:
+    with suppress(ValueError, OSError):
         mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
     import timeit
 
     return {
@@ -94,10 +92,8 @@ def _stop_group(proc: subprocess.Popen, timeout: float = 20) -> None:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=timeout)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
 
 
@@ -173,7 +169,7 @@ def prefect_server():
 def timed(cmd: list[str], env: dict[str, str], timeout: float = 600) -> float:
     """Wall seconds of one command (which must succeed)."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:6])}... failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -183,7 +179,7 @@ def timed(cmd: list[str], env: dict[str, str], timeout: float = 600) -> float:
 def worker(kind: str, args: dict, env: dict[str, str], timeout: float = 900) -> dict:
     """Run ``benchmarks.workers <kind>`` in a fresh process; returns the JSON it prints last."""
     done = subprocess.run([PYTHON, "-m", "benchmarks.workers", kind, json.dumps(args)], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"worker {kind} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

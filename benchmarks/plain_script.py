@@ -297,7 +297,7 @@ def changes_rows(today_overdue: list[list], baseline: list[dict] | None, data: d
     for record in data["tasks"]:
         listing.setdefault(key(record["id"]), record)
     team_of = {}
-    for task_id, team_id in zip(tasks["task_id"], tasks["team_id"]):
+    for task_id, team_id in zip(tasks["task_id"], tasks["team_id"], strict=True):
         team_of.setdefault(key(task_id), team_id)
     for row in old:
         k = key(row["task_id"])

@@ -23,8 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks.harness import (PYTHON, base_env, machine_facts, median, prefect_server, sandbox_process, timed,
-                                worker)
+from benchmarks.harness import PYTHON, base_env, machine_facts, median, prefect_server, sandbox_process, timed, worker
 from benchmarks.workers import sizes_for
 
 AS_OF = "2026-04-09"
@@ -56,7 +55,8 @@ def figure_fetch(opts) -> dict:
             "client_rate_limit": "default (adaptive, no ceiling)",
             "warmup_s": warm["runs"][0]["seconds"], "runs_s": seconds, "median_s": median(seconds),
             "ratio": median(seconds) / bound, "target": "<= 1.10", "per_resource": measured["runs"][-1]["per_resource"],
-            "floor": {"what": "task pages only, bare http.client, nothing decoded", "runs_s": [r["seconds"] for r in floor["runs"]],
+            "floor": {"what": "task pages only, bare http.client, nothing decoded",
+                      "runs_s": [r["seconds"] for r in floor["runs"]],
                       "median_s": floor_s, "ratio": floor_s / bound, "ours_over_floor": median(seconds) / floor_s},
         }
         if not opts.quick and not opts.skip_limiter_off:
@@ -221,7 +221,7 @@ def figure_rate_limited(opts) -> dict:
         bound = max(page_bound, pages / rate) if rate else page_bound
         seconds = median([r["seconds"] for r in runs])
         requests = [r["pages"] + r["retries"] for r in runs]
-        share_429 = median([r["answers_429"] / n for r, n in zip(runs, requests)])
+        share_429 = median([r["answers_429"] / n for r, n in zip(runs, requests, strict=True)])
         per_rate[name] = {"server_rate": rate, "pages": pages, "bound_s": bound, "runs_s": [r["seconds"] for r in runs],
                           "median_s": seconds, "ratio": seconds / bound,
                           "answers_429": [r["answers_429"] for r in runs], "requests": requests,
@@ -257,10 +257,12 @@ def table(results: dict) -> str:
             extra = (f"; with the client's rate limiter off (`PIKE_API_RATE_LIMIT=0`): "
                      f"{f['limiter_off']['seconds']:.2f} s = {f['limiter_off']['ratio']:.2f}x"
                      if "limiter_off" in f else "")
-            floor = (f"; bare http.client floor on this machine {f['floor']['median_s']:.2f} s = {f['floor']['ratio']:.2f}x "
+            floor = (f"; bare http.client floor on this machine {f['floor']['median_s']:.2f} s = "
+                     f"{f['floor']['ratio']:.2f}x "
                      f"(ours / floor = {f['floor']['ours_over_floor']:.2f})" if "floor" in f else "")
             rows.append(f"| 1 | fetch {s['tasks']:,} tasks / {s['projects']:,} projects / {s['members']:,} members / "
-                        f"{s['customers']:,} customers, 20 ms latency, default settings | {f['median_s']:.2f} s vs bound "
+                        f"{s['customers']:,} customers, 20 ms latency, default settings | "
+                        f"{f['median_s']:.2f} s vs bound "
                         f"{f['lower_bound_s']:.1f} s = **{f['ratio']:.2f}x**{floor}{extra} | <= 1.10 | {_ok(f)} |")
     if f := figs.get("2"):
         if "error" in f:
@@ -273,7 +275,8 @@ def table(results: dict) -> str:
                         f"{f['ours_s']:.2f} s vs {f['plain_s']:.2f} s = **{f['ratio']:.2f}x** (CSVs identical: "
                         f"{f['csvs_identical']}); in one process: import {ip['import_s']:.1f} s, first run "
                         f"{ip['first_s']:.2f} s, repeats {ip['repeat_median_s']:.2f} s "
-                        f"(= {ip['repeat_median_s'] / f['plain_s']:.2f}x the plain script's whole run){extra} | <= 1.3 | {_ok(f)} |")
+                        f"(= {ip['repeat_median_s'] / f['plain_s']:.2f}x the plain script's whole run){extra} "
+                        f"| <= 1.3 | {_ok(f)} |")
     if f := figs.get("3"):
         if "error" in f:
             rows.append(f"| 3 | Prefect fixed cost | error: {f['error']} | < 3 s | n/a |")
@@ -293,7 +296,8 @@ def table(results: dict) -> str:
                             f"{s['total_s']:.2f} s), peak RSS {s['peak_rss_mb']:.0f} MB "
                             f"(input alone {s['rss_input_mb']:.0f} MB) | | |")
             g = f["growth"]
-            rows.append(f"| 4 | growth x{g['tasks_factor']:.0f} tasks | time x{g['join_only_aggregate_time_factor']:.1f} "
+            rows.append(f"| 4 | growth x{g['tasks_factor']:.0f} tasks | "
+                        f"time x{g['join_only_aggregate_time_factor']:.1f} "
                         f"(join + aggregate), x{g['join_aggregate_time_factor']:.1f} (with records -> frames), "
                         f"x{g['total_time_factor']:.1f} (total); RSS x{g['peak_rss_factor']:.1f} | "
                         f"500k: < 5 s, < 2 GB | {_ok(f)} |")
@@ -321,7 +325,8 @@ def table(results: dict) -> str:
     m = results["machine"]
     rows.append("")
     rows.append(f"Medians of {runs} run(s) (500k: at most 2). Machine: {m['nproc']} x {m['cpu_model']}, "
-                f"{m['memory_gb']} GB, `sum(range(10**6))` {m.get('python_loop_ms', 'n/a')} ms, Python {m['python']}, Prefect {m['prefect']}, pandas {m['pandas']}. "
+                f"{m['memory_gb']} GB, `sum(range(10**6))` {m.get('python_loop_ms', 'n/a')} ms, "
+                f"Python {m['python']}, Prefect {m['prefect']}, pandas {m['pandas']}. "
                 f"Command: `{results['command']}` ({results['wall_s']:.0f} s, {results['date']}).")
     return "\n".join(rows)
 
@@ -334,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-limiter-off", "--skip-default-rate", dest="skip_limiter_off", action="store_true",
                         help="Skip the extra runs with the client's rate limiter off (figures 1 and 2).")
     parser.add_argument("--out", type=Path, default=None,
-                        help=f"JSON output (default: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}; "
+                        help=f"JSON output (default: "
+                             f"{RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}; "
                              "--quick runs write nothing unless given).")
     opts = parser.parse_args(argv)
     opts.runs = opts.runs or (1 if opts.quick else 3)

@@ -43,7 +43,7 @@ def fetch(args: dict) -> dict:
     for _ in range(args.get("runs", 1)):
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(RESOURCES)) as pool:
-            results = dict(zip(RESOURCES, pool.map(one, RESOURCES)))
+            results = dict(zip(RESOURCES, pool.map(one, RESOURCES), strict=True))
         seconds = time.perf_counter() - started
         last = max(results.values(), key=lambda one_result: one_result[2])[1]  # the listing that ended last
         runs.append({"seconds": seconds, "rate_note": last.rate_note,
@@ -213,7 +213,8 @@ def trivial(args: dict) -> dict:
     return {"flow_s": time.perf_counter() - t}
 
 
-KINDS = {"fetch": fetch, "fetch_floor": fetch_floor, "transform": transform, "digest": digest, "flow_repeat": flow_repeat, "trivial": trivial}
+KINDS = {"fetch": fetch, "fetch_floor": fetch_floor, "transform": transform, "digest": digest,
+         "flow_repeat": flow_repeat, "trivial": trivial}
 
 if __name__ == "__main__":
     result = KINDS[sys.argv[1]](json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from prefect import flow
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from flows.digest import deliver_digests, smtp_settings_for
 from pike_tasks.prefect_tasks import (
+    OverdueFrames,
     api_source_label,
     build_overdue_report,
     build_workload_report,
@@ -37,7 +38,7 @@ def run_all_reports(
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
         digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
         force_digests: With digests=send: send again even if already sent for this as_of.
-    """
+    """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     smtp = smtp_settings_for(digests != "send", None) if digests != "off" else None
@@ -51,7 +52,8 @@ def run_all_reports(
     folders = {"overdue": overdue.folder, "workload": workload.folder}
     if digests != "off":
         folders["digest"] = deliver_digests(
-            resolved, as_of=as_of, config=config, store=store, settings=smtp, overdue=overdue.frames,
+            resolved, as_of=as_of, config=config, store=store, settings=smtp,
+            overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
             team_ids=team_ids,
             dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
         )

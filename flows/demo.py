@@ -79,7 +79,8 @@ def main(out: str = "demo-out") -> int:
             try:
                 with start_sandbox(day_before(today_data, as_of)) as sandbox:
                     _point_at(sandbox)
-                    print(f"\n1/2 yesterday ({yesterday}): the overdue report the change view compares with", flush=True)
+                    print(f"\n1/2 yesterday ({yesterday}): the overdue report the change view compares with",
+                          flush=True)
                     first = report_overdue_tasks(as_of=yesterday, output_dir=str(out_dir),
                                                  teams_config=teams_config, return_state=True)
                 if not first.is_completed():

@@ -1,8 +1,9 @@
 """Flow: manager digests by email (REPORTS.md, Report 3), each sent once and only once.
 
 Recipe: fetch -> resolve -> build one digest per manager address (pure) -> one ``send-digest``
-task run per recipient, a few at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, default 4). A recipient that fails does not stop the others; the
-flow run then fails naming exactly who did not get their digest.
+task run per recipient, a few at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, default 4). A recipient
+that fails does not stop the others; the flow run then fails naming exactly who did not get their
+digest.
 
 Once and only once, for a (digest kind, as_of, workspace, recipient), across every worker:
 the record lives in the report store (``output_dir``), not on the machine that ran the flow,
@@ -22,9 +23,9 @@ import os
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -45,7 +46,6 @@ from pike_tasks.mailer import (
 )
 from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
 from pike_tasks.outputs import json_bytes
-from pike_tasks.progress import ProgressLog
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     Resolved,
@@ -59,6 +59,7 @@ from pike_tasks.prefect_tasks import (
     resolve_workspace,
     source_id,
 )
+from pike_tasks.progress import ProgressLog
 from pike_tasks.store import FolderRef, ReportStore, Scope
 from pike_tasks.teams_config import TeamsConfig
 
@@ -86,7 +87,7 @@ def _retry_transient(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's 
         return False
     except DigestDeliveryError as exc:
         return not exc.permanent
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unexpected failure is not retried
         return False
     return False
 
@@ -196,7 +197,7 @@ def prepare_digests(
         resolved.tasks, resolved.members, overdue.rows, config.teams, as_of, team_ids=team_ids or None,
         changes=overdue.changes, due_soon_rows=overdue.due_soon, baseline_as_of=overdue.baseline_as_of,
     )
-    generated_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     prepared = []
     progress = ProgressLog(get_run_logger(), "digests built", len(digests))
     for digest in digests:
@@ -274,6 +275,7 @@ def send_prepared(
         else:
             to_send.append(item)
 
+    smtp = cast(SmtpSettings, settings)  # None only in a dry run, and then to_send is empty
     progress = SendProgress(
         len(to_send), logger, what="previews sent" if preview_to else "digests sent", key="digests-sent",
         description=f"{'Previews' if preview_to else 'Manager digests'} sent for {as_of.isoformat()}",
@@ -285,14 +287,14 @@ def send_prepared(
         # one connection and login first: a dead server or a wrong password then costs one try,
         # not one per connection (a provider may lock the account after a few refused logins)
         try:
-            check_smtp(settings)
+            check_smtp(smtp)
         except (SmtpUnavailable, SmtpAuthFailed) as exc:
             server_down = f"the SMTP server failed before any digest was sent ({exc.reason})"
     while running or (waiting and server_down is None):
         while waiting and server_down is None and len(running) < window:
             item = waiting.popleft()
             future = send_digest.submit(
-                item.recipient, as_of, item.message, settings, store=store, source=source, kind=DIGEST_KIND,
+                item.recipient, as_of, item.message, smtp, store=store, source=source, kind=DIGEST_KIND,
                 force=force, preview=bool(preview_to),
             )
             running[future] = item
@@ -463,7 +465,7 @@ def send_manager_digests(
         skip_if_empty: Do not send a digest with nothing overdue.
         smtp_block: Name of a prefect-email EmailServerCredentials block; empty means the PIKE_REPORTS_SMTP_* environment variables.
         report_url: Where the full HTML report is published, linked from each digest.
-    """
+    """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
 
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
@@ -474,8 +476,10 @@ def send_manager_digests(
         resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
     )
     folder = deliver_digests(
-        resolved, as_of=as_of, config=config, store=store, settings=smtp, overdue=overdue.frames,
+        resolved, as_of=as_of, config=config, store=store, settings=smtp,
+        overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
         team_ids=team_ids, dry_run=dry_run,
-        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, report_url=report_url or overdue.link or overdue.folder,
+        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
+        report_url=report_url or overdue.link or overdue.folder,
     )
     return {"overdue": overdue.folder, "digest": folder}

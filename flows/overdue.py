@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from prefect import flow
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
@@ -33,7 +32,7 @@ def report_overdue_tasks(
         team_ids: Only these Pike team ids; empty means every team.
         output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/overdue/2026-04-09); relative paths are relative to the worker's checkout.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
-    """
+    """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     resolved = resolve_workspace(fetch_workspace(), config)

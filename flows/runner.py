@@ -14,6 +14,7 @@ On POSIX the work runs in a child process group (see ``pike_tasks.supervise``), 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -140,10 +141,8 @@ def _stop_prefect(flow_run_id=None) -> None:
     if server is None or not server.running:
         return
     if flow_run_id is not None:
-        try:
+        with contextlib.suppress(Exception):  # waiting is a courtesy; stopping is what matters
             _wait_until_recorded(flow_run_id)
-        except Exception:  # noqa: BLE001 - waiting is a courtesy; stopping is what matters
-            pass
     server.stop()
 
 

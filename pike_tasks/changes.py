@@ -73,7 +73,9 @@ def read_report_rows(csv_bytes: bytes) -> pd.DataFrame:
     short = next((line for line, row in enumerate(rows, start=2) if len(row) < len(header)), None)
     if short is not None:
         raise ValueError(f"overdue.csv row {short}: {len(rows[short - 2])} cells, the header has {len(header)}")
-    cells = list(zip(*rows)) if rows else [()] * len(header)
+    # strict=False: a row may have extra trailing cells (only short rows are refused above); the
+    # transpose keeps the first len(shortest row) >= len(header) columns, so every header column.
+    cells = list(zip(*rows, strict=False)) if rows else [()] * len(header)
     frame = pd.DataFrame({
         column: unguard_column(pd.Series(cells[header.index(column)], dtype=object)) for column in OVERDUE_COLUMNS
     }, columns=list(OVERDUE_COLUMNS))
@@ -160,7 +162,7 @@ def compute_changes(
     gone_rows = baseline[~baseline_keys.isin(today_keys).to_numpy()]
     gone_keys = baseline_keys[~baseline_keys.isin(today_keys).to_numpy()]
     listing = _listing(resolved_today)
-    at = listing.index.get_indexer(gone_keys.to_numpy(dtype=object))  # -1: not listed
+    at = listing.index.get_indexer(pd.Index(gone_keys.to_numpy(dtype=object)))  # -1: not listed
     resolved = _values(gone_rows)
     resolved.insert(0, "reason", _reasons(gone_keys, listing, at, as_of, team_ids))
     resolved.insert(0, "change", RESOLVED)
@@ -191,10 +193,7 @@ def _reasons(keys: pd.Series, listing: pd.DataFrame, at: np.ndarray, as_of: date
     is_open = picked["is_open"].astype(bool).to_numpy()
     due_days, no_due = _day_numbers(picked["due_date"].reset_index(drop=True))
     due_before = ~no_due & (due_days < _as_of_number(as_of))
-    if team_ids:
-        in_scope = picked["team_id"].isin(list(team_ids)).to_numpy()
-    else:
-        in_scope = np.ones(len(picked), dtype=bool)
+    in_scope = picked["team_id"].isin(list(team_ids)).to_numpy() if team_ids else np.ones(len(picked), dtype=bool)
     reasons = np.select([~listed, ~is_open, ~due_before, ~in_scope], list(REASONS), default="").astype(object)
     stray = reasons == ""
     if stray.any():
@@ -225,7 +224,7 @@ def change_counts(changes: pd.DataFrame) -> dict[str, Any]:
     team_ids = _text(changes["team_id"]).tolist()
     labels = _text(changes["team"]).tolist()
     teams: dict[str, dict[str, Any]] = {}
-    for team_id, label, change in zip(team_ids, labels, kind):
+    for team_id, label, change in zip(team_ids, labels, kind, strict=True):
         entry = teams.setdefault(team_id, {"team_id": team_id, "team": label, NEW: 0, RESOLVED: 0})
         entry[change] += 1
     ordered = sorted(teams.values(), key=lambda e: (e["team"].casefold(), e["team_id"]))

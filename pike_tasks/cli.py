@@ -89,12 +89,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="Report store: a folder (default: ./out) or a URL such as s3://bucket/prefix.")
     p.add_argument("--teams-config", metavar="FILE", help="Teams config YAML/JSON (names, managers, timezone).")
     p.add_argument("--team", action="append", default=[], metavar="ID", help="Only this team id. Repeatable.")
-    p.add_argument("--project", action="append", default=[], metavar="ID", help="Workload: only this project id. Repeatable.")
-    p.add_argument("--customer", action="append", default=[], metavar="ID", help="Workload: only this customer id. Repeatable.")
-    p.add_argument("--dry-run", action="store_true", help="digest: write .eml files instead of sending; all: also write the digests as .eml files.")
-    p.add_argument("--send-digests", action="store_true", help="all: also email the manager digests (once per day and manager).")
-    p.add_argument("--force", action="store_true", help="Digest: send again even if already sent (or its outcome is unknown).")
-    p.add_argument("--preview-to", metavar="ADDRESS", help="Digest: send every digest to this address only, as a preview.")
+    p.add_argument("--project", action="append", default=[], metavar="ID",
+                   help="Workload: only this project id. Repeatable.")
+    p.add_argument("--customer", action="append", default=[], metavar="ID",
+                   help="Workload: only this customer id. Repeatable.")
+    p.add_argument("--dry-run", action="store_true",
+                   help="digest: write .eml files instead of sending; all: also write the digests as .eml files.")
+    p.add_argument("--send-digests", action="store_true",
+                   help="all: also email the manager digests (once per day and manager).")
+    p.add_argument("--force", action="store_true",
+                   help="Digest: send again even if already sent (or its outcome is unknown).")
+    p.add_argument("--preview-to", metavar="ADDRESS",
+                   help="Digest: send every digest to this address only, as a preview.")
     p.add_argument("--skip-if-empty", action="store_true", help="Digest: do not send a digest with nothing overdue.")
 
 

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 from urllib.parse import quote
 
 import requests
@@ -41,6 +41,7 @@ from pike_tasks.errors import (
     PikeServerError,
 )
 from pike_tasks.ratelimit import shared_limiter
+from pike_tasks.records import Customer, Member, Project, Task
 from pike_tasks.settings import ENV_FETCH_DEADLINE, ENV_REQUEST_DEADLINE, ApiSettings, resolve_api_settings
 
 RESOURCES = ("projects", "tasks", "customers", "members")
@@ -92,7 +93,8 @@ class ListingStats:
         if self.throttled:
             extras.append(f"{self.throttled} {'answer' if self.throttled == 1 else 'answers'} 429")
         if self.duplicates_dropped:
-            extras.append(f"{self.duplicates_dropped} duplicate {'id' if self.duplicates_dropped == 1 else 'ids'} dropped")
+            ids = "id" if self.duplicates_dropped == 1 else "ids"
+            extras.append(f"{self.duplicates_dropped} duplicate {ids} dropped")
         pages = f"{self.pages} {'page' if self.pages == 1 else 'pages'}"
         line = f"fetched {self.records} {self.resource} in {pages} ({', '.join(extras)}) in {self.seconds:.1f} s"
         return f"{line}; {self.rate_note}" if self.rate_note else line
@@ -221,28 +223,30 @@ class PikeClient:
 
     # -- listings ------------------------------------------------------------------------------
 
-    def iter_projects(self, status: str | None = None, team_id: str | None = None) -> Iterator[dict]:
+    # The casts only name the record type: records are handed on as sent, never validated.
+
+    def iter_projects(self, status: str | None = None, team_id: str | None = None) -> Iterator[Project]:
         """Every project (optionally by status key and team id), as sent by the API."""
-        return self.iter_list("projects", status=status, teamId=team_id)
+        return cast("Iterator[Project]", self.iter_list("projects", status=status, teamId=team_id))
 
     def iter_tasks(self, project_id: str | None = None, status: str | None = None,
-                   team_id: str | None = None) -> Iterator[dict]:
+                   team_id: str | None = None) -> Iterator[Task]:
         """Every task (optionally by project, status and team), as sent by the API."""
-        return self.iter_list("tasks", projectId=project_id, status=status, teamId=team_id)
+        return cast("Iterator[Task]", self.iter_list("tasks", projectId=project_id, status=status, teamId=team_id))
 
-    def iter_customers(self, q: str | None = None) -> Iterator[dict]:
+    def iter_customers(self, q: str | None = None) -> Iterator[Customer]:
         """Every customer (optionally matching the search ``q``), as sent by the API."""
-        return self.iter_list("customers", q=q)
+        return cast("Iterator[Customer]", self.iter_list("customers", q=q))
 
-    def iter_members(self, status: str | None = None) -> Iterator[dict]:
+    def iter_members(self, status: str | None = None) -> Iterator[Member]:
         """Every member (optionally by status: active, invited, inactive), as sent by the API."""
-        return self.iter_list("members", status=status)
+        return cast("Iterator[Member]", self.iter_list("members", status=status))
 
-    def list_all(self, resource: str, **filters: str | None) -> list[dict]:
+    def list_all(self, resource: str, **filters: str | None) -> list[dict[str, Any]]:
         """All items of a listing in one list (see ``iter_list``)."""
         return list(self.iter_list(resource, **filters))
 
-    def iter_list(self, resource: str, **filters: str | None) -> Iterator[dict]:
+    def iter_list(self, resource: str, **filters: str | None) -> Iterator[dict[str, Any]]:
         """Yield every item of ``/{resource}``, following ``nextCursor`` while ``hasMore``.
 
         Args:
@@ -456,7 +460,9 @@ class PikeClient:
             raise self._fetch_deadline_error(resource)
         deadline_at = now + self._settings.request_deadline
         listing_bound = fetch_deadline_at is not None and fetch_deadline_at < deadline_at
-        with deadlines.guard(fetch_deadline_at if listing_bound else deadline_at) as guard:
+        failure: Exception | None
+        with deadlines.guard(fetch_deadline_at if fetch_deadline_at is not None and listing_bound
+                             else deadline_at) as guard:
             try:
                 # stream=True and one read of the whole body: requests would otherwise assemble a
                 # 100 KB page from 10 KB chunks, about 0.5 ms of Python per page.
@@ -488,7 +494,7 @@ class PikeClient:
             if error is failure:
                 raise failure
             raise error from None
-        if sent_at is not None:
+        if sent_at is not None and self._limiter is not None:  # sent_at is only set by the limiter
             retry_after = parse_retry_after(reply.headers.get("Retry-After")) if reply.status_code == 429 else None
             self._limiter.record(sent_at, reply.status_code, retry_after)
         return reply
@@ -568,7 +574,8 @@ class PikeClient:
         said = f" The API said: {api_message}" if api_message else ""
         if not api_message and body is None and response.content:
             said = f" The response was not JSON ({_content_type(response)})."
-        kwargs = {"status": status, "code": code, "request_id": request_id, "resource": resource}
+        kwargs: dict[str, Any] = {"status": status, "code": code, "request_id": request_id, "resource": resource}
+        cls: type[PikeError]
 
         if status == 401:
             cls, message = PikeAuthError, (
@@ -700,7 +707,7 @@ class _Outcome:
     def result(self) -> _Reply:
         if self.error is not None:
             raise self.error
-        return self.response
+        return cast(_Reply, self.response)  # of() sets one of response and error
 
 
 _NEXT_CURSOR = re.compile(rb'"nextCursor"\s*:\s*"([A-Za-z0-9_.~+/=:-]{1,4096})"')
@@ -779,8 +786,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if seconds != seconds:  # NaN
         return None
     return min(RETRY_AFTER_MAX, max(0.0, seconds))
@@ -802,6 +809,7 @@ def _network_reason(exc: BaseException) -> str:
     """A short reason for a network failure: its class, and the innermost cause's class."""
     name = type(exc).__name__
     inner: BaseException = exc
+    nxt: BaseException | None
     for _ in range(6):  # requests -> urllib3 MaxRetryError -> ProtocolError -> OSError ...
         if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
             nxt = inner.reason

@@ -13,7 +13,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -111,20 +111,20 @@ def _share_cell(value: Any) -> str:
     return format_share(value)
 
 
-def _rows(df: pd.DataFrame, columns: Sequence[str]):
+def _rows(df: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
     """Header check, then the cells of ``df[columns]`` row by row, as csv should write them."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise KeyError(f"columns not in frame: {missing}")
-    cells = []
+    cells: list[list[Any]] = []
     for column in columns:
         values = df[column].astype(object).tolist()
         convert = _share_cell if column in SHARE_COLUMNS else _cell
         cells.append([convert(v) for v in values])
-    return zip(*cells)
+    return zip(*cells, strict=True)  # one list per column, all len(df)
 
 
-def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike) -> None:
+def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike[str]) -> None:
     """Write ``df[columns]`` as a report CSV (REPORTS.md dialect), atomically.
 
     The file is written to a temporary name in the same folder and moved into place with

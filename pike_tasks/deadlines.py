@@ -15,6 +15,7 @@ between threads), so a thread-local links the two.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -52,12 +53,10 @@ class RequestGuard:
         sock = getattr(self.conn, "sock", None)
         if sock is None:  # not connected yet (the connect timeout bounds that); the socket comes soon
             return True
-        try:
+        with contextlib.suppress(OSError):
             # wakes a blocked recv on this socket (close() would not); socket.socket's own method,
             # since SSLSocket.shutdown also drops the TLS object the reading thread is still using
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
         return False
 
 
@@ -123,12 +122,12 @@ def _record_connection(conn: Any) -> Any:
 
 
 class _TrackedHTTPConnectionPool(HTTPConnectionPool):
-    def _get_conn(self, timeout: float | None = None):
+    def _get_conn(self, timeout: float | None = None) -> Any:
         return _record_connection(super()._get_conn(timeout))
 
 
 class _TrackedHTTPSConnectionPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None):
+    def _get_conn(self, timeout: float | None = None) -> Any:
         return _record_connection(super()._get_conn(timeout))
 
 
@@ -143,7 +142,7 @@ class TrackingAdapter(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _TRACKED_POOLS
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         # SOCKS managers bring pool classes of their own; there the client falls back to the
         # connection of the response (body phase only)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 import urllib.parse
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -68,7 +68,8 @@ class Limits:
         """The next smaller body, cutting the rest of the overdue list first and what is new
         last; None when nothing is left to cut."""
         if self.rest_total > 0:
-            return replace(self, rest_total=self.rest_total // 2, rest_per_team=max(0, min(self.rest_per_team, self.rest_total // 2)))
+            return replace(self, rest_total=self.rest_total // 2,
+                           rest_per_team=max(0, min(self.rest_per_team, self.rest_total // 2)))
         for name, floor in (("members", 5), ("due_soon", 3), ("resolved", 5), ("new", 5), ("members", 0),
                             ("due_soon", 0), ("resolved", 0), ("new", 1)):
             value = getattr(self, name)
@@ -268,7 +269,7 @@ def _get(obj: Any, name: str) -> Any:
 
 def _member_team_sets(members: pd.DataFrame) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for mid, teams in zip(members["member_id"], members["team_ids"]):
+    for mid, teams in zip(members["member_id"], members["team_ids"], strict=True):
         if mid is None:
             continue
         out[mid] = set(teams) if isinstance(teams, (list, tuple, set)) else set()
@@ -333,7 +334,7 @@ def _urgency(rows: pd.DataFrame) -> pd.Index:
     return keys.sort_values(["rank", "days", "at"], kind="stable").index
 
 
-def _rank_or_priority(record: Mapping[str, Any]) -> Any:
+def _rank_or_priority(record: Mapping[Hashable, Any]) -> Any:
     rank = record.get("priority_rank")
     return rank if _text(rank) else (_text(record.get("priority")) or None)
 
@@ -355,10 +356,11 @@ def _more_text(more: list[dict[str, Any]], single_team: bool) -> str:
         return ""
     if single_team or len(more) == 1:
         return f"and {wording.fmt_int(total)} more" + ("" if single_team else f" in {more[0]['team']}")
-    return f"and {wording.fmt_int(total)} more (" + ", ".join(f"{m['team']} {wording.fmt_int(m['count'])}" for m in more) + ")"
+    per_team = ", ".join(f"{m['team']} {wording.fmt_int(m['count'])}" for m in more)
+    return f"and {wording.fmt_int(total)} more (" + per_team + ")"
 
 
-def _task(record: Mapping[str, Any], app_url_template: str | None, as_of: date, *, team: bool,
+def _task(record: Mapping[Hashable, Any], app_url_template: str | None, as_of: date, *, team: bool,
           excerpt: bool = False) -> dict[str, Any]:
     from pike_tasks.render import task_url
 
@@ -423,7 +425,7 @@ def digest_view(
 
     # Per team: today's overdue count and what changed (every team the manager has).
     summary = {_text(r["team_id"]): r for r in digest.team_summary.to_dict(orient="records")}
-    labels = dict(zip(digest.team_ids, digest.team_names))
+    labels = dict(zip(digest.team_ids, digest.team_names, strict=True))
     team_order = [t for t in summary if t in labels] + [t for t in digest.team_ids if t not in summary]
     teams = []
     for tid in team_order:
@@ -456,7 +458,8 @@ def digest_view(
     soon_hidden = soon.iloc[0:0] if soon is not None else None
     if soon is not None and len(soon):
         keys = pd.DataFrame({"left": soon["days_left"].to_numpy(),
-                             "rank": [wording.priority_rank(_rank_or_priority(r)) for r in soon.to_dict(orient="records")],
+                             "rank": [wording.priority_rank(_rank_or_priority(r))
+                                      for r in soon.to_dict(orient="records")],
                              "at": range(len(soon))}, index=soon.index)
         ordered = soon.loc[keys.sort_values(["left", "rank", "at"], kind="stable").index]
         shown = ordered.head(limits.due_soon)
@@ -498,12 +501,13 @@ def digest_view(
         members.append({
             "member": single_line(_text(m["member"])),
             "open": wording.plural(open_, "open task", "open tasks"),
-            "billable": f"{wording.fmt_int(_int(m['billable']))} billable ({wording.pct_text(float(m['billable_share']))})",
+            "billable": f"{wording.fmt_int(_int(m['billable']))} billable "
+                        f"({wording.pct_text(float(m['billable_share']))})",
             "overdue": wording.plural(_int(m["overdue"]), "overdue", "overdue") if _int(m["overdue"]) else "",
             "flag": wording.member_flag(_text(m["flag"])) if _text(m["flag"]) else "",
         })
 
-    since = wording.weekday_date(digest.baseline_as_of) if has_baseline else ""
+    since = wording.weekday_date(digest.baseline_as_of) if digest.baseline_as_of is not None else ""
     filters = "teams " + ", ".join(digest.team_filter) if digest.team_filter else ""
     total_hidden = (len(rest_hidden_all) + len(new_hidden))
     return {
@@ -518,14 +522,15 @@ def digest_view(
         "overdue_headline": wording.plural(digest.overdue_count, "overdue task", "overdue tasks"),
         "has_baseline": has_baseline,
         "since": since,
-        "baseline_as_of": digest.baseline_as_of.isoformat() if has_baseline else "",
+        "baseline_as_of": digest.baseline_as_of.isoformat() if digest.baseline_as_of is not None else "",
         "new_count": len(new_rows),
         "resolved_count": len(resolved_rows),
         "team_rows": teams,
         "multi_team": multi,
         "reassign": reassign,
         "reassign_more": max(0, len(flagged) - len(reassign)),
-        "new": {"rows": [_task(r, app_url_template, as_of, team=multi, excerpt=True) for r in new_shown.to_dict(orient="records")],
+        "new": {"rows": [_task(r, app_url_template, as_of, team=multi, excerpt=True)
+                         for r in new_shown.to_dict(orient="records")],
                 "more": _more_text(_more_by_team(new_hidden, team_order), not multi)},
         "resolved": {"rows": [{**_task(r, app_url_template, as_of, team=multi),
                                **({"url": None} if _text(r["reason"]) == "gone" else {}),  # no page to open
@@ -534,7 +539,8 @@ def digest_view(
                               for r in resolved_shown.to_dict(orient="records")],
                      "more": _more_text(_more_by_team(resolved_hidden, team_order), not multi)},
         "due_soon": {"shown": soon is not None, "count": 0 if soon is None else len(soon), "rows": soon_list,
-                     "more": _more_text(_more_by_team(soon_hidden, team_order), not multi) if soon is not None else ""},
+                     "more": _more_text(_more_by_team(soon_hidden, team_order), not multi)
+                     if soon_hidden is not None else ""},
         "rest": {"count": len(rest), "sections": rest_sections, "hidden": len(rest_hidden_all)},
         "any_hidden": bool(total_hidden),
         "members": members,

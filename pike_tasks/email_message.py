@@ -24,9 +24,12 @@ class Digest(Protocol):
     """What a message needs of a digest (``pike_tasks.digest.Digest`` has it). A protocol, so
     this module never imports the digest: the arrow goes one way, digest -> email_message."""
 
-    recipient: str
-    subject: str
-    as_of: Date
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def as_of(self) -> Date: ...
 
 
 PREVIEW_PREFIX = "[Preview] "

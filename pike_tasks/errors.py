@@ -8,6 +8,9 @@ response body and our own text, never from request headers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 SCOPE_FOR_RESOURCE = {
     "projects": "projects:read",
     "tasks": "tasks:read",
@@ -50,14 +53,16 @@ class PikeError(Exception):
             parts.append(f"({', '.join(meta)})")
         return " ".join(parts)
 
-    def __reduce__(self):  # keep keyword fields when pickled (Prefect persists exceptions)
+    # keep keyword fields when pickled (Prefect persists exceptions)
+    def __reduce__(self) -> tuple[Callable[..., PikeError], tuple[Any, ...]]:
         return (
             _rebuild,
             (type(self), self.message, self.status, self.code, self.request_id, self.resource),
         )
 
 
-def _rebuild(cls, message, status, code, request_id, resource):
+def _rebuild(cls: type[PikeError], message: str, status: int | None, code: str | None, request_id: str | None,
+             resource: str | None) -> PikeError:
     return cls(message, status=status, code=code, request_id=request_id, resource=resource)
 
 

@@ -8,11 +8,13 @@ complete, so a failure never leaves a partial file behind.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 
 import requests
 
@@ -88,7 +90,11 @@ class _Progress:
         return f"{stats.resource}: {stats.records} records, {stats.pages} pages, {stats.retries} retries"
 
 
-def export_listing(client: PikeClient, resource: str, filters: dict[str, str], out: IO[bytes],
+class _BytesOut(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+def export_listing(client: PikeClient, resource: str, filters: dict[str, str], out: _BytesOut,
                    progress: _Progress | None = None) -> ListingStats:
     """Write every item of the listing to ``out`` as UTF-8 JSON Lines; returns the listing's stats."""
     records = client.iter_list(resource, **filters)
@@ -101,7 +107,7 @@ def export_listing(client: PikeClient, resource: str, filters: dict[str, str], o
     return client.stats[resource]
 
 
-def _write_atomically(path: Path, write) -> None:
+def _write_atomically(path: Path, write: Callable[[IO[Any]], object]) -> None:
     """Run ``write(binary_file)`` on a temp file beside ``path``, then rename it over ``path``."""
     with atomic_writer(path, binary=True, make_parents=False) as tmp:  # a typo'd folder is an error
         write(tmp)
@@ -109,7 +115,7 @@ def _write_atomically(path: Path, write) -> None:
         os.fsync(tmp.fileno())
 
 
-def run_export_command(args) -> int:
+def run_export_command(args: argparse.Namespace) -> int:
     """Handler of ``pike-reports export``; returns the exit code.
 
     Exit codes: 0 done, 2 a bad ``--filter`` or any Pike error (bad secret, missing scope,

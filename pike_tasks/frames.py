@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pike_tasks.records import Customer, Member, Project, Task
 from pike_tasks.surrogates import has_surrogates, repair
 
 TASK_COLUMNS = (
@@ -107,13 +108,13 @@ def _raw(records: Iterable[Mapping[str, Any]] | None, fields: Sequence[str]) -> 
             rows = list(map(operator.itemgetter(*fields), records))
         except KeyError:
             rows = [tuple(map(r.get, fields)) for r in records]
-        columns = list(zip(*rows)) if n else [() for _ in fields]
+        columns = list(zip(*rows, strict=True)) if n else [() for _ in fields]
         del rows
     index = pd.RangeIndex(n)
     # dtype=object: a numeric id next to a null must stay 7, not become the float 7.0.
     # fromiter stores each value as it is (a list stays one cell, never a nested array).
     return pd.DataFrame({name: _nullable(np.fromiter(values, dtype=object, count=n), index)
-                         for name, values in zip(fields, columns)}, index=index)
+                         for name, values in zip(fields, columns, strict=True)}, index=index)
 
 
 def _nullable(values: np.ndarray, index: pd.Index) -> pd.Series:
@@ -152,7 +153,7 @@ def _first_by_id(frame: pd.DataFrame, id_column: str, keep_null_ids: bool) -> pd
     return frame[~drop].reset_index(drop=True)
 
 
-def _id_lists_mask(cells: list) -> np.ndarray:
+def _id_lists_mask(cells: list[Any]) -> np.ndarray:
     """Which cells are already a ``list`` of distinct non-empty ``str`` (what the frames hold).
 
     Checked with C-level passes over all the cells at once (a Python check per cell costs about
@@ -165,7 +166,8 @@ def _id_lists_mask(cells: list) -> np.ndarray:
         if set(map(type, values)) <= {str} and "" not in values:
             lengths = np.fromiter(map(len, cells), dtype=np.int64, count=n)
             distinct = np.fromiter(map(len, map(set, cells)), dtype=np.int64, count=n)
-            return lengths == distinct
+            same: np.ndarray = lengths == distinct
+            return same
     return np.fromiter(map(_is_id_list, cells), dtype=bool, count=n)
 
 
@@ -186,15 +188,15 @@ def _distinct_lists(column: pd.Series) -> pd.Series:
     cells = column.tolist()
     clean = _id_lists_mask(cells)
     with gc_paused():
-        lists = [cell.copy() if ok else None for cell, ok in zip(cells, clean.tolist())]
+        lists = [cell.copy() if ok else None for cell, ok in zip(cells, clean.tolist(), strict=True)]
     others = np.flatnonzero(~clean).tolist()
     if others:
-        for i, ids in zip(others, _distinct_lists_general(column.iloc[others])):
+        for i, ids in zip(others, _distinct_lists_general(column.iloc[others]), strict=True):
             lists[i] = ids
     return pd.Series(lists, index=column.index, dtype=object)
 
 
-def _distinct_lists_general(column: pd.Series) -> list[list]:
+def _distinct_lists_general(column: pd.Series) -> list[list[Any]]:
     """:func:`_distinct_lists` for any cells, vectorised: explode, clean, dedupe, regroup."""
     n = len(column)
     is_list = column.map(type).isin([list, tuple])  # a builtin, not a lambda: C-speed map
@@ -208,7 +210,7 @@ def _distinct_lists_general(column: pd.Series) -> list[list]:
     return regroup(pairs["row"].to_numpy(), pairs["value"].to_numpy(), n)
 
 
-def regroup(rows: np.ndarray, values: np.ndarray, n: int) -> list[list]:
+def regroup(rows: np.ndarray, values: np.ndarray | list[Any], n: int) -> list[list[Any]]:
     """Values of an exploded column back into one list per row ``0..n-1``.
 
     ``rows`` must be ascending (``explode`` keeps that order); a row with no value gets [].
@@ -220,7 +222,8 @@ def regroup(rows: np.ndarray, values: np.ndarray, n: int) -> list[list]:
     starts = [0, *ends[:-1]]
     flat = np.asarray(values, dtype=object).tolist()
     with gc_paused():
-        return [flat[a:b] for a, b in zip(starts, ends)]
+        # strict=False: for n == 0, starts is [0] and ends is [] (no rows, nothing to slice).
+        return [flat[a:b] for a, b in zip(starts, ends, strict=False)]
 
 
 def _parse_due(column: pd.Series) -> tuple[pd.Series, int]:
@@ -281,7 +284,7 @@ def _replace_surrogates(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return frame
 
 
-def _rows_with_surrogates(cells: list, is_list: bool) -> list[int]:
+def _rows_with_surrogates(cells: list[Any], is_list: bool) -> list[int]:
     rows = []
     for start in range(0, len(cells), _SURROGATE_CHUNK):
         chunk = cells[start:start + _SURROGATE_CHUNK]
@@ -317,7 +320,7 @@ def text_replaced(workspace: Frames) -> dict[str, dict[str, Any]]:
 # --- the four frames ------------------------------------------------------------------------
 
 
-def tasks_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def tasks_frame(records: Iterable[Task] | None) -> pd.DataFrame:
     """``/tasks`` records -> one row per task.
 
     Columns: ``task_id, title, description, status, priority, project_id, team_id, customer_id``
@@ -348,7 +351,7 @@ def tasks_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     return _replace_surrogates(frame, "task_id")
 
 
-def projects_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def projects_frame(records: Iterable[Project] | None) -> pd.DataFrame:
     """``/projects`` records -> ``project_id, project_number, project_title, team_id, customer_id``
     (str or None; records without an id dropped, first of a repeated id kept)."""
     raw = _raw(records, ("id", "projectNumber", "title", "teamId", "customerId"))
@@ -362,7 +365,7 @@ def projects_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     }, columns=list(PROJECT_COLUMNS)), "project_id")
 
 
-def customers_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def customers_frame(records: Iterable[Customer] | None) -> pd.DataFrame:
     """``/customers`` records -> ``customer_id, customer_name`` (str or None)."""
     raw = _raw(records, ("id", "customerName"))
     raw = _first_by_id(raw.assign(id=_ids(raw["id"])), "id", keep_null_ids=False)
@@ -371,7 +374,7 @@ def customers_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame
     return _replace_surrogates(frame, "customer_id")
 
 
-def members_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
+def members_frame(records: Iterable[Member] | None) -> pd.DataFrame:
     """``/members`` records -> ``member_id, display_name, email, status`` (str or None) and
     ``team_ids`` (list[str], [] for null/missing)."""
     raw = _raw(records, ("id", "displayName", "email", "status", "teamIds"))
@@ -385,7 +388,12 @@ def members_frame(records: Iterable[Mapping[str, Any]] | None) -> pd.DataFrame:
     }, columns=list(MEMBER_COLUMNS)), "member_id")
 
 
-def build_frames(projects, tasks, customers, members) -> Frames:
+def build_frames(
+    projects: Iterable[Project] | None,
+    tasks: Iterable[Task] | None,
+    customers: Iterable[Customer] | None,
+    members: Iterable[Member] | None,
+) -> Frames:
     """The four listings (lists of API records) -> :class:`Frames`."""
     return Frames(
         tasks=tasks_frame(tasks),

@@ -43,7 +43,7 @@ class LocalSmtpServer:
     def port(self) -> int:
         return self._controller.port
 
-    def __enter__(self) -> "LocalSmtpServer":
+    def __enter__(self) -> LocalSmtpServer:
         self._controller.start()
         return self
 

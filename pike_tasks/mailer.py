@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import SecretStr
 
@@ -139,7 +139,7 @@ class SmtpSettings:
             raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM (the digest sender) must be one email address")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpSettings:
         """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY/TIMEOUT`` and ``PIKE_REPORTS_EMAIL_FROM``.
 
         Raises:
@@ -162,12 +162,12 @@ class SmtpSettings:
         sender = (env.get("PIKE_REPORTS_EMAIL_FROM") or "").strip() or (user if user and "@" in user else "")
         if not sender:
             raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM is not set (the From address of the digests)")
-        return cls(host=host, port=port, sender=sender, security=security, username=user,
+        return cls(host=host, port=port, sender=sender, security=cast(Security, security), username=user,
                    password=SecretStr(password) if password else None, timeout=_timeout_from_env(env),
                    data_timeout=_timeout_from_env(env, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT))
 
     @classmethod
-    def from_block(cls, credentials: Any, sender: str | None = None) -> "SmtpSettings":
+    def from_block(cls, credentials: Any, sender: str | None = None) -> SmtpSettings:
         """From a prefect-email ``EmailServerCredentials`` (an instance, or a block name to load).
 
         The block has no From address: ``sender`` or ``PIKE_REPORTS_EMAIL_FROM``, else its username.
@@ -187,7 +187,7 @@ class SmtpSettings:
         user = credentials.username or None
         secret = credentials.password.get_secret_value() if credentials.password else ""
         sender = sender or os.environ.get("PIKE_REPORTS_EMAIL_FROM", "").strip() or (user or "")
-        return cls(host=str(host), port=int(port), sender=sender, security=security, username=user,
+        return cls(host=str(host), port=int(port), sender=sender, security=cast(Security, security), username=user,
                    password=SecretStr(secret) if secret else None, timeout=_timeout_from_env(os.environ),
                    data_timeout=_timeout_from_env(os.environ, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT),
                    verify=credentials.verify if credentials.verify is not None else True)
@@ -295,7 +295,8 @@ def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
         if smtp is not None:
             _quit(smtp)
         raise SmtpSecurityError(
-            recipient, _scrub(f"{_where(settings)}: TLS certificate not accepted ({exc.verify_message or exc})", settings)
+            recipient,
+            _scrub(f"{_where(settings)}: TLS certificate not accepted ({exc.verify_message or exc})", settings),
         ) from None
     except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, unreachable, no greeting, TLS
         if smtp is not None:
@@ -331,7 +332,8 @@ def _login(smtp: smtplib.SMTP, settings: SmtpSettings, recipient: str) -> None:
         smtp.auth(mechanism, getattr(smtp, "auth_" + mechanism.lower().replace("-", "_")), initial_response_ok=True)
     except smtplib.SMTPAuthenticationError as exc:
         raise SmtpAuthFailed(recipient, _scrub(
-            f"{_where(settings)} refused the login as {settings.username}: {_reply_text(exc.smtp_code, exc.smtp_error)}",
+            f"{_where(settings)} refused the login as {settings.username}: "
+            f"{_reply_text(exc.smtp_code, exc.smtp_error)}",
             settings,
         )) from None
     finally:
@@ -391,14 +393,16 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
     except DigestDeliveryError:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
-        code, reply = exc.recipients.get(recipient, next(iter(exc.recipients.values()), (None, b"refused")))
-        raise DigestDeliveryError(recipient, _scrub(_reply_text(code, reply), settings),
-                                  permanent=bool(code and code >= 500)) from None
+        got_code, got_reply = exc.recipients.get(recipient, next(iter(exc.recipients.values()), (None, b"refused")))
+        raise DigestDeliveryError(recipient, _scrub(_reply_text(got_code, got_reply), settings),
+                                  permanent=bool(got_code and got_code >= 500)) from None
     except smtplib.SMTPResponseException as exc:  # sender refused, data refused, ...
         raise DigestDeliveryError(recipient, _scrub(_reply_text(exc.smtp_code, exc.smtp_error), settings),
                                   permanent=exc.smtp_code >= 500) from None
     except smtplib.SMTPNotSupportedError as exc:
-        raise SmtpSecurityError(recipient, _scrub(f"SMTP server does not support a required extension: {exc}", settings)) from None
+        raise SmtpSecurityError(
+            recipient, _scrub(f"SMTP server does not support a required extension: {exc}", settings)
+        ) from None
     except (smtplib.SMTPException, OSError) as exc:  # dropped or timed out after connecting: maybe transient
         if body_sent():
             raise SmtpOutcomeUnknown(recipient, _scrub(
@@ -427,7 +431,7 @@ def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float):
             if smtp.sock is not None:
                 smtp.sock.settimeout(data_timeout)
 
-    smtp.send = send  # type: ignore[method-assign]
+    smtp.send = send  # type: ignore[method-assign]  # wraps send() to time the end of DATA
     return lambda: sent
 
 

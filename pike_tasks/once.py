@@ -31,7 +31,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pike_tasks.store import ReportStore
@@ -120,7 +120,7 @@ def claim_info(flow_run: str | None = None) -> dict[str, Any]:
 
 
 def _stamp(name: str) -> dict[str, str]:
-    return {name: datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {name: datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def _age_seconds(stamp: Any) -> float:
@@ -128,7 +128,7 @@ def _age_seconds(stamp: Any) -> float:
         then = datetime.fromisoformat(str(stamp))
     except ValueError:
         return float("inf")
-    return (datetime.now(timezone.utc) - then).total_seconds()
+    return (datetime.now(UTC) - then).total_seconds()
 
 
 def _dump(data: dict[str, Any]) -> bytes:

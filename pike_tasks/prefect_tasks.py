@@ -17,8 +17,8 @@ import re
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from prefect import get_run_logger, task
@@ -34,12 +34,14 @@ from prefect.concurrency.sync import concurrency
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
-from pike_tasks.settings import resolve_api_settings
 from pike_tasks.progress import ProgressLog
+from pike_tasks.settings import resolve_api_settings
 from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError, keep_days_setting
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     import pandas as pd
 
     from pike_tasks import frames
@@ -52,7 +54,7 @@ TOP_ROWS = 20
 
 def load_report_code() -> None:
     """Import pandas, jinja2 and the report modules now (a no-op once done)."""
-    from pike_tasks import csv_output, frames, render, transforms, views  # noqa: F401
+    from pike_tasks import csv_output, frames, render, transforms, views  # noqa: F401 - imported to load them, not to use them here
 
 
 def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's signature)
@@ -95,7 +97,6 @@ def api_source_label() -> str:
 def fetch_listing(resource: str) -> pd.DataFrame:
     """Read every record of one listing (limit 200 per page) and return it as a typed frame."""
     from pike_tasks import frames
-
     from pike_tasks.progress import listing_progress
 
     logger = get_run_logger()
@@ -165,7 +166,8 @@ def check_team_filter(resolved: Resolved, team_ids: Collection[str] | None) -> N
     """
     unknown = sorted({str(t) for t in team_ids or ()} - resolved.known_team_ids)
     if unknown:
-        shown = ", ".join(repr(t[:80]) for t in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        shown = ", ".join(repr(t[:80]) for t in unknown[:5])
+        shown += f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise PikeConfigError(
             f"unknown team id {shown}: no task, project, member or teams-config entry has it "
             "(check --team / team_ids)."
@@ -201,7 +203,7 @@ def _summary(report: str, as_of: date, filters: dict, totals: dict, quality: dic
 
 
 def _generated_at() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tuple[str, list[str], str | None]:
@@ -260,7 +262,7 @@ class SendProgress:
         self.total, self.done, self._logger = total, 0, logger
         self._log = ProgressLog(logger, what, total)
         self._key, self._description = key, description
-        self._artifact = None
+        self._artifact: UUID | None = None
         self._shown = -1  # the percentage the artifact shows
         if total:
             self._show(0)
@@ -282,7 +284,9 @@ class SendProgress:
         description = f"{self._description}: {self.done} of {self.total}"
         try:
             if self._artifact is None:
-                self._artifact = create_progress_artifact(float(percent), key=self._key, description=description)
+                # called from sync code: @sync_compatible returns the UUID itself, not a coroutine
+                self._artifact = cast("UUID", create_progress_artifact(float(percent), key=self._key,
+                                                                     description=description))
             else:
                 update_progress_artifact(self._artifact, float(percent), description=description)
             self._shown = percent
@@ -445,7 +449,8 @@ def publish_artifacts(result: ReportResult) -> None:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    rows = cast("list[dict[str, Any]]", df.to_dict(orient="records"))  # the column labels are str
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 
 def _plain(value: Any) -> Any:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 PROGRESS_EVERY_SECONDS = 2.0
 
-Log = logging.Logger | logging.LoggerAdapter
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 class ProgressLog:

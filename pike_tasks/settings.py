@@ -16,8 +16,10 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from pike_tasks.errors import PikeConfigError
@@ -250,7 +252,7 @@ def prefect_api_configured() -> bool:
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     user = _read_toml(Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
     spec = importlib.util.find_spec("prefect")  # locates the package without importing it
-    shipped: dict = {}
+    shipped: dict[str, Any] = {}
     if spec is not None and spec.submodule_search_locations:
         shipped = _read_toml(Path(list(spec.submodule_search_locations)[0]) / "settings" / "profiles.toml")
     active = _env("PREFECT_PROFILE") or user.get("active") or shipped.get("active") or "ephemeral"
@@ -261,7 +263,7 @@ def prefect_api_configured() -> bool:
     return False
 
 
-def _read_toml(path: Path) -> dict:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
@@ -277,7 +279,11 @@ def _is_seconds(value: object) -> bool:
     return isinstance(value, (int, float)) and 0 < value < math.inf
 
 
-def _number_from_env(name: str, default: float | None, valid, expected: str) -> float | None:
+@overload
+def _number_from_env(name: str, default: float, valid: Callable[[float], bool], expected: str) -> float: ...
+@overload
+def _number_from_env(name: str, default: None, valid: Callable[[float], bool], expected: str) -> float | None: ...
+def _number_from_env(name: str, default: float | None, valid: Callable[[float], bool], expected: str) -> float | None:
     """The number in env ``name`` (``default`` when unset), or a one-line PikeConfigError naming it."""
     raw = _env(name)
     if raw is None:

@@ -42,7 +42,8 @@ def save_secret_block(env: Mapping[str, str]) -> str:
         return f"skipped Secret block '{SECRET_BLOCK_NAME}': {ENV_SECRET} is not set"
     from prefect.blocks.system import Secret
 
-    Secret(value=secret).save(SECRET_BLOCK_NAME, overwrite=True)
+    secret_block: Secret[str] = Secret(value=secret)  # type: ignore[arg-type]  # validator wraps a str; annotation omits it
+    secret_block.save(SECRET_BLOCK_NAME, overwrite=True)
     return f"saved Secret block '{SECRET_BLOCK_NAME}' (from {ENV_SECRET})"
 
 
@@ -62,7 +63,7 @@ def smtp_credentials(env: Mapping[str, str]):
     try:
         port = int(port_text) if port_text else None
     except ValueError:
-        raise PikeConfigError(f"PIKE_REPORTS_SMTP_PORT must be a number, not {port_text[:20]!r}") from None
+        raise PikeConfigError(f"PIKE_REPORTS_SMTP_PORT must be a number, not {(port_text or '')[:20]!r}") from None
     from prefect_email import EmailServerCredentials
 
     return EmailServerCredentials(
@@ -116,7 +117,9 @@ def save_api_limit(env: Mapping[str, str]) -> str:
         if slots < 1:
             raise ValueError
     except ValueError:
-        raise PikeConfigError(f"{ENV_GLOBAL_SLOTS} must be a whole number of slots (1 or more), not {raw[:20]!r}") from None
+        raise PikeConfigError(
+            f"{ENV_GLOBAL_SLOTS} must be a whole number of slots (1 or more), not {raw[:20]!r}"
+        ) from None
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound

@@ -38,6 +38,7 @@ Once-only records use create-only writes: ``O_CREAT | O_EXCL`` locally, a condit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -47,10 +48,11 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from pike_tasks.errors import PikeError
@@ -69,6 +71,7 @@ REMOTE_SCHEMES = {
     "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs", "memory": "fsspec",
 }
 _BUCKET_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
+_T = TypeVar("_T")
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -275,10 +278,7 @@ class ReportStore:
         """
         public = public_base_url()
         path = ref.key + "/" + (name or "index.html")
-        if public:
-            url = public + "/" + quote(path)
-        else:
-            url = self._signed_url(path)
+        url = public + "/" + quote(path) if public else self._signed_url(path)
         if url and anchor:
             url += "#" + quote(anchor)
         return url
@@ -346,7 +346,8 @@ def link_lifetime_seconds() -> int:
 def describe_error(exc: BaseException) -> str:
     """One line for a storage error: its kind and first line, no traceback."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    kind = {FileNotFoundError: "not found", PermissionError: "permission denied"}.get(type(exc))
+    kinds: dict[type[BaseException], str] = {FileNotFoundError: "not found", PermissionError: "permission denied"}
+    kind = kinds.get(type(exc))
     name = kind or type(exc).__name__
     return f"{name}: {text[:200]}" if text else name
 
@@ -532,7 +533,9 @@ class LocalStore(ReportStore):
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"{self.setting} {self.location}: cannot create the folder: {describe_error(exc)}") from None
+            raise StoreError(
+                f"{self.setting} {self.location}: cannot create the folder: {describe_error(exc)}"
+            ) from None
         if not self.root.is_dir():
             raise StoreError(f"{self.setting} {self.location} is not a folder.")
         super().check_writable()
@@ -634,7 +637,7 @@ class RemoteStore(ReportStore):
     def folder_location(self, ref: FolderRef) -> str:
         return f"{self.location}/{ref.key}"
 
-    def _call(self, what: str, fn, *args, **kwargs):
+    def _call(self, what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         try:
             return fn(*args, **kwargs)
         except (FileNotFoundError, FileExistsError):
@@ -651,7 +654,7 @@ class RemoteStore(ReportStore):
             self.fs.rm_file(marker)  # from here on readers treat the folder as incomplete
         except FileNotFoundError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)}") from None
         try:
@@ -660,7 +663,7 @@ class RemoteStore(ReportStore):
             for stale in self._names(folder) - set(files):
                 self.fs.rm_file(f"{folder}/{stale}")
             self.fs.pipe_file(marker, _marker(files))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)} (the folder stays incomplete)") from None
         self.fs.invalidate_cache()
@@ -684,7 +687,8 @@ class RemoteStore(ReportStore):
         folder = self._path(ref.key)
         try:
             self._call("reading", self.fs.cat_file, f"{folder}/{MARKER}")
-            return self._call("reading", self.fs.cat_file, f"{folder}/{name}")
+            data: bytes = self._call("reading", self.fs.cat_file, f"{folder}/{name}")
+            return data
         except FileNotFoundError:
             return None
 
@@ -706,7 +710,7 @@ class RemoteStore(ReportStore):
             self.fs.rm_file(f"{folder}/{MARKER}")  # from here on readers treat the folder as incomplete
         except FileNotFoundError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not remove {ref.key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)}") from None
         self._remove_tree(folder, ref.key)
@@ -732,7 +736,7 @@ class RemoteStore(ReportStore):
             self.fs.rm(path, recursive=True)
         except FileNotFoundError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not remove {key} in {self.setting} {self.location}: "
                              f"{describe_error(exc)}") from None
         finally:
@@ -752,7 +756,8 @@ class RemoteStore(ReportStore):
 
     def read_record(self, key: str) -> bytes | None:
         try:
-            return self._call("reading a record", self.fs.cat_file, self._path(key))
+            record: bytes = self._call("reading a record", self.fs.cat_file, self._path(key))
+            return record
         except FileNotFoundError:
             return None
 
@@ -760,10 +765,8 @@ class RemoteStore(ReportStore):
         self._call("writing a record", self.fs.pipe_file, self._path(key), data)
 
     def delete_record(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self._call("deleting a record", self.fs.rm_file, self._path(key))
-        except FileNotFoundError:
-            pass
 
     def check_writable(self) -> None:
         """Write a probe create-only and remove it; any failure is one line naming the cause.
@@ -811,7 +814,8 @@ class RemoteStore(ReportStore):
         if sign is None:
             return None
         try:
-            return sign(self._path(path), expiration=link_lifetime_seconds())
+            url: str = sign(self._path(path), expiration=link_lifetime_seconds())
+            return url
         except NotImplementedError:
             return None
         except StoreError:

@@ -25,12 +25,14 @@ The cost is one more Python start (~0.3 s) per `run`, against 15-25 s for Prefec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from types import FrameType
 
 ENV = "_PIKE_REPORTS_SUPERVISOR_PID"  # set in the child's environment: the parent's pid
 GRACE = 6.0  # seconds a child gets to stop cleanly (Prefect gives its server 5)
@@ -56,7 +58,7 @@ def supervise(argv: list[str]) -> int:
     )
     deadline: list[float] = []
 
-    def forward(signum, frame) -> None:  # noqa: ARG001 (signal handler signature)
+    def forward(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 (signal handler signature)
         if not deadline:
             deadline.append(time.monotonic() + GRACE)
             _signal_group(child.pid, signal.SIGTERM, leader_only=True)
@@ -91,7 +93,7 @@ def become_child() -> None:
     threading.Thread(target=_watch_parent, args=(parent,), name="pike-reports-parent-watch", daemon=True).start()
 
 
-def _interrupt(signum, frame) -> None:  # noqa: ARG001 (signal handler signature)
+def _interrupt(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 (signal handler signature)
     _arm_group_kill()
     raise KeyboardInterrupt
 
@@ -110,10 +112,8 @@ def _arm_group_kill() -> None:
     _armed.set()
     timer = threading.Timer(GRACE, _signal_group, (os.getpid(), signal.SIGKILL))
     timer.daemon = True
-    try:
+    with contextlib.suppress(RuntimeError):  # the interpreter is already shutting down: nothing left to wait for
         timer.start()
-    except RuntimeError:  # the interpreter is already shutting down: nothing left to wait for
-        pass
 
 
 def _signal_group(pgid: int, signum: int, *, leader_only: bool = False) -> bool:

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
 from prefect.blocks.core import Block
+from pydantic import Field
 
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME
+
+if TYPE_CHECKING:
+    import httpx
 
 BLOCK_TYPE_SLUG = "pike-teams-config"
 
@@ -120,7 +123,7 @@ def read_stored_config() -> tuple[Any, str | None]:
     return value, f"Variable '{VARIABLE_NAME}'"
 
 
-def _detail(response) -> str:
+def _detail(response: httpx.Response) -> str:
     try:
         text = response.text
     except Exception:  # noqa: BLE001 - a body we cannot decode adds nothing

@@ -98,17 +98,18 @@ def _casefold(column: pd.Series) -> pd.Series:
     return pd.Series(folded[codes], index=column.index, dtype=object)
 
 
-def _choose(condition, if_true, if_false) -> np.ndarray:
+def _choose(condition: Any, if_true: Any, if_false: Any) -> np.ndarray:
     return np.where(np.asarray(condition, dtype=bool), np.asarray(if_true, dtype=object),
                     np.asarray(if_false, dtype=object))
 
 
 def _pick(values: pd.Series, at: np.ndarray) -> np.ndarray:
     """``values`` at positions ``at`` as an object array, None where ``at`` is -1."""
-    return np.append(values.to_numpy(dtype=object), None)[at]
+    picked: np.ndarray = np.append(values.to_numpy(dtype=object), [None])[at]
+    return picked
 
 
-def _join_labels(labels: list) -> Any:
+def _join_labels(labels: list[Any]) -> Any:
     """``"; "``-joined labels; NaN when one is not text (as ``Series.str.join`` gives)."""
     try:
         return "; ".join(labels)
@@ -191,12 +192,14 @@ def _filter_mask(frame: pd.DataFrame, column: str, wanted: Collection[str] | Non
     return frame[column].isin(list(wanted)).to_numpy()
 
 
-def _open_in_scope(resolved, team_ids, project_ids, customer_ids) -> pd.DataFrame:
+def _open_in_scope(resolved: pd.DataFrame, team_ids: Collection[str] | None, project_ids: Collection[str] | None,
+                   customer_ids: Collection[str] | None) -> pd.DataFrame:
     mask = resolved["is_open"].astype(bool).to_numpy()
     mask = mask & _filter_mask(resolved, "team_id", team_ids)
     mask = mask & _filter_mask(resolved, "project_id", project_ids)
     mask = mask & _filter_mask(resolved, "customer_id", customer_ids)
-    return resolved[mask].reset_index(drop=True)
+    in_scope: pd.DataFrame = resolved[mask].reset_index(drop=True)
+    return in_scope
 
 
 def _overdue_mask(frame: pd.DataFrame, as_of: date) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +251,7 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     # position (_pick): per-task string work (map, concatenation, slicing) is what costs here.
 
     project_id = _nullable(tasks["project_id"])
-    at = projects.index.get_indexer(project_id)  # -1: null or not listed
+    at = projects.index.get_indexer(pd.Index(project_id))  # -1: null or not listed
     labels = (_nullable(projects["project_number"]).fillna("").map(str) + " · "
               + _nullable(projects["project_title"]).fillna("").map(str))
     project = _choose(project_id.isna(), NO_PROJECT, _choose(at >= 0, _pick(labels, at), UNKNOWN_PROJECT))
@@ -264,7 +267,7 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     own_customer = _nullable(tasks["customer_id"])
     project_customer = _nullable(pd.Series(_pick(projects["customer_id"], at), dtype=object))
     customer_id = _nullable(own_customer.where(own_customer.notna(), project_customer))
-    at = customers.index.get_indexer(customer_id)
+    at = customers.index.get_indexer(pd.Index(customer_id))
     name = _nullable(customers["customer_name"]).fillna("")
     customer = _choose(customer_id.isna(), NO_CUSTOMER, _choose(at >= 0, _pick(name, at), UNKNOWN_CUSTOMER))
 
@@ -336,7 +339,9 @@ def overdue_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str]
     rows = resolved[mask].reset_index(drop=True)
     days = days_overdue[mask].astype(np.int64)
     due_days, _ = _day_numbers(rows["due_date"])
-    due_text = np.datetime_as_string(due_days.astype("datetime64[D]"), unit="D") if len(rows) else []
+    due_text: np.ndarray | list[str] = (
+        np.datetime_as_string(due_days.astype("datetime64[D]"), unit="D") if len(rows) else []
+    )
 
     team_key = _id_text(rows["team_id"])
     out = pd.DataFrame({
@@ -450,7 +455,7 @@ def open_without_due_date(resolved: pd.DataFrame, team_ids: Collection[str] | No
     return {
         "total": int(mask.sum()),
         "teams": [{"team_id": str(tid), "team": str(label), "count": int(count)}
-                  for tid, label, count in zip(teams["team_id"], teams["team"], teams["count"])],
+                  for tid, label, count in zip(teams["team_id"], teams["team"], teams["count"], strict=True)],
     }
 
 

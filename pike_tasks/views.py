@@ -14,12 +14,11 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
-from pike_tasks import __version__
-from pike_tasks import wording
+from pike_tasks import __version__, wording
 from pike_tasks.render import sanitize_description, task_url
 from pike_tasks.wording import (  # noqa: F401 (long_date, short_date, share_pct: part of this module's API)
     AGE_BUCKETS,
@@ -480,7 +479,9 @@ def _page_header(
     }
 
 
-def format_filters(filters: Mapping[str, Any], labels: Mapping[str, Mapping[str, str]] | None = None) -> list[dict[str, str]]:
+def format_filters(
+    filters: Mapping[str, Any], labels: Mapping[str, Mapping[str, str]] | None = None
+) -> list[dict[str, str]]:
     """``{"teams": ["91ab…"]}`` -> ``[{"label": "Teams", "value": "Delivery"}]``; ids without a
     known label are shown as they are."""
     labels = labels or {}
@@ -539,7 +540,7 @@ def _ranks(series: pd.Series) -> pd.Series:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return df.to_dict(orient="records")
+    return cast("list[dict[str, Any]]", df.to_dict(orient="records"))  # the column labels are str
 
 
 def _sum(df: pd.DataFrame, column: str) -> int:

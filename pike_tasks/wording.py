@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pike_tasks.transforms import AGE_BUCKETS as _AGE_BUCKET_NAMES
-from pike_tasks.transforms import NONE_RANK, NO_TEAM, PRIORITY_ORDER, PRIORITY_RANK, _age_buckets
+from pike_tasks.transforms import NO_TEAM, NONE_RANK, PRIORITY_ORDER, PRIORITY_RANK, _age_buckets
 
 # (key, label) per priority, indexed by priority_rank 0..4 (REPORTS.md's order).
 _PRIORITY_WORDS = {"urgent": "Urgent", "high": "High", "medium": "Medium", "low": "Low", "none": "No priority"}
@@ -240,5 +240,6 @@ def css_custom_properties() -> str:
         lines.append(f"--{key}-fg: {fg}; --{key}-bg: {bg}; --{key}-bd: {border};")
     for index, (_, _, css) in enumerate(AGE_BUCKETS, start=1):
         swatch, fg, bg, border = AGE_COLOURS[css]
-        lines.append(f"--age{index}: {swatch}; --age{index}-fg: {fg}; --age{index}-bg: {bg}; --age{index}-bd: {border};")
+        lines.append(f"--age{index}: {swatch}; --age{index}-fg: {fg}; "
+                     f"--age{index}-bg: {bg}; --age{index}-bd: {border};")
     return ":root {\n  " + "\n  ".join(lines) + "\n}"

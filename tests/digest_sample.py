@@ -59,17 +59,22 @@ def resolved_tasks() -> pd.DataFrame:
 
 def members() -> pd.DataFrame:
     return pd.DataFrame([
-        {"member_id": "m1", "display_name": NAMES["m1"], "email": "ada@example.com", "status": "active", "team_ids": ["T1"]},
-        {"member_id": "m2", "display_name": NAMES["m2"], "email": "grace@example.com", "status": "active", "team_ids": ["T2"]},
-        {"member_id": "m5", "display_name": NAMES["m5"], "email": "sam@example.com", "status": "inactive", "team_ids": ["T2"]},
-        {"member_id": "m6", "display_name": NAMES["m6"], "email": "dee@example.com", "status": "active", "team_ids": ["T3"]},
+        {"member_id": "m1", "display_name": NAMES["m1"], "email": "ada@example.com", "status": "active",
+         "team_ids": ["T1"]},
+        {"member_id": "m2", "display_name": NAMES["m2"], "email": "grace@example.com", "status": "active",
+         "team_ids": ["T2"]},
+        {"member_id": "m5", "display_name": NAMES["m5"], "email": "sam@example.com", "status": "inactive",
+         "team_ids": ["T2"]},
+        {"member_id": "m6", "display_name": NAMES["m6"], "email": "dee@example.com", "status": "active",
+         "team_ids": ["T3"]},
     ])
 
 
 def baseline_rows() -> pd.DataFrame:
     """B's overdue.csv as read back (text cells, days_overdue int), as of BASELINE."""
     def row(task_id, team, title, priority, due, days):
-        return {"task_id": task_id, "team_id": team, "team": TEAMS[team]["name"], "title": title, "project": "No project",
+        return {"task_id": task_id, "team_id": team, "team": TEAMS[team]["name"], "title": title,
+                "project": "No project",
                 "customer": "No customer", "assignees": "", "priority": priority, "status": "toDo",
                 "due_date": due.isoformat(), "days_overdue": days}
     return pd.DataFrame([

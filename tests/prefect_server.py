@@ -9,6 +9,7 @@ the child once the pipe buffer fills); ``tail()`` shows them when something fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,10 +41,8 @@ def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=5)
 
 
@@ -93,7 +92,8 @@ class PrefectServer:
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"prefect {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+                f"prefect {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
         return result
 

@@ -5,7 +5,8 @@ addresses answer 550, ``defer`` answers 451 the first N times, ``auth=True`` adv
 AUTH (PLAIN/LOGIN, over plain text since this is loopback-only) and records every AUTH
 command. ``handler.data_delay`` (seconds) makes the server slow to accept each message,
 ``handler.delay_for[address]`` only the messages to that address; ``Received.at`` is when the
-server accepted a message (``time.monotonic``). aiosmtpd offers STARTTLS only with a TLS context, so this server never offers it.
+server accepted a message (``time.monotonic``). aiosmtpd offers STARTTLS only with a TLS
+context, so this server never offers it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class _Handler:
         self.delay_for: dict[str, float] = {}  # casefolded address -> seconds before answering DATA
         self._lock = threading.Lock()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's handler hook name
         key = address.casefold()
         with self._lock:
             self.rcpt_attempts.append(address)
@@ -57,7 +58,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler hook name
         delay = max([self.data_delay, *(self.delay_for.get(r.casefold(), 0.0) for r in envelope.rcpt_tos)])
         if delay:
             await asyncio.sleep(delay)
@@ -70,7 +71,7 @@ class _Handler:
 class _RecordingSMTP(SMTP):
     auth_commands: list[str]
 
-    async def smtp_AUTH(self, arg):  # noqa: N802
+    async def smtp_AUTH(self, arg):  # noqa: N802 - aiosmtpd's command method name
         self.auth_commands.append(arg or "")
         return await super().smtp_AUTH(arg)
 
@@ -120,7 +121,7 @@ class RecordingSmtpServer:
     def to(self, address: str) -> list[Received]:
         return [m for m in self.messages if address.casefold() in (r.casefold() for r in m.rcpt_tos)]
 
-    def __enter__(self) -> "RecordingSmtpServer":
+    def __enter__(self) -> RecordingSmtpServer:
         self._controller.start()
         return self
 

@@ -222,7 +222,7 @@ def test_changes_do_not_mutate_inputs():
     base = baseline([task(1), task(3)])
     before = (today.copy(deep=True), rows.copy(deep=True), base.copy(deep=True))
     ch.compute_changes(rows, base, today, D)
-    for frame, copy in zip((today, rows, base), before):
+    for frame, copy in zip((today, rows, base), before, strict=True):
         pd.testing.assert_frame_equal(frame, copy)
 
 

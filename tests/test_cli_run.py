@@ -13,7 +13,7 @@ import pytest
 from pike_tasks.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from smtp_server import RecordingSmtpServer  # noqa: E402
+from smtp_server import RecordingSmtpServer  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_TEAMS = REPO / "teams.example.yaml"
@@ -138,7 +138,8 @@ def test_without_a_secret_run_stops_in_one_line_and_mails_nobody(tmp_path):
         )
     assert done.returncode == 2, done.stderr[-2000:]
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith("pike-reports: error: no Pike API secret") and "PIKE_API_SECRET" in line and "--sandbox" in line
+    assert line.startswith("pike-reports: error: no Pike API secret")
+    assert "PIKE_API_SECRET" in line and "--sandbox" in line
     assert smtp.messages == [] and done.stdout == ""
 
 
@@ -151,7 +152,8 @@ def test_sandbox_flag_wins_over_env_says_so_and_lists_each_folder_once(tmp_path)
             tmp_path,
         )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "--sandbox: ignoring PIKE_API_BASE_URL and PIKE_API_SECRET from the environment; using the built-in sandbox" in done.stderr
+    assert ("--sandbox: ignoring PIKE_API_BASE_URL and PIKE_API_SECRET from the environment; "
+            "using the built-in sandbox") in done.stderr
     assert "Traceback" not in done.stderr
     # each folder once (digest was printed twice); the digest run stores the overdue page it links
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["overdue", "digest"]

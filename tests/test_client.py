@@ -176,7 +176,8 @@ def test_next_page_is_requested_while_this_one_is_decoded_but_only_used_if_the_c
 def test_no_request_is_made_ahead_of_the_last_page(sandbox_factory):
     server = sandbox_factory({"tasks": []})
     server.enqueue(
-        ScriptedResponse(200, b'{"hasMore":false,"nextCursor":null,"items":[{"id":"1","x":"\\"nextCursor\\":\\"Z\\""}]}',
+        ScriptedResponse(200,
+                         b'{"hasMore":false,"nextCursor":null,"items":[{"id":"1","x":"\\"nextCursor\\":\\"Z\\""}]}',
                          {"Content-Type": "application/json"}, path="/tasks"),
     )
     client = make_client(server)
@@ -323,7 +324,7 @@ def test_html_502_gives_a_clean_server_error(sandbox_factory):
 
 def test_retry_after_seconds_and_http_date_are_honoured(sandbox_factory):
     server = sandbox_factory({"tasks": [{"id": "1"}]})
-    in_5s = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc)
+    in_5s = email.utils.format_datetime(datetime.datetime.now(datetime.UTC)
                                         + datetime.timedelta(seconds=5), usegmt=True)
     for retry_after in ("3", in_5s, "3600", "garbage"):
         server.enqueue(ScriptedResponse(429, error_body("rate_limited"), {"Retry-After": retry_after}, path="/tasks"))
@@ -337,7 +338,7 @@ def test_retry_after_seconds_and_http_date_are_honoured(sandbox_factory):
 
 
 def test_parse_retry_after():
-    now = datetime.datetime(2026, 4, 9, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 4, 9, 12, 0, 0, tzinfo=datetime.UTC)
     assert parse_retry_after("7", now) == 7.0
     assert parse_retry_after("-3", now) == 0.0
     assert parse_retry_after("Thu, 09 Apr 2026 12:00:30 GMT", now) == 30.0

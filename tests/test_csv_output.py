@@ -91,7 +91,8 @@ def test_overdue_csv_from_the_transforms_guards_but_sorts_unguarded(tmp_path):
 def test_empty_frame_writes_only_the_header(tmp_path):
     path = tmp_path / "by_customer.csv"
     co.write_csv(pd.DataFrame(columns=list(co.WORKLOAD_BY_CUSTOMER_COLUMNS)), co.WORKLOAD_BY_CUSTOMER_COLUMNS, path)
-    assert path.read_bytes().replace(b"\r\n", b"\n") == b"customer_id,customer,open_tasks,billable_tasks,assignees,projects\n"
+    header = b"customer_id,customer,open_tasks,billable_tasks,assignees,projects\n"
+    assert path.read_bytes().replace(b"\r\n", b"\n") == header
 
 
 def test_missing_column_is_an_error_and_leaves_no_file(tmp_path):

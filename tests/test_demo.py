@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import email
-import json
-import re
 import email.policy
+import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta

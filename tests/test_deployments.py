@@ -13,9 +13,9 @@ import csv
 import importlib.util
 import json
 import re
-import threading
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-
-from pike_tasks.errors import PikeConfigError
 from prefect_server import PrefectServer, start_server
 from smtp_server import RecordingSmtpServer
+
+from pike_tasks.errors import PikeConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "small"
@@ -230,11 +230,11 @@ def _write_yaml(path: Path, config: dict) -> str:
 def test_setup_stores_a_200_team_config_and_runs_read_it_back_equal(stored_teams, tmp_path):
     from prefect.types import MAX_VARIABLE_VALUE_LENGTH
     from prefect.variables import Variable
+    from teams_sample import json_size, many_teams
 
     from pike_tasks.setup_blocks import run_setup
     from pike_tasks.teams_config import load_teams_config
     from pike_tasks.teams_store import TeamsConfigBlock
-    from teams_sample import json_size, many_teams
 
     config = many_teams({"91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b": "Delivery"})
     assert json_size(config) > 6 * MAX_VARIABLE_VALUE_LENGTH  # about 33 KB
@@ -276,7 +276,8 @@ def test_teams_config_load_order(stored_teams, tmp_path, caplog):
     assert load_teams_config(str(FIXTURE / "teams.yaml")).team_names() == {
         "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b": "Delivery"}
 
-    TeamsConfigBlock(value={"teams": {"t-block": {"manager": "x@example.com"}}}).save("pike-teams-config", overwrite=True)
+    TeamsConfigBlock(value={"teams": {"t-block": {"manager": "x@example.com"}}}).save("pike-teams-config",
+                                                                                       overwrite=True)
     with pytest.raises(PikeConfigError, match="unknown key 'manager'"):  # a broken block is an error, not "no teams"
         load_teams_config(None)
 
@@ -317,7 +318,7 @@ class BodyLimitProxy:
                 self._reply(answer.status, answer.getheaders(), answer.read())
                 upstream_conn.close()
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815 - BaseHTTPRequestHandler's method names
 
             def log_message(self, *args):
                 pass
@@ -333,17 +334,16 @@ class BodyLimitProxy:
 
 def test_setup_with_a_config_the_api_refuses_fails_in_one_line(stored_teams, tmp_path):
     from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from prefect_server import clean_env
-    from pike_tasks.setup_blocks import save_teams_config
     from teams_sample import many_teams
+
+    from pike_tasks.setup_blocks import save_teams_config
 
     path = _write_yaml(tmp_path / "teams.yaml", many_teams())
     proxy = BodyLimitProxy(PREFECT_API_URL.value(), limit=20_000)
     try:
-        with temporary_settings({PREFECT_API_URL: proxy.url}):
-            with pytest.raises(PikeConfigError) as info:
-                save_teams_config(path)
+        with temporary_settings({PREFECT_API_URL: proxy.url}), pytest.raises(PikeConfigError) as info:
+            save_teams_config(path)
         message = str(info.value)
         assert "\n" not in message and "Traceback" not in message
         assert message.startswith(f"cannot store the teams config from {path} (200 teams, ")
@@ -516,20 +516,18 @@ def _artifacts(server: PrefectServer, flow_run_id):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: server.api_url}):
-        with get_client(sync_client=True) as client:
-            return client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-            )
+    with temporary_settings({PREFECT_API_URL: server.api_url}), get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
 
 
 def _deployments(server: PrefectServer) -> dict:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: server.api_url}):
-        with get_client(sync_client=True) as client:
-            return {d.name: d for d in client.read_deployments()}
+    with temporary_settings({PREFECT_API_URL: server.api_url}), get_client(sync_client=True) as client:
+        return {d.name: d for d in client.read_deployments()}
 
 
 def _logs(server: PrefectServer, flow_run_id) -> list[str]:
@@ -537,9 +535,8 @@ def _logs(server: PrefectServer, flow_run_id) -> list[str]:
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: server.api_url}):
-        with get_client(sync_client=True) as client:
-            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    with temporary_settings({PREFECT_API_URL: server.api_url}), get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
     return [log.message for log in logs]
 
 
@@ -632,8 +629,9 @@ def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_pa
 def test_a_200_team_config_from_setup_reaches_every_manager(deployed, tmp_path):
     """Issue #15: setup stores a 33 KB config, and the scheduled digest deployment (teams_config:
     null) reads it from the block on the worker and emails every manager it names."""
-    from pike_tasks.sandbox.server import load_data_file
     from teams_sample import json_size, managers, many_teams
+
+    from pike_tasks.sandbox.server import load_data_file
 
     server, sink, timings, sandbox_secret, smtp = deployed
     workspace = load_data_file(FIXTURE / "workspace.json")  # what the deployed sandbox serves

@@ -15,10 +15,10 @@ import pytest
 
 transforms = pytest.importorskip("pike_tasks.transforms")
 
-from pike_tasks.digest import build_digests  # noqa: E402
+from pike_tasks.digest import build_digests  # noqa: E402 - after the importorskip above
 
 sys.path.insert(0, str(Path(__file__).parent))
-from smtp_server import RecordingSmtpServer  # noqa: E402
+from smtp_server import RecordingSmtpServer  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
 AS_OF = date(2026, 4, 9)
 TEAMS = {
@@ -32,7 +32,8 @@ RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
 def task(task_id, team, status, due, assignees, billable, priority="high"):
     return {
         "task_id": task_id, "title": f"Task {task_id}", "description": None, "status": status,
-        "priority": priority, "priority_rank": RANK.get(priority, 4), "is_open": status not in ("done", "cancelled", "duplicate"),
+        "priority": priority, "priority_rank": RANK.get(priority, 4),
+        "is_open": status not in ("done", "cancelled", "duplicate"),
         "due_date": due, "project_id": None, "project": "No project", "team_id": team,
         "team": TEAMS[team]["name"], "customer_id": None, "customer": "No customer",
         "assignee_ids": assignees, "assignees": [f"Member {a}" for a in assignees] or ["Unassigned"],
@@ -50,10 +51,14 @@ def frames():
         task("e", "T1", "done", date(2026, 1, 1), ["m1"], "billable"),         # closed
     ])
     members = pd.DataFrame([
-        {"member_id": "m1", "display_name": "Member m1", "email": "m1@example.com", "status": "active", "team_ids": ["T1"]},
-        {"member_id": "m2", "display_name": "Member m2", "email": "m2@example.com", "status": "active", "team_ids": ["T2"]},
-        {"member_id": "m3", "display_name": "Member m3", "email": "m3@example.com", "status": "active", "team_ids": ["T3"]},
-        {"member_id": "m4", "display_name": "Member m4", "email": "m4@example.com", "status": "inactive", "team_ids": ["T1"]},
+        {"member_id": "m1", "display_name": "Member m1", "email": "m1@example.com", "status": "active",
+         "team_ids": ["T1"]},
+        {"member_id": "m2", "display_name": "Member m2", "email": "m2@example.com", "status": "active",
+         "team_ids": ["T2"]},
+        {"member_id": "m3", "display_name": "Member m3", "email": "m3@example.com", "status": "active",
+         "team_ids": ["T3"]},
+        {"member_id": "m4", "display_name": "Member m4", "email": "m4@example.com", "status": "inactive",
+         "team_ids": ["T1"]},
     ])
     return resolved, members
 
@@ -76,7 +81,8 @@ def test_one_digest_per_manager_address_casefolded_and_sorted(frames):
 
 def test_workload_counts_members_tasks_in_every_team(frames):
     resolved, members = frames
-    digests = {d.recipient.casefold(): d for d in build_digests(resolved, members, transforms.overdue_tasks(resolved, AS_OF), TEAMS, AS_OF)}
+    built = build_digests(resolved, members, transforms.overdue_tasks(resolved, AS_OF), TEAMS, AS_OF)
+    digests = {d.recipient.casefold(): d for d in built}
     lead = digests["lead@example.com"].workload.set_index("member_id")
     # m1 (Delivery) holds a (T1, billable) and b (T3, non-billable); m4 is inactive with no open task: no row
     assert sorted(lead.index) == ["m1", "m2"]
@@ -89,7 +95,8 @@ def test_workload_counts_members_tasks_in_every_team(frames):
 def test_team_filter_limits_digests(frames):
     resolved, members = frames
     digests = build_digests(resolved, members, transforms.overdue_tasks(resolved, AS_OF), TEAMS, AS_OF, team_ids=["T2"])
-    assert [(d.recipient.casefold(), d.team_ids) for d in digests] == [("lead@example.com", ("T2",)), ("p@example.com", ("T2",))]
+    assert [(d.recipient.casefold(), d.team_ids) for d in digests] == [
+        ("lead@example.com", ("T2",)), ("p@example.com", ("T2",))]
     assert digests[0].team_filter == ("T2",)
 
 
@@ -115,7 +122,8 @@ def test_flow_sends_one_digest_per_manager_once(flow_env, monkeypatch):
         monkeypatch.setenv("PIKE_REPORTS_SMTP_SECURITY", "none")
         out = send_manager_digests(teams_config=teams, output_dir=str(flow_env / "out"))
         assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [
-            "data.lead@example.com", "delivery.lead@example.com", "design.lead@example.com", "platform.lead@example.com"]
+            "data.lead@example.com", "delivery.lead@example.com", "design.lead@example.com",
+            "platform.lead@example.com"]
         platform = smtp.to("platform.lead@example.com")[0].message
         assert "(Data, Platform)" in platform["Subject"]
         send_manager_digests(teams_config=teams, output_dir=str(flow_env / "out"))
@@ -133,12 +141,12 @@ def test_flow_dry_run_writes_eml(flow_env):
 
 # --- the phone-first digest: what changed, due soon, reassign, budget (issue #12) -----------
 
-import re  # noqa: E402
+import re  # noqa: E402 - the imports of this part of the file (issue #12)
 
-import digest_sample  # noqa: E402
+import digest_sample  # noqa: E402 - the imports of this part of the file (issue #12)
 
-from pike_tasks import views, wording  # noqa: E402
-from pike_tasks.digest import Limits, digest_subject, digest_view, render_digest  # noqa: E402
+from pike_tasks import views, wording  # noqa: E402 - the imports of this part of the file (issue #12)
+from pike_tasks.digest import Limits, digest_subject, digest_view, render_digest  # noqa: E402 - the imports of this part of the file (issue #12)
 
 
 def sample_digests(**overrides):

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import digest_sample  # noqa: E402
-from test_pages_browser import TIMEOUT, Chromium, _chromium  # noqa: E402, F401
+import digest_sample  # noqa: E402 - after sys.path.insert (a tests/ helper)
+from test_pages_browser import Chromium, _chromium  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
-from pike_tasks.digest import build_digests, render_digest  # noqa: E402
-from pike_tasks.email_message import build_message  # noqa: E402
+from pike_tasks.digest import build_digests, render_digest  # noqa: E402 - after sys.path.insert, as the imports above
+from pike_tasks.email_message import build_message  # noqa: E402 - after sys.path.insert, as the imports above
 
 WIDTHS = (390, 1280)
 FIRST_SCREEN = 700  # CSS px of a phone's first screen under the mail app's header
@@ -46,7 +46,7 @@ MEASURE = """JSON.stringify({
     return seen.join(' ').replace(/\\s+/g, ' ');
   })(),
   height: document.documentElement.scrollHeight,
-})""" % FIRST_SCREEN
+})""" % FIRST_SCREEN  # noqa: UP031 - a JavaScript source full of braces: str.format/f-string would double them all
 
 
 class Browser(Chromium):
@@ -80,7 +80,8 @@ def sample_html_as_sent() -> str:
     )
     [lead] = [d for d in digests if d.recipient == "lead@example.com"]
     rendered = render_digest(lead, report_url="https://reports.example.com/overdue/2026-04-09/",
-                             app_url_template="https://app.pike.example/tasks/{id}", generated_at="2026-04-09 07:00 UTC")
+                             app_url_template="https://app.pike.example/tasks/{id}",
+                             generated_at="2026-04-09 07:00 UTC")
     message = build_message(lead, rendered.html, rendered.text, sender="Pike reports <reports@example.com>",
                             attachments=[("overdue.csv", b"task_id\n", "text/csv")])
     parsed = email.message_from_bytes(message.as_bytes(), policy=default)

@@ -39,7 +39,7 @@ from pike_tasks.mailer import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from smtp_server import RecordingSmtpServer  # noqa: E402
+from smtp_server import RecordingSmtpServer  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
 AS_OF = date(2026, 4, 9)
 SENDER = "Pike reports <reports@example.com>"
@@ -63,11 +63,14 @@ def summary_frame(rows: pd.DataFrame) -> pd.DataFrame:
     out = []
     for tid, g in rows.groupby("team_id", sort=False):
         out.append({"team_id": tid, "team": g["team"].iloc[0], "count": len(g),
-                    **{p: int((g["priority_rank"] == r).sum()) for r, p in enumerate(["urgent", "high", "medium", "low", "none"])},
+                    **{p: int((g["priority_rank"] == r).sum())
+                       for r, p in enumerate(["urgent", "high", "medium", "low", "none"])},
                     "oldest_days": int(g["days_overdue"].max()),
-                    "age_1_7": int((g["age_bucket"] == "1-7").sum()), "age_8_30": int((g["age_bucket"] == "8-30").sum()),
+                    "age_1_7": int((g["age_bucket"] == "1-7").sum()),
+                    "age_8_30": int((g["age_bucket"] == "8-30").sum()),
                     "age_31_plus": int((g["age_bucket"] == "31+").sum())})
-    cols = ["team_id", "team", "count", "urgent", "high", "medium", "low", "none", "oldest_days", "age_1_7", "age_8_30", "age_31_plus"]
+    cols = ["team_id", "team", "count", "urgent", "high", "medium", "low", "none", "oldest_days",
+            "age_1_7", "age_8_30", "age_31_plus"]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -130,7 +133,8 @@ def test_message_without_attachments_is_just_alternative():
 
 
 def test_subject_singular():
-    assert digest_subject(AS_OF, 1, ["Delivery", "Platform"]) == "Pike digest 2026-04-09: 1 overdue task (Delivery, Platform)"
+    assert (digest_subject(AS_OF, 1, ["Delivery", "Platform"])
+            == "Pike digest 2026-04-09: 1 overdue task (Delivery, Platform)")
 
 
 def test_html_is_self_contained_inlined_and_has_table_charts():
@@ -168,7 +172,8 @@ def test_crlf_in_team_name_cannot_inject_headers():
     msg = received.message
     assert msg["Bcc"] is None and msg["X-Injected"] is None
     assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
-    assert msg["Subject"] == "Pike digest 2026-04-09: 3 overdue tasks (Delivery Bcc: victim@evil.example X-Injected: yes)"
+    assert msg["Subject"] == ("Pike digest 2026-04-09: 3 overdue tasks "
+                              "(Delivery Bcc: victim@evil.example X-Injected: yes)")
 
 
 def test_untrusted_title_escaped_and_description_sanitised():
@@ -220,9 +225,8 @@ def test_auth_on_loopback_and_password_hidden_from_repr():
 
 
 def test_refused_recipient_is_a_typed_error():
-    with RecordingSmtpServer(refuse={"gone@example.com"}) as smtp:
-        with pytest.raises(DigestDeliveryError) as info:
-            send_message(plain_settings(smtp.port), make_message(make_digest("gone@example.com")))
+    with RecordingSmtpServer(refuse={"gone@example.com"}) as smtp, pytest.raises(DigestDeliveryError) as info:
+        send_message(plain_settings(smtp.port), make_message(make_digest("gone@example.com")))
     assert info.value.recipient == "gone@example.com" and info.value.permanent and "550" in info.value.reason
 
 
@@ -516,7 +520,8 @@ def test_a_second_machine_sharing_only_the_store_does_not_resend(state):
             env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": str(home),
                    "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                    "PYTHONPATH": str(Path(tests).parent)}
-            code = _SECOND_PROCESS.format(tests=tests, recipients=MANAGERS[:2], port=smtp.port, out=str(state / "store"))
+            code = _SECOND_PROCESS.format(tests=tests, recipients=MANAGERS[:2], port=smtp.port,
+                                          out=str(state / "store"))
             proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
             assert proc.returncode == 0, proc.stderr[-2000:]
             outputs.append(proc.stdout)

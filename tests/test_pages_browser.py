@@ -11,6 +11,7 @@ Chromium comes from ``make browsers`` (Debian's package); without it these tests
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -40,7 +41,8 @@ MEASURE = """JSON.stringify({
   innerWidth: window.innerWidth,
   scrolling: [...document.querySelectorAll('.table-wrap')]
     .filter(e => e.scrollWidth > e.clientWidth)
-    .map(e => (e.closest('section') || e).getAttribute('aria-labelledby') + ': ' + e.scrollWidth + ' > ' + e.clientWidth),
+    .map(e => (e.closest('section') || e).getAttribute('aria-labelledby')
+              + ': ' + e.scrollWidth + ' > ' + e.clientWidth),
   sortColumnFirst: [...document.querySelectorAll('table.cards tbody tr:first-child')].map(tr => {
     const sorted = tr.querySelector('td.sorted'), cells = [...tr.querySelectorAll('td')];
     const top = Math.min(...cells.map(c => c.getBoundingClientRect().top));
@@ -140,10 +142,8 @@ class Chromium:
         return json.loads(result["result"]["value"])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -34,9 +34,11 @@ def test_a_listing_of_40_pages_logs_pages_records_and_rate(sandbox_factory, work
     server = sandbox_factory(workspace)
     log = logging.getLogger("test-progress")
     settings = ApiSettings(server.url, server.secret, rate_limit_per_sec=0)
-    with caplog.at_level(logging.INFO, logger="test-progress"):
-        with PikeClient(settings, page_limit=10, log=log, progress=listing_progress(log, clock=Clock())) as client:
-            records = client.list_all("tasks")
+    with (
+        caplog.at_level(logging.INFO, logger="test-progress"),
+        PikeClient(settings, page_limit=10, log=log, progress=listing_progress(log, clock=Clock())) as client,
+    ):
+        records = client.list_all("tasks")
     assert len(records) == 400 and client.stats["tasks"].pages == 40
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fetching tasks:")]
     assert 8 <= len(lines) <= 12  # every 2 s of (fake) time, not every page
@@ -47,10 +49,12 @@ def test_a_listing_of_40_pages_logs_pages_records_and_rate(sandbox_factory, work
 def test_a_short_listing_logs_only_its_summary(sandbox_factory, workspace, caplog):
     server = sandbox_factory(workspace)
     log = logging.getLogger("test-progress")
-    with caplog.at_level(logging.INFO, logger="test-progress"):
-        with PikeClient(ApiSettings(server.url, server.secret, rate_limit_per_sec=0), log=log,
-                        progress=listing_progress(log)) as client:
-            client.list_all("members")
+    with (
+        caplog.at_level(logging.INFO, logger="test-progress"),
+        PikeClient(ApiSettings(server.url, server.secret, rate_limit_per_sec=0), log=log,
+                   progress=listing_progress(log)) as client,
+    ):
+        client.list_all("members")
     assert [r.getMessage().split(" in ")[0] for r in caplog.records] == ["fetched 10 members"]
 
 

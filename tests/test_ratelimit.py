@@ -113,7 +113,7 @@ def test_an_estimate_is_never_above_the_rate_just_refused_nor_below_the_floor():
     control.on_sent(0.0)
     control.on_throttled(0.05, sent_at=0.0)  # one request sent, then a 429: 1 per 0.1 s window
     assert control.limit == pytest.approx(BETA * 10)
-    for i in range(1000):  # far more accepted than the rate allowed: a bad count must not raise it
+    for _ in range(1000):  # far more accepted than the rate allowed: a bad count must not raise it
         control.on_accepted(0.1)
     control.on_sent(1.0)
     control.on_throttled(1.0, sent_at=1.0)

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 
 import jinja2
 import pandas as pd
@@ -201,7 +202,8 @@ def test_overdue_header_team_summaries_and_chart():
     assert "By priority 0 Urgent 2 High 0 Medium 0 Low 1 No priority" in text
     assert "By age 1 1–7 days 1 8–30 days 1 31+ days" in text
     # a section per team, in the given order, with its summary line
-    assert text.index("Delivery 2 overdue tasks · oldest 8 days") < text.index("No team 1 overdue task · oldest 39 days")
+    assert (text.index("Delivery 2 overdue tasks · oldest 8 days")
+            < text.index("No team 1 overdue task · oldest 39 days"))
     # the chart: one bar per team, segments by age bucket, widths relative to the largest team
     assert 'href="#team-team-d"' in html and 'id="team-team-d"' in html  # anchored by team id
     assert 'href="#no-team"' in html and 'id="no-team"' in html
@@ -413,7 +415,7 @@ def test_billable_share_rounds_half_up(part, whole, share):
 
 def test_render_and_views_import_neither_prefect_nor_requests():
     for module in (render, views):
-        source = open(module.__file__, encoding="utf-8").read()
+        source = Path(module.__file__).read_text(encoding="utf-8")
         assert "import prefect" not in source and "from prefect" not in source
         assert "import requests" not in source
 

@@ -342,7 +342,8 @@ def test_scripted_responses_win_once_for_a_matching_path(web, sandbox):
     )
     assert get(web, sandbox, "/members").status_code == 429  # other paths don't consume them
     first = get(web, sandbox, "/tasks", secret=None)
-    assert (first.status_code, first.json(), first.headers["Retry-After"]) == (503, {"error": {"code": "internal_error"}}, "0")
+    assert (first.status_code, first.json(), first.headers["Retry-After"]) == (
+        503, {"error": {"code": "internal_error"}}, "0")
     second = get(web, sandbox, "/tasks")
     assert (second.status_code, second.text) == (200, "<html>not json</html>")
     assert get(web, sandbox, "/tasks").status_code == 429
@@ -461,7 +462,8 @@ def test_teams_example_yaml_matches_the_demo_teams():
 def test_cli_prints_exports_serves_and_stops_cleanly_on_sigterm(web):
     proc = subprocess.Popen(
         [sys.executable, "-m", "pike_tasks.cli", "sandbox", "--tasks", "12", "--projects", "3", "--secret", "s3cr3t"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
         lines = [proc.stdout.readline().strip() for _ in range(4)]

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from moto_server import MotoServer, start_moto
 from postgres_server import postgres_bin, start_postgres
 from prefect_server import PrefectServer, Worker, start_server
@@ -54,7 +53,8 @@ RACE_DAY, RETRY_DAY = date(2026, 4, 9), date(2026, 4, 10)
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL is not installed (`make services` installs it as root)"),
+    pytest.mark.skipif(postgres_bin() is None,
+                       reason="PostgreSQL is not installed (`make services` installs it as root)"),
 ]
 
 
@@ -323,7 +323,8 @@ def test_two_workers_one_store_one_email_per_manager(cluster: Cluster):
         ledger = [k for k in keys if k.startswith(f"pike/_ledger/manager/{day}/")]
         assert len([k for k in ledger if k.endswith(".sent")]) == 3 and not [k for k in ledger if k.endswith(".claim")]
     assert not [k for k in keys if "_probe/" in k or ".staging" in k]
-    summary = json.loads(moto.client().get_object(Bucket=BUCKET, Key=f"pike/digest/{RETRY_DAY}/summary.json")["Body"].read())
+    summary_object = moto.client().get_object(Bucket=BUCKET, Key=f"pike/digest/{RETRY_DAY}/summary.json")
+    summary = json.loads(summary_object["Body"].read())
     assert {d["recipient"]: d["status"] for d in summary["digests"]} == {
         "lead@example.com": "already-sent", "second@example.com": "already-sent", REFUSED: "sent"}
 

@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from moto_server import CREDENTIALS, MotoServer, start_moto
+
 from pike_tasks.store import MARKER, FolderRef, Scope, StoreError, open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,7 +143,7 @@ def _as_nobody(fn) -> str:
                 out = "OK"
             except StoreError as exc:
                 out = "StoreError: " + str(exc)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:  # noqa: BLE001 - the child reports whatever it raised
                 out = f"{type(exc).__name__}: {exc}"
             os.write(write, out.encode())
         finally:

@@ -254,7 +254,7 @@ def test_a_future_as_of_cannot_sweep_the_store(tmp_path):
     from datetime import timedelta
 
     store = open_store(str(tmp_path))
-    days = _weekly(store, "overdue", 20)
+    _weekly(store, "overdue", 20)
     store.prune("overdue", Scope(), DAY + timedelta(days=3650), 90, keep_newest=8, today=DAY)
     assert len(store.completed_dates("overdue", Scope())) == 13  # counted from tomorrow, not from 2036
 

@@ -471,7 +471,8 @@ def test_workload_by_customer_respects_filters():
 
 
 def test_non_text_scalars_become_their_text_not_floats():
-    frame = fr.tasks_frame([{"id": 1, "projectId": 7, "title": 5, "dueDate": 20260401}, {"id": "t2", "projectId": None}])
+    frame = fr.tasks_frame([{"id": 1, "projectId": 7, "title": 5, "dueDate": 20260401},
+                            {"id": "t2", "projectId": None}])
     assert frame["task_id"].tolist() == ["1", "t2"]
     assert frame["project_id"].tolist() == ["7", None]
     assert frame["title"].tolist() == ["5", None]

@@ -219,7 +219,7 @@ class _Builder:
         }
 
     def build_members(self, count: int) -> None:
-        fixed = [(n, e, "active", t, r) for n, e, t, r in _MANAGERS]
+        fixed: list[tuple[str | None, str, str, list[str], str]] = [(n, e, "active", t, r) for n, e, t, r in _MANAGERS]
         fixed += [(n, e, s, t, "member") for n, e, s, t in _SPECIAL_MEMBERS]
         teams = list(DEMO_TEAMS)
         for i in range(max(0, count - len(fixed))):
@@ -270,7 +270,9 @@ class _Builder:
             "phaseId": rng.choice(phases)["id"] if phases and rng.random() < 0.5 else None,
             "labelIds": rng.sample(self.label_ids, rng.choice(_LABEL_COUNTS)),
             "createdAt": _timestamp(created, rng),
-            "updatedAt": _timestamp(created + datetime.timedelta(days=rng.randint(0, (self.today - created).days)), rng),
+            "updatedAt": _timestamp(
+                created + datetime.timedelta(days=rng.randint(0, (self.today - created).days)), rng
+            ),
         }
 
     def build_tasks(self, count: int) -> None:
@@ -330,7 +332,8 @@ def _awkward_cases(b: _Builder) -> list[dict]:
         {**open_overdue, "status": "inProgress", "dueDate": _overdue(b, 2),
                    "description": "<p>Allowed: <strong>bold</strong>, <em>em</em>, <a href=\"https://example.com\">link</a>"
                                   "</p><script>alert('x')</script><iframe src=\"https://evil.example\"></iframe>"
-                                  "<p onclick=\"alert(2)\" style=\"color:red\">handler</p><img src=x onerror=alert(3)>"},
+                                  "<p onclick=\"alert(2)\" style=\"color:red\">handler</p>"
+                                  "<img src=x onerror=alert(3)>"},
         # team null on the task: reports fall back to the project's team
         {**open_overdue, **_on_project(_delivery_project(b)), "teamId": None, "dueDate": _overdue(b, 6)},
         # team null on task and project
@@ -415,7 +418,8 @@ def day_before(data: dict[str, list[dict]], today: datetime.date) -> dict[str, l
             counters["closed"] += 1
             if counters["closed"] % 3 == 0:
                 task["status"] = "inProgress"
-        elif status not in closed and due and today.isoformat() <= due <= (today + datetime.timedelta(days=5)).isoformat():
+        elif (status not in closed and due
+              and today.isoformat() <= due <= (today + datetime.timedelta(days=5)).isoformat()):
             counters["moved"] += 1
             if counters["moved"] % 4 == 0:
                 task["dueDate"] = (today - datetime.timedelta(days=3)).isoformat()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -293,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self._arrived = time.monotonic()
-        self._respond_at = None  # set once the injected latency applies to this request
+        self._respond_at: float | None = None  # set once the injected latency applies to this request
         sandbox = self.server.sandbox
         self._discard_body()
         parts = urlsplit(self.path)
@@ -303,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         authorized = secret in sandbox.secrets
         # logged just before the answer leaves (see _record), so a client that has its answer
         # always finds the request in ``sandbox.requests``
-        self._pending_record = RequestRecord(self.command, path, query, None, authorized)
+        self._pending_record: RequestRecord | None = RequestRecord(self.command, path, query, None, authorized)
         scripted = sandbox._take_scripted(path)
         if scripted is not None:
             self._send_scripted(scripted)
@@ -400,10 +401,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._wait_for_latency()
         self._record(None)
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _route(path: str) -> tuple[str, str | None]:
@@ -423,7 +422,7 @@ class SandboxServer:
                  host: str, port: int) -> None:
         self.data = data
         self.secrets = {s: set(scopes) for s, scopes in secrets.items()}
-        self.secret = next((s for s, scopes in self.secrets.items() if ALL_SCOPES <= scopes), next(iter(self.secrets)))
+        self.secret = next((s for s, scopes in self.secrets.items() if scopes >= ALL_SCOPES), next(iter(self.secrets)))
         self.collections = {r: Collection(r, data.get(r) or []) for r in RESOURCES}
         self.requests: list[RequestRecord] = []
         self._scripted: collections.deque[ScriptedResponse] = collections.deque()
