@@ -316,6 +316,25 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
 # --- Report 1: overdue ------------------------------------------------------------------------
 
 
+def _task_cells(rows: pd.DataFrame, team_key: pd.Series, due_text: Any) -> dict[str, pd.Series]:
+    """The cells a task row has in both overdue.csv and due_soon.csv (REPORTS.md: "cells as in
+    overdue.csv"), plus the rank and description the pages use; the day count is the caller's."""
+    return {
+        "task_id": _id_text(rows["task_id"]),
+        "team_id": team_key,
+        "team": rows["team"].astype(object),
+        "title": rows["title"].astype(object).where(rows["title"].notna(), ""),
+        "project": rows["project"].astype(object),
+        "customer": rows["customer"].astype(object),
+        "assignees": rows["assignees_text"].astype(object),
+        "priority": _nullable(rows["priority"]),
+        "status": _nullable(rows["status"]),
+        "due_date": pd.Series(due_text, dtype=object),
+        "priority_rank": pd.Series(_ranks(rows["priority_rank"]), dtype=np.int64),
+        "description": _nullable(rows["description"]),
+    }
+
+
 def overdue_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str] | None = None) -> pd.DataFrame:
     """Overdue tasks (open, due date set, before ``as_of``) in report order.
 
@@ -345,20 +364,9 @@ def overdue_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str]
 
     team_key = _id_text(rows["team_id"])
     out = pd.DataFrame({
-        "task_id": _id_text(rows["task_id"]),
-        "team_id": team_key,
-        "team": rows["team"].astype(object),
-        "title": rows["title"].astype(object).where(rows["title"].notna(), ""),
-        "project": rows["project"].astype(object),
-        "customer": rows["customer"].astype(object),
-        "assignees": rows["assignees_text"].astype(object),
-        "priority": _nullable(rows["priority"]),
-        "status": _nullable(rows["status"]),
-        "due_date": pd.Series(due_text, dtype=object),
+        **_task_cells(rows, team_key, due_text),
         "days_overdue": pd.Series(days, dtype=np.int64),
-        "priority_rank": pd.Series(_ranks(rows["priority_rank"]), dtype=np.int64),
         "age_bucket": pd.Series(_age_buckets(days), dtype=object),
-        "description": _nullable(rows["description"]),
     }, columns=list(OVERDUE_ROW_COLUMNS))
 
     keys = pd.DataFrame({
@@ -400,19 +408,8 @@ def due_soon_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str
 
     team_key = _id_text(rows["team_id"])
     out = pd.DataFrame({
-        "task_id": _id_text(rows["task_id"]),
-        "team_id": team_key,
-        "team": rows["team"].astype(object),
-        "title": rows["title"].astype(object).where(rows["title"].notna(), ""),
-        "project": rows["project"].astype(object),
-        "customer": rows["customer"].astype(object),
-        "assignees": rows["assignees_text"].astype(object),
-        "priority": _nullable(rows["priority"]),
-        "status": _nullable(rows["status"]),
-        "due_date": pd.Series(due_text, dtype=object),
+        **_task_cells(rows, team_key, due_text),
         "days_left": pd.Series(days_left, dtype=np.int64),
-        "priority_rank": pd.Series(_ranks(rows["priority_rank"]), dtype=np.int64),
-        "description": _nullable(rows["description"]),
     }, columns=list(DUE_SOON_ROW_COLUMNS))
 
     keys = pd.DataFrame({
