@@ -222,10 +222,6 @@ def eml_name(recipient: str) -> str:
     return f"{recipient_key(recipient)}.eml"
 
 
-# statuses that mean "this run did its part": the rest make the run fail, naming the recipient
-NOT_FAILED = {"sent", "already-sent", "claimed-elsewhere", "unknown", "skipped-empty", "dry-run", "preview"}
-
-
 def send_prepared(
     prepared: list[PreparedDigest],
     *,
