@@ -175,6 +175,9 @@ class PreparedDigest:
     subject: str
     overdue_count: int
     message: EmailMessage
+    new_count: int = 0  # since the baseline, in the manager's teams
+    resolved_count: int = 0
+    has_baseline: bool = False  # without one, "unchanged" cannot be told
 
 
 @task(name="build-digests", cache_policy=NO_CACHE, persist_result=False)
@@ -211,7 +214,12 @@ def prepare_digests(
             attachments=[("overdue.csv", attachment, "text/csv")],
             preview=bool(preview_to), preview_to=preview_to,
         )
-        prepared.append(PreparedDigest(digest.recipient, digest.subject, digest.overdue_count, message))
+        kinds = digest.changes["change"].tolist() if digest.changes is not None and len(digest.changes) else []
+        prepared.append(PreparedDigest(
+            digest.recipient, digest.subject, digest.overdue_count, message,
+            new_count=kinds.count("new"), resolved_count=kinds.count("resolved"),
+            has_baseline=digest.baseline_as_of is not None,
+        ))
         progress.update(len(prepared))
     get_run_logger().info("%d manager digests built for %s", len(prepared), as_of)
     return prepared
@@ -234,6 +242,7 @@ def send_prepared(
     force: bool = False,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
+    skip_if_unchanged: bool = False,
     connections: int | None = None,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """Send (or write) every prepared digest, one task run each; publish the digest folder.
@@ -264,6 +273,9 @@ def send_prepared(
         if skip_if_empty and item.overdue_count == 0:
             logger.info("nothing overdue for %s: not sending (skip_if_empty)", item.recipient)
             outcomes[item.recipient] = {**entry, "status": "skipped-empty"}
+        elif skip_if_unchanged and item.has_baseline and not (item.new_count or item.resolved_count):
+            logger.info("nothing new or resolved for %s: not sending (skip_if_unchanged)", item.recipient)
+            outcomes[item.recipient] = {**entry, "status": "skipped-unchanged"}
         elif dry_run:
             name = eml_name(item.recipient)
             files[name] = item.message.as_bytes()
@@ -389,6 +401,7 @@ def deliver_digests(
     force: bool = False,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
+    skip_if_unchanged: bool = False,
     report_url: str | None = None,
 ) -> str:
     """The digest steps after fetch/resolve (call inside a flow; ``run_all_reports`` reuses it).
@@ -404,6 +417,7 @@ def deliver_digests(
     folder, _ = send_prepared(
         prepared, as_of=as_of, settings=settings, store=store, source=source_id(), team_ids=team_ids,
         dry_run=dry_run, force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
+        skip_if_unchanged=skip_if_unchanged,
     )
     return folder
 
@@ -444,6 +458,7 @@ def send_manager_digests(
     force: bool = False,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
+    skip_if_unchanged: bool = False,
     smtp_block: str | None = None,
     report_url: str | None = None,
 ) -> dict:
@@ -459,6 +474,7 @@ def send_manager_digests(
         force: Send again even if this as-of date's digest was already sent.
         preview_to: Send every digest to this one address only, marked [Preview]; not recorded as sent.
         skip_if_empty: Do not send a digest with nothing overdue.
+        skip_if_unchanged: Do not send a digest with nothing new and nothing resolved since the previous report.
         smtp_block: Name of a prefect-email EmailServerCredentials block; empty means the PIKE_REPORTS_SMTP_* environment variables.
         report_url: Where the full HTML report is published, linked from each digest.
     """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
@@ -475,7 +491,7 @@ def send_manager_digests(
         resolved, as_of=as_of, config=config, store=store, settings=smtp,
         overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
         team_ids=team_ids, dry_run=dry_run,
-        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
+        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, skip_if_unchanged=skip_if_unchanged,
         report_url=report_url or overdue.link or overdue.folder,
     )
     return {"overdue": overdue.folder, "digest": folder}

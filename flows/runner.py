@@ -242,7 +242,7 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
         return send_manager_digests(
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
             dry_run=args.dry_run, force=args.force, preview_to=args.preview_to,
-            skip_if_empty=args.skip_if_empty, return_state=True,
+            skip_if_empty=args.skip_if_empty, skip_if_unchanged=args.skip_if_unchanged, return_state=True,
         )
     return run_all_reports(
         as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,

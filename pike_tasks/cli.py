@@ -102,6 +102,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview-to", metavar="ADDRESS",
                    help="Digest: send every digest to this address only, as a preview.")
     p.add_argument("--skip-if-empty", action="store_true", help="Digest: do not send a digest with nothing overdue.")
+    p.add_argument("--skip-if-unchanged", action="store_true",
+                   help="Digest: do not send a digest with nothing new and nothing resolved since the previous report.")
 
 
 def _add_setup(sub: argparse._SubParsersAction) -> None:

@@ -364,16 +364,20 @@ def _send_flow():
     @flow(name="test-send-digests")
     def send(recipients: list[str], port: int, out: str, force: bool = False, preview_to: str | None = None,
              skip_if_empty: bool = False, counts: dict | None = None, source: str = SOURCE, dry_run: bool = False,
-             data_timeout: float = 600.0, connections: int | None = None):
+             data_timeout: float = 600.0, connections: int | None = None, changed: dict | None = None,
+             skip_if_unchanged: bool = False):
         prepared = []
         for r in recipients:
             d = make_digest(r, n=(counts or {}).get(r, 2))
+            new, resolved = (changed or {}).get(r, (1, 0))
             prepared.append(PreparedDigest(r, d.subject, d.overdue_count,
-                                           make_message(d, preview=bool(preview_to), preview_to=preview_to)))
+                                           make_message(d, preview=bool(preview_to), preview_to=preview_to),
+                                           new_count=new, resolved_count=resolved, has_baseline=changed is not None))
         _, outcomes = send_prepared(
             prepared, as_of=AS_OF, settings=plain_settings(port, data_timeout=data_timeout), store=open_store(out),
             source=source,
             force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, dry_run=dry_run, connections=connections,
+            skip_if_unchanged=skip_if_unchanged,
         )
         return outcomes
 
@@ -624,3 +628,17 @@ def test_smtp_connections_setting():
         with pytest.raises(PikeConfigError, match="PIKE_REPORTS_SMTP_CONNECTIONS") as info:
             smtp_connections({"PIKE_REPORTS_SMTP_CONNECTIONS": bad})
         assert len(str(info.value).splitlines()) == 1
+
+
+def test_skip_if_unchanged_skips_only_digests_with_nothing_new_or_resolved(state):
+    """With a baseline, a digest with nothing new and nothing resolved is skipped (and logged as
+    such); without a baseline nothing can be called unchanged, so it is sent."""
+    send = _send_flow()
+    with RecordingSmtpServer() as smtp:
+        out = send(MANAGERS, smtp.port, str(state), skip_if_unchanged=True,
+                   changed={MANAGERS[0]: (0, 0), MANAGERS[1]: (0, 2), MANAGERS[2]: (3, 0)})
+        assert {r: o["status"] for r, o in out.items()} == {
+            MANAGERS[0]: "skipped-unchanged", MANAGERS[1]: "sent", MANAGERS[2]: "sent"}
+        first_day = send(MANAGERS[:1], smtp.port, str(state / "no-baseline"), skip_if_unchanged=True)
+        assert first_day[MANAGERS[0]]["status"] == "sent"
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted([MANAGERS[1], MANAGERS[2], MANAGERS[0]])
