@@ -148,7 +148,7 @@ def test_sandbox_flag_wins_over_env_says_so_and_lists_each_folder_once(tmp_path)
     with RecordingSmtpServer() as smtp:
         done = _run_cli(
             ["run", "digest", "--sandbox", "--teams-config", str(EXAMPLE_TEAMS), "--out", str(tmp_path / "out")],
-            {**_smtp_env(smtp.port), "PIKE_API_BASE_URL": "https://api.usepike.com", "PIKE_API_SECRET": secret},
+            {**_smtp_env(smtp.port), "PIKE_API_BASE_URL": "https://pike.example.com", "PIKE_API_SECRET": secret},
             tmp_path,
         )
     assert done.returncode == 0, done.stderr[-3000:]
