@@ -245,3 +245,10 @@ def test_cli_refuses_a_malformed_limit_in_one_line_exit_2_no_api_call_no_mail(sa
                             "from 0 to 18,000,000 (the largest digest attachment), not '1MB'")
             assert done.stdout == ""
     assert server.requests == [] and smtp.messages == []
+
+
+def test_sizes_read_in_decimal_units_never_overstated():
+    from pike_tasks.wording import byte_size
+
+    assert [byte_size(n) for n in (1, 999, 1000, 9_999, 48_999, 999_999, 2_149_999)] == [
+        "1 byte", "999 bytes", "1.0 KB", "9.9 KB", "48 KB", "999 KB", "2.1 MB"]
