@@ -7,7 +7,7 @@ from typing import Literal, cast
 from prefect import flow
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
-from flows.digest import deliver_digests, smtp_settings_for
+from flows.digest import deliver_digests, overdue_csv_location, smtp_settings_for
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     api_source_label,
@@ -56,5 +56,6 @@ def run_all_reports(
             overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
             team_ids=team_ids,
             dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
+            csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
         )
     return folders

@@ -32,7 +32,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
-from pike_tasks.email_message import build_message
+from pike_tasks.email_message import build_message, choose_attachment
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.mailer import (
     DigestDeliveryError,
@@ -40,6 +40,7 @@ from pike_tasks.mailer import (
     SmtpOutcomeUnknown,
     SmtpSettings,
     SmtpUnavailable,
+    attachment_max_bytes,
     check_smtp,
     resolve_smtp_settings,
     send_message,
@@ -178,6 +179,8 @@ class PreparedDigest:
     new_count: int = 0  # since the baseline, in the manager's teams
     resolved_count: int = 0
     has_baseline: bool = False  # without one, "unchanged" cannot be told
+    attachment: str | None = None  # the attached file's name (overdue.csv or overdue.csv.zip); None: nothing
+    attachment_bytes: int = 0
 
 
 @task(name="build-digests", cache_policy=NO_CACHE, persist_result=False)
@@ -191,27 +194,36 @@ def prepare_digests(
     team_ids: list[str] | None = None,
     preview_to: str | None = None,
     report_url: str | None = None,
+    csv_url: str | None = None,
+    attachment_max: int | None = None,
 ) -> list[PreparedDigest]:
-    """Build, render and assemble every manager's message (its overdue.csv attached, built in memory)."""
+    """Build, render and assemble every manager's message, its overdue.csv built in memory.
+
+    The CSV is attached as it is up to ``attachment_max`` bytes (default
+    ``PIKE_REPORTS_ATTACHMENT_MAX_BYTES``), else zipped if that fits, else not at all: the
+    digest then says so and links (or locates) ``csv_url``, the overdue report's stored CSV.
+    """
     from pike_tasks import csv_output
-    from pike_tasks.digest import build_digests, render_digest
+    from pike_tasks.digest import CSV_NAME, build_digests, render_digest
 
     digests: list[Digest] = build_digests(
         resolved.tasks, resolved.members, overdue.rows, config.teams, as_of, team_ids=team_ids or None,
         changes=overdue.changes, due_soon_rows=overdue.due_soon, baseline_as_of=overdue.baseline_as_of,
     )
     generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    limit = attachment_max if attachment_max is not None else attachment_max_bytes()
     prepared = []
     progress = ProgressLog(get_run_logger(), "digests built", len(digests))
     for digest in digests:
+        csv = csv_output.csv_bytes(digest.overdue_rows, csv_output.OVERDUE_COLUMNS)
+        attachment = choose_attachment(csv, limit, csv_name=CSV_NAME, stamp=as_of)
         rendered = render_digest(
             digest, report_url=report_url, app_url_template=config.app_url_template,
             generated_at=generated_at, preview_for=digest.recipient if preview_to else None,
+            attachment=attachment, csv_url=csv_url,
         )
-        attachment = csv_output.csv_bytes(digest.overdue_rows, csv_output.OVERDUE_COLUMNS)
         message = build_message(
-            digest, rendered.html, rendered.text, sender=sender,
-            attachments=[("overdue.csv", attachment, "text/csv")],
+            digest, rendered.html, rendered.text, sender=sender, attachments=attachment.parts,
             preview=bool(preview_to), preview_to=preview_to,
         )
         kinds = digest.changes["change"].tolist() if digest.changes is not None and len(digest.changes) else []
@@ -219,6 +231,7 @@ def prepare_digests(
             digest.recipient, digest.subject, digest.overdue_count, message,
             new_count=kinds.count("new"), resolved_count=kinds.count("resolved"),
             has_baseline=digest.baseline_as_of is not None,
+            attachment=attachment.filename, attachment_bytes=len(attachment.data),
         ))
         progress.update(len(prepared))
     get_run_logger().info("%d manager digests built for %s", len(prepared), as_of)
@@ -263,7 +276,8 @@ def send_prepared(
     logger = get_run_logger()
     window = connections if connections is not None else smtp_connections()
     entries = {item.recipient: {"recipient": item.recipient, "subject": item.subject,
-                                "overdue_count": item.overdue_count} for item in prepared}
+                                "overdue_count": item.overdue_count, "attachment": item.attachment,
+                                "attachment_bytes": item.attachment_bytes} for item in prepared}
     outcomes: dict[str, dict[str, Any]] = {}
     failures: dict[str, str] = {}
     files: dict[str, bytes] = {}
@@ -403,8 +417,12 @@ def deliver_digests(
     skip_if_empty: bool = False,
     skip_if_unchanged: bool = False,
     report_url: str | None = None,
+    csv_url: str | None = None,
 ) -> str:
     """The digest steps after fetch/resolve (call inside a flow; ``run_all_reports`` reuses it).
+
+    ``csv_url``: the overdue report's stored overdue.csv (:func:`overdue_csv_location`), which
+    a digest links when its CSV is too large to attach even zipped.
 
     Raises:
         DigestSendFailed: naming every recipient that did not get their digest, after trying all.
@@ -412,7 +430,7 @@ def deliver_digests(
     sender = settings.sender if settings else (os.environ.get("PIKE_REPORTS_EMAIL_FROM") or DRY_RUN_SENDER)
     prepared = prepare_digests(
         resolved, as_of=as_of, config=config, sender=sender, overdue=overdue,
-        team_ids=team_ids, preview_to=preview_to, report_url=report_url,
+        team_ids=team_ids, preview_to=preview_to, report_url=report_url, csv_url=csv_url,
     )
     folder, _ = send_prepared(
         prepared, as_of=as_of, settings=settings, store=store, source=source_id(), team_ids=team_ids,
@@ -422,13 +440,26 @@ def deliver_digests(
     return folder
 
 
+def overdue_csv_location(store: ReportStore, as_of: date, team_ids: list[str] | None, folder: str) -> str:
+    """Where people get the overdue report's overdue.csv: the store's link for it (public URL
+    or presigned), else its place in the store (``folder``, as the report was published), which
+    the digest gives in words."""
+    from pike_tasks.digest import CSV_NAME
+
+    ref = FolderRef("overdue", as_of, Scope.of(team_ids))  # the folder build_overdue_report publishes
+    return store.link(ref, CSV_NAME) or f"{folder.rstrip('/')}/{CSV_NAME}"
+
+
 def smtp_settings_for(dry_run: bool, smtp_block: str | None) -> SmtpSettings | None:
     """SMTP settings, resolved and tried (connect, log in, quit) before any API call, so a missing
-    block, a wrong password or a dead server fails the run in one line before the fetch.
+    block, a wrong password or a dead server fails the run in one line before the fetch. The
+    digest settings of the environment (``PIKE_REPORTS_ATTACHMENT_MAX_BYTES``, and
+    ``PIKE_REPORTS_SMTP_CONNECTIONS`` when sending) are checked here too.
 
     Raises:
         PikeConfigError: naming the block or variable, or what the server answered.
     """
+    attachment_max_bytes()  # a bad PIKE_REPORTS_ATTACHMENT_MAX_BYTES fails here, before any API call
     if dry_run:
         return None
     smtp_connections()  # a bad PIKE_REPORTS_SMTP_CONNECTIONS fails here too, before any API call
@@ -493,5 +524,6 @@ def send_manager_digests(
         team_ids=team_ids, dry_run=dry_run,
         force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, skip_if_unchanged=skip_if_unchanged,
         report_url=report_url or overdue.link or overdue.folder,
+        csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
     )
     return {"overdue": overdue.folder, "digest": folder}

@@ -53,13 +53,18 @@ def _env(name: str) -> str | None:
 
 
 def check_before_start(args) -> None:
-    """The checks that need neither Prefect nor the API: a bad env URL, and SMTP when sending.
+    """The checks that need neither Prefect nor the API: a bad env URL, the digest attachment
+    limit when there are digests, and SMTP when sending.
 
     Raises:
         PikeConfigError: one line naming what to fix.
     """
     if not args.sandbox and _env(ENV_SECRET):
         resolve_api_settings()  # a bad URL or rate limit; without an env secret, the child looks for the block
+    if digest_mode(args) != "off":
+        from pike_tasks.mailer import attachment_max_bytes
+
+        attachment_max_bytes()  # a malformed PIKE_REPORTS_ATTACHMENT_MAX_BYTES: one line, nothing started
     if digest_mode(args) == "send":
         check_smtp_settings()
     open_store(args.out, setting="--out").check_writable()  # a bad store: one line, before any API call

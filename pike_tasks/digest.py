@@ -18,7 +18,9 @@ What one manager's digest covers (the teams that list the address):
 The body is read on a phone first: the counts (overdue, new, resolved, per team) and the
 people to reassign come before any list, then the new overdue tasks, what was resolved and
 why, what is due soon, and a short rest of the overdue list ("and N more" points at the
-attached CSV and the linked page). When the HTML would pass Gmail's clipping size, the rest
+attached CSV and the linked page). What the body says of the attachment follows what is
+attached (``email_message.choose_attachment``): the CSV, the CSV zipped, or nothing, and then
+where the stored CSV is. When the HTML would pass Gmail's clipping size, the rest
 of the overdue list is cut first, keeping the most urgent tasks across all the teams.
 """
 
@@ -35,7 +37,7 @@ from typing import Any
 import pandas as pd
 
 from pike_tasks import wording
-from pike_tasks.email_message import single_line
+from pike_tasks.email_message import Attachment, single_line
 
 DEFAULT_MAX_ROWS_PER_TEAM = 10
 DEFAULT_MAX_MEMBERS = 30
@@ -391,6 +393,8 @@ def digest_view(
     max_members: int | None = None,
     preview_for: str | None = None,
     limits: Limits | None = None,
+    attachment: Attachment | None = None,
+    csv_url: str | None = None,
 ) -> dict[str, Any]:
     """The template context of one digest: strings, ints, lists and dicts; rows already cut.
 
@@ -403,6 +407,10 @@ def digest_view(
         max_rows_per_team, max_members: shorthands for those ``limits``.
         preview_for: the real recipient of a preview.
         limits: how many rows each list shows (default :class:`Limits`).
+        attachment: what the message attaches (``email_message.choose_attachment``); None:
+            the CSV as it is.
+        csv_url: the stored overdue.csv, linked (http(s)) or located in words when nothing
+            is attached.
     """
     limits = limits or Limits(rest_per_team=digest.max_rows_per_team)
     if max_rows_per_team is not None:
@@ -410,6 +418,7 @@ def digest_view(
     if max_members is not None:
         limits = replace(limits, members=max_members)
     link, location = _links(report_url)
+    list_link, list_location = _links(csv_url)
     as_of = digest.as_of
     multi = len(digest.team_ids) > 1
     rows = digest.overdue_rows
@@ -547,12 +556,30 @@ def digest_view(
         "members_total": len(workload),
         "members_more": max(0, len(workload) - len(members)),
         "csv_name": CSV_NAME,
+        "attachment": _attachment_view(attachment),
+        "list_ref": wording.full_list_ref(*_attachment_kind(attachment)),
+        "list_url": list_link,
+        "list_path": list_location,
         "report_url": link,
         "report_path": location,
         "generated_at": generated_at,
         "colours": {"new": wording.PRIORITY_COLOURS["urgent"], "resolved": ("#067647", "#ecfdf3", "#abefc6"),
                     "warn": wording.WARN_COLOURS},
     }
+
+
+def _attachment_kind(attachment: Attachment | None) -> tuple[str, str, str | None]:
+    if attachment is None:
+        return "csv", CSV_NAME, CSV_NAME
+    return attachment.kind, attachment.csv_name, attachment.filename
+
+
+def _attachment_view(attachment: Attachment | None) -> dict[str, str]:
+    """What the templates say of the attachment: ``kind`` (csv, zip, none), the attached file's
+    ``name`` (empty for none), the CSV's name and size."""
+    kind, csv_name, filename = _attachment_kind(attachment)
+    return {"kind": kind, "name": filename or "", "csv_name": csv_name,
+            "size": wording.byte_size(attachment.csv_size) if attachment is not None else ""}
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -575,10 +602,15 @@ def render_digest(
     preview_for: str | None = None,
     budget_bytes: int = HTML_BUDGET_BYTES,
     limits: Limits | None = None,
+    attachment: Attachment | None = None,
+    csv_url: str | None = None,
 ) -> RenderedDigest:
     """Render the HTML (CSS inlined) and text parts, cutting rows until the HTML part fits
     ``budget_bytes`` (Gmail clips messages over ~102 KB): the rest of the overdue list goes
-    first (the most urgent across the teams stay), new overdue tasks last."""
+    first (the most urgent across the teams stay), new overdue tasks last.
+
+    ``attachment`` and ``csv_url``: see :func:`digest_view` (the words about the attachment
+    follow what ``attachment`` says is attached)."""
     import css_inline
 
     from pike_tasks.render import make_environment
@@ -590,7 +622,8 @@ def render_digest(
     current = limits or Limits(rest_per_team=max(0, digest.max_rows_per_team))
     while True:
         view = digest_view(digest, report_url=report_url, app_url_template=app_url_template,
-                           generated_at=generated_at, preview_for=preview_for, limits=current)
+                           generated_at=generated_at, preview_for=preview_for, limits=current,
+                           attachment=attachment, csv_url=csv_url)
         html = inliner.inline(html_template.render(**view))
         smaller = current.shrunk()
         if len(html.encode("utf-8")) <= budget_bytes or smaller is None:

@@ -1,5 +1,8 @@
 """Build the digest email (pure): ``multipart/mixed [ multipart/alternative [text, html], CSV ]``.
 
+The attachment stays under a stated size (:func:`choose_attachment`): the CSV as it is, else
+zipped, else nothing (the digest then links the stored CSV instead).
+
 Built with ``email.message.EmailMessage`` rather than prefect-email's ``email_send_message``,
 which puts the text and HTML bodies side by side in one ``multipart/mixed`` (clients then show
 both). Policy ``SMTP`` (UTF-8 headers encoded as RFC 2047, CRLF line ends); a header value
@@ -9,15 +12,18 @@ it gets there.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 class Digest(Protocol):
@@ -116,6 +122,68 @@ def build_message(
         msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
                            filename=single_line(filename) or "attachment")
     return msg
+
+
+AttachmentKind = Literal["csv", "zip", "none"]
+ZIP_SUFFIX = ".zip"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What goes with a digest: the CSV as it is, zipped, or nothing.
+
+    ``kind`` is ``csv`` (``filename`` is ``csv_name``), ``zip`` (``<csv_name>.zip`` holding the
+    CSV) or ``none`` (too large even zipped: ``filename`` None, ``data`` empty). ``csv_size`` is
+    the CSV's size whatever was attached; ``limit`` the most an attachment may have (bytes as
+    attached, before the base64 of the message).
+    """
+
+    kind: AttachmentKind
+    csv_name: str
+    csv_size: int
+    limit: int
+    filename: str | None = None
+    data: bytes = b""
+    mimetype: str = ""
+
+    @property
+    def parts(self) -> list[tuple[str, bytes, str]]:
+        """``build_message``'s ``attachments``: one file, or none."""
+        return [(self.filename, self.data, self.mimetype)] if self.filename is not None else []
+
+
+def choose_attachment(csv: bytes, max_bytes: int, *, csv_name: str, stamp: Date | None = None) -> Attachment:
+    """The digest's attachment for ``csv``, at most ``max_bytes`` as attached.
+
+    The CSV itself when it fits; else a zip of it (deflate: a zip opens on phones and desktops,
+    gzip does not on most phones) when that fits; else nothing. The zip holds one member,
+    ``csv_name``, dated ``stamp`` (default 1980-01-01, the zip epoch), so the same CSV gives the
+    same bytes.
+
+    Args:
+        csv: the CSV file as it would be attached.
+        max_bytes: the most an attachment may have, in bytes (0 attaches nothing).
+        csv_name: the CSV's file name, e.g. ``overdue.csv`` (the zip is ``overdue.csv.zip``).
+        stamp: the date written in the zip for its member.
+    """
+    if len(csv) <= max_bytes:
+        return Attachment("csv", csv_name, len(csv), max_bytes, csv_name, csv, "text/csv")
+    if max_bytes > 0:
+        zipped = _zip_one(csv_name, csv, stamp)
+        if len(zipped) <= max_bytes:
+            return Attachment("zip", csv_name, len(csv), max_bytes, csv_name + ZIP_SUFFIX, zipped, "application/zip")
+    return Attachment("none", csv_name, len(csv), max_bytes)
+
+
+def _zip_one(name: str, data: bytes, stamp: Date | None) -> bytes:
+    day = stamp if stamp is not None and stamp.year >= 1980 else Date(1980, 1, 1)
+    info = zipfile.ZipInfo(name, date_time=(day.year, day.month, day.day, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16  # a plain readable file when unzipped on a Unix
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(info, data, compresslevel=9)
+    return buffer.getvalue()
 
 
 def envelope_recipient(msg: EmailMessage) -> str:

@@ -42,6 +42,13 @@ DEFAULT_TIMEOUT = 30.0
 ENV_TIMEOUT = "PIKE_REPORTS_SMTP_TIMEOUT"
 DEFAULT_DATA_TIMEOUT = 600.0  # RFC 5321 4.5.3.2.6: a server may take 10 minutes to answer the end of DATA
 ENV_DATA_TIMEOUT = "PIKE_REPORTS_SMTP_DATA_TIMEOUT"
+ENV_ATTACHMENT_MAX_BYTES = "PIKE_REPORTS_ATTACHMENT_MAX_BYTES"
+# 1 MB as attached is about 1.4 MB once base64-encoded: the digest stays a small download on a
+# phone and far below every provider's message limit (10-25 MB), and a zip that size holds a
+# CSV of several MB (tens of thousands of overdue tasks).
+DEFAULT_ATTACHMENT_MAX_BYTES = 1_000_000
+# base64 adds a third: more than this would make a message most providers refuse (25 MB).
+MAX_ATTACHMENT_MAX_BYTES = 18_000_000
 # Strongest first. Only one is tried: smtplib's login() tries every advertised mechanism, so a
 # wrong password would be sent (and counted against the account) up to three times.
 _AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
@@ -205,6 +212,27 @@ def _timeout_from_env(env: Mapping[str, str], name: str = ENV_TIMEOUT, default: 
         value = -1.0
     if not 0 < value < float("inf"):
         raise PikeConfigError(f"{name} must be a positive number of seconds, not {text[:40]!r}")
+    return value
+
+
+def attachment_max_bytes(env: Mapping[str, str] | None = None) -> int:
+    """``PIKE_REPORTS_ATTACHMENT_MAX_BYTES``: the most a digest's attachment may have, in bytes as
+    attached (before base64); default 1,000,000. Over it the CSV is zipped, and a zip still over
+    it is not attached (the digest links the stored CSV). ``0`` never attaches.
+
+    Raises:
+        PikeConfigError: not a whole number from 0 to 18,000,000 (one line naming the variable).
+    """
+    text = ((os.environ if env is None else env).get(ENV_ATTACHMENT_MAX_BYTES) or "").strip()
+    if not text:
+        return DEFAULT_ATTACHMENT_MAX_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_ATTACHMENT_MAX_BYTES:
+        raise PikeConfigError(f"{ENV_ATTACHMENT_MAX_BYTES} must be a whole number of bytes from 0 to "
+                              f"{MAX_ATTACHMENT_MAX_BYTES:,} (the largest digest attachment), not {text[:40]!r}")
     return value
 
 

@@ -91,6 +91,33 @@ def pct_text(value: float) -> str:
     return f"{float(value):.1f}%"
 
 
+def byte_size(n: int) -> str:
+    """``950 bytes``, ``9.9 KB``, ``48 KB``, ``2.1 MB``: decimal units, as mail providers state
+    their limits, rounded down (a size is never overstated into the next unit)."""
+    n = int(n)
+    if n < 1000:
+        return plural(n, "byte", "bytes")
+    if n < 10_000:
+        return f"{n // 100 / 10:.1f} KB"
+    if n < 1_000_000:
+        return f"{n // 1000} KB"
+    return f"{n // 100_000 / 10:.1f} MB"
+
+
+# --- the digest's attachment --------------------------------------------------------------------
+
+
+def full_list_ref(kind: str, csv_name: str, filename: str | None) -> str:
+    """How the digest's "and N more: see ..." lines name the full list, by what is attached:
+    ``overdue.csv``; ``overdue.csv in overdue.csv.zip``; ``overdue.csv (too large to attach: see
+    above)`` when nothing is (the top of the digest links or locates it)."""
+    if kind == "zip" and filename:
+        return f"{csv_name} in {filename}"
+    if kind == "none":
+        return f"{csv_name} (too large to attach: see above)"
+    return csv_name
+
+
 # --- priorities, ages, statuses ----------------------------------------------------------------
 
 
