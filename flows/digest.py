@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -44,6 +43,7 @@ from pike_tasks.mailer import (
     check_smtp,
     resolve_smtp_settings,
     send_message,
+    smtp_connections,
 )
 from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
 from pike_tasks.outputs import json_bytes
@@ -376,30 +376,6 @@ def _outcome_of(state, recipient: str) -> tuple[dict[str, Any], str | None, str 
     except Exception as exc:  # noqa: BLE001 - any failure is this recipient's failure
         reason = f"{type(exc).__name__}: {exc}"
     return {"status": "failed", "reason": reason}, reason, down
-
-
-ENV_SMTP_CONNECTIONS = "PIKE_REPORTS_SMTP_CONNECTIONS"
-DEFAULT_SMTP_CONNECTIONS = 4
-MAX_SMTP_CONNECTIONS = 32
-
-
-def smtp_connections(env: Mapping[str, str] | None = None) -> int:
-    """How many digests are sent at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, 1-32, default 4).
-
-    Raises:
-        PikeConfigError: not a whole number in range (one line naming the variable).
-    """
-    text = ((os.environ if env is None else env).get(ENV_SMTP_CONNECTIONS) or "").strip()
-    if not text:
-        return DEFAULT_SMTP_CONNECTIONS
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_SMTP_CONNECTIONS:
-        raise PikeConfigError(f"{ENV_SMTP_CONNECTIONS} must be a whole number from 1 to {MAX_SMTP_CONNECTIONS} "
-                              f"(SMTP connections at once), not {text[:40]!r}")
-    return value
 
 
 def deliver_digests(

@@ -66,6 +66,9 @@ def check_before_start(args) -> None:
 
         attachment_max_bytes()  # a malformed PIKE_REPORTS_ATTACHMENT_MAX_BYTES: one line, nothing started
     if digest_mode(args) == "send":
+        from pike_tasks.mailer import smtp_connections
+
+        smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
         check_smtp_settings()
     open_store(args.out, setting="--out").check_writable()  # a bad store: one line, before any API call
 

@@ -576,10 +576,13 @@ def _attachment_kind(attachment: Attachment | None) -> tuple[str, str, str | Non
 
 def _attachment_view(attachment: Attachment | None) -> dict[str, str]:
     """What the templates say of the attachment: ``kind`` (csv, zip, none), the attached file's
-    ``name`` (empty for none), the CSV's name and size."""
+    ``name`` (empty for none), the CSV's name and size, and ``why`` none is attached (too large,
+    or attachments turned off with a limit of 0)."""
     kind, csv_name, filename = _attachment_kind(attachment)
+    turned_off = attachment is not None and attachment.limit == 0
     return {"kind": kind, "name": filename or "", "csv_name": csv_name,
-            "size": wording.byte_size(attachment.csv_size) if attachment is not None else ""}
+            "size": wording.byte_size(attachment.csv_size) if attachment is not None else "",
+            "why": "not attached to these emails" if turned_off else "too large to attach to this email, even zipped"}
 
 
 # --- rendering ------------------------------------------------------------------------------

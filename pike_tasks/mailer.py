@@ -470,3 +470,27 @@ def write_eml(msg: EmailMessage, path: str | os.PathLike[str]) -> Path:
     with atomic_writer(path, binary=True) as fh:
         fh.write(msg.as_bytes())
     return path
+
+
+ENV_SMTP_CONNECTIONS = "PIKE_REPORTS_SMTP_CONNECTIONS"
+DEFAULT_SMTP_CONNECTIONS = 4
+MAX_SMTP_CONNECTIONS = 32
+
+
+def smtp_connections(env: Mapping[str, str] | None = None) -> int:
+    """How many digests are sent at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, 1-32, default 4).
+
+    Raises:
+        PikeConfigError: not a whole number in range (one line naming the variable).
+    """
+    text = ((os.environ if env is None else env).get(ENV_SMTP_CONNECTIONS) or "").strip()
+    if not text:
+        return DEFAULT_SMTP_CONNECTIONS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SMTP_CONNECTIONS:
+        raise PikeConfigError(f"{ENV_SMTP_CONNECTIONS} must be a whole number from 1 to {MAX_SMTP_CONNECTIONS} "
+                              f"(SMTP connections at once), not {text[:40]!r}")
+    return value

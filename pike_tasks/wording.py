@@ -109,12 +109,12 @@ def byte_size(n: int) -> str:
 
 def full_list_ref(kind: str, csv_name: str, filename: str | None) -> str:
     """How the digest's "and N more: see ..." lines name the full list, by what is attached:
-    ``overdue.csv``; ``overdue.csv in overdue.csv.zip``; ``overdue.csv (too large to attach: see
+    ``overdue.csv``; ``overdue.csv in overdue.csv.zip``; ``overdue.csv (not attached: see
     above)`` when nothing is (the top of the digest links or locates it)."""
     if kind == "zip" and filename:
         return f"{csv_name} in {filename}"
     if kind == "none":
-        return f"{csv_name} (too large to attach: see above)"
+        return f"{csv_name} (not attached: see above)"
     return csv_name
 
 

@@ -131,7 +131,15 @@ def test_each_kind_of_attachment_is_named_in_both_parts():
     assert re.search(r'<a href="https://reports\.example\.com/overdue/2026-04-09/overdue\.csv"[^>]*>'
                      r"download overdue\.csv</a>", body["text/html"])
     for part in body.values():
-        assert "attached overdue.csv" not in part and "see overdue.csv (too large to attach: see above)" in part
+        assert "attached overdue.csv" not in part and "see overdue.csv (not attached: see above)" in part
+
+
+def test_a_limit_of_zero_says_attachments_are_off_not_that_the_list_is_too_large():
+    message = _message(choose(CSV, 0), csv_url="https://reports.example.com/overdue/2026-04-09/overdue.csv")
+    assert list(message.iter_attachments()) == []
+    for part in _parts(message).values():
+        assert "not attached to these emails" in part
+        assert "too large" not in part and "zipped" not in part
 
 
 def test_without_a_link_the_stored_csv_is_located_in_words_never_a_file_link():
@@ -244,6 +252,25 @@ def test_cli_refuses_a_malformed_limit_in_one_line_exit_2_no_api_call_no_mail(sa
             assert line == ("pike-reports: error: PIKE_REPORTS_ATTACHMENT_MAX_BYTES must be a whole number of bytes "
                             "from 0 to 18,000,000 (the largest digest attachment), not '1MB'")
             assert done.stdout == ""
+    assert server.requests == [] and smtp.messages == []
+
+
+def test_cli_refuses_a_malformed_connection_count_before_prefect_starts(sandbox_factory, tmp_path):
+    server = sandbox_factory({"tasks": []})
+    with RecordingSmtpServer() as smtp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIKE_", "PREFECT_"))}
+        env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PIKE_API_BASE_URL=server.url,
+                   PIKE_API_SECRET=server.secret, PIKE_REPORTS_SMTP_HOST="127.0.0.1",
+                   PIKE_REPORTS_SMTP_PORT=str(smtp.port), PIKE_REPORTS_SMTP_SECURITY="none",
+                   PIKE_REPORTS_EMAIL_FROM="reports@example.com", PIKE_REPORTS_SMTP_CONNECTIONS="many")
+        done = subprocess.run(
+            [sys.executable, "-m", "pike_tasks.cli", "run", "digest", "--teams-config", EXAMPLE_TEAMS,
+             "--out", str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=240,
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("pike-reports: error: PIKE_REPORTS_SMTP_CONNECTIONS must be a whole number")
+    assert not (tmp_path / "prefect-home").exists()  # refused before Prefect started
     assert server.requests == [] and smtp.messages == []
 
 
