@@ -1,6 +1,7 @@
 """`make bench`: the figures of issues 6 and 13, printed as a table and written to results/latest.json.
 
-    python -m benchmarks.run                       # everything (about 15-20 minutes on 2 cores)
+    python -m benchmarks.run                       # everything (about 20-26 minutes on 2 cores)
+    python -m benchmarks.run --figures 7 --runs 1  # only "At scale" (issue 16): about 5-6 minutes
     python -m benchmarks.run --quick               # smaller sizes, one run each: a smoke check
     python -m benchmarks.run --quick --figures 6   # only the rate-limited API, small (about 2 minutes)
     python -m benchmarks.run --figures 1,4         # only some figures
