@@ -109,12 +109,15 @@ class Sandbox:
 
 @contextmanager
 def sandbox_process(*, tasks: int, projects: int, members: int, customers: int, latency_ms: float,
-                    today: str, seed: int = 42, rate: float = 0.0):
+                    today: str, seed: int = 42, rate: float = 0.0, teams: int | None = None):
     """`pike-reports sandbox` in its own process (so the server does not share our GIL);
-    ``rate`` > 0 turns on its token bucket (requests/s per secret, a bucket of one second's worth)."""
+    ``rate`` > 0 turns on its token bucket (requests/s per secret, a bucket of one second's worth);
+    ``teams`` spreads the projects and members over that many teams (default: the 4 demo teams)."""
     cmd = [PYTHON, "-m", "pike_tasks.cli", "sandbox", "--host", "127.0.0.1", "--seed", str(seed),
            "--today", today, "--tasks", str(tasks), "--projects", str(projects), "--members", str(members),
            "--customers", str(customers), "--latency-ms", str(latency_ms), "--rate", str(rate), "--warm"]
+    if teams is not None:
+        cmd += ["--teams", str(teams)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=base_env(), start_new_session=True)
     try:

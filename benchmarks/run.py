@@ -1,6 +1,7 @@
 """`make bench`: the figures of issues 6 and 13, printed as a table and written to results/latest.json.
 
-    python -m benchmarks.run                       # everything (about 15-20 minutes on 2 cores)
+    python -m benchmarks.run                       # everything (about 20-26 minutes on 2 cores)
+    python -m benchmarks.run --figures 7 --runs 1  # only "At scale" (issue 16): about 5-6 minutes
     python -m benchmarks.run --quick               # smaller sizes, one run each: a smoke check
     python -m benchmarks.run --quick --figures 6   # only the rate-limited API, small (about 2 minutes)
     python -m benchmarks.run --figures 1,4         # only some figures
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from benchmarks.harness import PYTHON, base_env, machine_facts, median, prefect_server, sandbox_process, timed, worker
+from benchmarks.scale import figure_at_scale
 from benchmarks.workers import sizes_for
 
 AS_OF = "2026-04-09"
@@ -237,7 +240,7 @@ def figure_rate_limited(opts) -> dict:
 
 
 FIGURES = {1: figure_fetch, 2: figure_flow_vs_plain, 3: figure_fixed_cost, 4: figure_transform_scale, 5: figure_digest,
-           6: figure_rate_limited}
+           6: figure_rate_limited, 7: figure_at_scale}
 
 
 # -- table ---------------------------------------------------------------------------------------
@@ -322,6 +325,13 @@ def table(results: dict) -> str:
                             + (f"; limiter off: {r['limiter_off']['median_s']:.2f} s = {r['limiter_off']['ratio']:.2f}x"
                                if "limiter_off" in r else "") + " | "
                             f"<= 1.25x, 429s <= 5% | {'yes' if r['ok'] else '**no**'} |")
+    if f := figs.get("7"):  # its own table: "At scale" in the README
+        if len(rows) == 2:
+            rows.clear()
+        else:
+            rows.append("")
+        rows += ["At scale (figure 7, issue 16):", "", "| what | measured | target | met |", "|---|---|---|---|"]
+        rows += [f"| at agency size | error: {f['error']} | | n/a |"] if "error" in f else at_scale_rows(f)
     m = results["machine"]
     rows.append("")
     rows.append(f"Medians of {runs} run(s) (500k: at most 2). Machine: {m['nproc']} x {m['cpu_model']}, "
@@ -331,10 +341,77 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def _yes(value: bool) -> str:
+    return "yes" if value else "**no**"
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} s"
+
+
+def _silences(console: dict) -> str:
+    """The two longest silences of a run and the line each came after (``(start)``: before any)."""
+    parts = []
+    for gap in console.get("longest_silences", [])[:2]:
+        task = re.search(r"(?:Task|Flow) run '([^']+?)(?:-[0-9a-f]{3})?' - (.*)", gap["after"])
+        after = "the start" if gap["after"] == "(start)" else (
+            f"`{task.group(1)}` {task.group(2)[:40]}" if task else f"`{gap['after'][-60:]}`")
+        parts.append(f"{gap['seconds']:.1f} s after {after}")
+    return "; ".join(parts) or _seconds(console.get("longest_silence_s"))
+
+
+def at_scale_rows(f: dict) -> list[str]:
+    """The rows of the "At scale" table (figure 7)."""
+    s, fe, c, d, st, pg = f["sizes"], f["fetch"], f["console"], f["digests"], f["store"], f["pages"]
+    mt, db, lg = d["multi_team"], f.get("prefect_db", {}), st["ledger"]
+    where = (f"{s['tasks']:,} tasks, {s['projects']:,} projects, {s['members']:,} members, {s['teams']} teams, "
+             f"{f['managers']} managers")
+    rows = [f"| fetch, {where}, 20 ms | {fe['seconds']:.1f} s, {fe['pages']} pages vs bound {fe['task_pages']} "
+            f"task pages x 20 ms = {fe['bound_s']:.1f} s: **{fe['ratio']:.2f}x** | | |",
+            f"| console while fetching / building digests / sending | progress lines {c['fetch_progress_lines']} / "
+            f"{c['build_progress_lines']} / {c['send_progress_lines']}; longest silence "
+            f"{c['fetch_longest_silence_s']:.1f} s / {c['build_longest_silence_s']:.1f} s / "
+            f"{_seconds(c.get('send_longest_silence_s'))}; whole run: {_silences(c)} "
+            f"| a line every few seconds | {_yes(c['fetch_progress_lines'] > 0 and c['build_progress_lines'] > 0)} |"]
+    page = pg.get("overdue_index", {})
+
+    def render(k: str) -> str:
+        return f", {pg[k]['render_ms'] / 1000:.1f} s in Chromium" if "render_ms" in pg.get(k, {}) else ""
+
+    other = pg.get("overdue_largest_other")
+    other_text = (f"; largest other page ({other['file']}) {other['bytes'] / 1e6:.2f} MB, {other['details']:,} "
+                  f"`<details>`{render('overdue_largest_other')}" if other else "; no other page")
+    rows.append(f"| overdue page ({f['overdue_rows']:,} overdue tasks) | index.html {page.get('bytes', 0) / 1e6:.2f} "
+                f"MB, {page.get('details', 0):,} `<details>`{render('overdue_index')}{other_text}; workload page "
+                f"{pg.get('workload_index', {}).get('bytes', 0) / 1e6:.2f} MB{render('workload_index')} | | |")
+    rows.append(f"| {d['count']} digests: build, send with one recipient {d['slow_delay_s']:.0f} s slow | build "
+                f"{d['build_s']:.1f} s; sent in {d['send_s']:.1f} s (the slow one done at {d['slow_done_s']:.1f} s, "
+                f"the other {d['others']} at {d['others_done_s']:.1f} s; {d['others_answered_while_slow_pending']} "
+                f"answered while it was pending) | others not held up | {_yes(d['others_not_held'])} |")
+    rows.append(f"| copies per recipient; largest HTML part; largest attachment | {d['copies_min']}-{d['copies_max']} "
+                f"({d['received_recipients']} of {d['count']} recipients); {d['largest_html_bytes']:,} B; "
+                f"{d['largest_attachment_bytes']:,} B | exactly 1; < 102,000 B | "
+                f"{_yes(d['exactly_one_each'] and d['html_under_gmail_clip'])} |")
+    rows.append(f"| the {mt['managers']} managers of 5-9 teams: overdue tasks shown / overdue in their teams | "
+                f"min {mt['shown_min']} / {mt['overdue_min']:,}, median {mt['shown_median']:,g} / "
+                f"{mt['overdue_median']:,g}; every new one shown: {mt['every_new_shown']} ({mt['new_not_shown']} not);"
+                f" every urgent one shown: {mt['every_urgent_shown']} ({mt['urgent_not_shown']:,} not) | every new and "
+                f"urgent one | {_yes(mt['every_new_shown'] and mt['every_urgent_shown'])} |")
+    per = st["per_report"]
+    rows.append("| store per report date | " + ", ".join(
+        f"{name} {v['bytes'] / 1e6:.2f} MB ({v['files']} files)" for name, v in per.items())
+        + f"; ledger {lg['files']} files ({lg['max_files_in_one_folder']} in one folder, `{lg['busiest_folder']}`);"
+        f" total {st['total_bytes'] / 1e6:.1f} MB | | |")
+    if db:
+        rows.append(f"| Prefect database (SQLite) added by the run | +{db['growth_bytes'] / 1e6:.1f} MB, "
+                    f"{db['task_runs']} task runs, {db['events']} events, {db['logs']} log lines | | |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of issues 6 and 13 (see docs/benchmarks.md).")
     parser.add_argument("--quick", action="store_true", help="Smaller sizes, one run each (a smoke check).")
-    parser.add_argument("--figures", default="1,2,3,4,5,6", help="Comma-separated figure numbers (default: all).")
+    parser.add_argument("--figures", default="1,2,3,4,5,6,7", help="Comma-separated figure numbers (default: all).")
     parser.add_argument("--runs", type=int, default=None, help="Runs per figure (default 3; --quick: 1).")
     parser.add_argument("--skip-limiter-off", "--skip-default-rate", dest="skip_limiter_off", action="store_true",
                         help="Skip the extra runs with the client's rate limiter off (figures 1 and 2).")

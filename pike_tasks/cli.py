@@ -59,6 +59,9 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--projects", type=int, default=None, help="Number of generated projects.")
     p.add_argument("--members", type=int, default=None, help="Number of generated members.")
     p.add_argument("--customers", type=int, default=None, help="Number of generated customers.")
+    p.add_argument("--teams", type=int, default=None,
+                   help="Number of teams the generated projects and members are spread over "
+                   "(default: the 4 demo teams of teams.example.yaml).")
     p.add_argument("--data", metavar="FILE", help="Serve the records of this JSON file instead.")
     p.add_argument("--secret", default=None, help="Secret to accept (default: sandbox-secret).")
     p.add_argument("--p429", type=float, default=0.0, help="Probability of a 429 with Retry-After.")

@@ -1,40 +1,68 @@
 """A local SMTP server that saves every message it receives as an .eml file.
 
 The demo sends the manager digests here, so a new user sees real emails without a mail
-account. It listens only on 127.0.0.1.
+account. It listens only on 127.0.0.1. A benchmark can make it slow for chosen recipients
+(``slow``: the final reply to their DATA comes that many seconds late, as a slow mail server's
+does) and read when each message arrived (``handler.received``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
 
+@dataclass(frozen=True)
+class Received:
+    """One message: its number, recipients, and when its DATA arrived and was answered (``time.monotonic``)."""
+
+    number: int
+    rcpt_tos: tuple[str, ...]
+    data_at: float
+    answered_at: float
+
+
 class _SaveToFolder:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, slow: Mapping[str, float] | None = None) -> None:
         self.folder = folder
         self.count = 0
+        self.slow = {address.casefold(): seconds for address, seconds in (slow or {}).items()}
+        self.received: list[Received] = []
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        data_at = time.monotonic()
         with self._lock:
             self.count += 1
             number = self.count
         for rcpt in envelope.rcpt_tos:
             safe = re.sub(r"[^A-Za-z0-9@._-]", "_", rcpt)
             (self.folder / f"{number:03d}-{safe}.eml").write_bytes(envelope.original_content or envelope.content)
+        delay = max((self.slow.get(r.casefold(), 0.0) for r in envelope.rcpt_tos), default=0.0)
+        if delay:
+            await asyncio.sleep(delay)  # only this session waits; the others are served meanwhile
+        with self._lock:
+            self.received.append(Received(number, tuple(envelope.rcpt_tos), data_at, time.monotonic()))
         return "250 Message accepted"
 
 
 class LocalSmtpServer:
-    """``with LocalSmtpServer(folder) as smtp:`` -> ``smtp.port``; messages land in ``folder``."""
+    """``with LocalSmtpServer(folder) as smtp:`` -> ``smtp.port``; messages land in ``folder``.
 
-    def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``slow`` maps recipient addresses to seconds the final reply to their message is delayed.
+    """
+
+    def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0,
+                 slow: Mapping[str, float] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.handler = _SaveToFolder(folder)
+        self.handler = _SaveToFolder(folder, slow)
         self.folder = folder
         self.host = host
         self._controller = Controller(self.handler, hostname=host, port=port or _free_port(host))

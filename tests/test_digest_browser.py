@@ -4,7 +4,7 @@ desktop, and the first screen of a phone answers "what needs me today".
 Renders the sample manager's digest (tests/digest_sample.py: new, resolved, due soon, still
 overdue and an inactive holder), builds the message with ``email_message.build_message`` and
 takes its text/html part, then opens it in headless Chromium (the DevTools-over-pipe harness
-of test_pages_browser.py) at 390 px and 1280 px. Screenshots of both widths are written to
+of tests/chromium.py) at 390 px and 1280 px. Screenshots of both widths are written to
 the test's tmp folder; ``PIKE_DIGEST_SCREENSHOTS=docs/screenshots`` writes them there instead
 (``digest-phone.png``, ``digest.png``).
 """
@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import digest_sample  # noqa: E402 - after sys.path.insert (a tests/ helper)
-from test_pages_browser import Chromium, _chromium  # noqa: E402 - after sys.path.insert (a tests/ helper)
+from chromium import Chromium, find_chromium  # noqa: E402 - after sys.path.insert (a tests/ helper)
 
 from pike_tasks.digest import build_digests, render_digest  # noqa: E402 - after sys.path.insert, as the imports above
 from pike_tasks.email_message import build_message  # noqa: E402 - after sys.path.insert, as the imports above
@@ -54,13 +54,7 @@ class Browser(Chromium):
         """Measure ``url`` at ``width`` CSS px and save a full-length screenshot to ``shot``."""
         import json
 
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self.send("Page.enable", session=session)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
-        self.send("Page.navigate", {"url": url}, session=session)
-        self.wait_for("Page.loadEventFired", session)
+        target, session = self.load(url, width)
         result = self.send("Runtime.evaluate", {"expression": MEASURE, "returnByValue": True}, session=session)
         seen = json.loads(result["result"]["value"])
         image = self.send("Page.captureScreenshot", {
@@ -91,7 +85,7 @@ def sample_html_as_sent() -> str:
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory) -> dict[int, dict]:
-    executable = _chromium()
+    executable = find_chromium()
     if executable is None:
         pytest.skip("chromium is not installed: `make browsers` installs it (as root, on Debian)")
     folder = tmp_path_factory.mktemp("digest")

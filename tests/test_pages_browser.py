@@ -3,21 +3,16 @@
 Builds the overdue and workload pages from the sandbox's demo data with the same functions the
 flows' Prefect tasks call (frames -> transforms -> views -> render), opens each in headless
 Chromium at 390 px (a phone) and 1280 px (a laptop) and measures the layout. Chromium is driven
-over ``--remote-debugging-pipe`` (the DevTools protocol on two file descriptors, standard library
-only), so the pages stay script-free: the measurement runs in the browser, not in the page.
+over ``--remote-debugging-pipe`` (tests/chromium.py: the DevTools protocol on two file descriptors,
+standard library only), so the pages stay script-free: the measurement runs in the browser, not in
+the page.
 
 Chromium comes from ``make browsers`` (Debian's package); without it these tests skip and say why.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import select
-import shutil
-import subprocess
-import time
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -28,10 +23,12 @@ from pike_tasks.render import render_overdue_html, render_workload_html
 from pike_tasks.sandbox import DEMO_TEAMS, generate_workspace
 from pike_tasks.teams_config import parse_teams_config
 
+sys.path.insert(0, str(Path(__file__).parent))
+from chromium import Chromium, find_chromium  # noqa: E402 - after sys.path.insert (a tests/ helper)
+
 AS_OF = date(2026, 12, 1)
 WIDTHS = (390, 1280)
 PAGES = ("overdue", "workload")
-TIMEOUT = 30.0
 
 # What the browser reports about a page, as JSON: the page's own width, and every element that is
 # wider than its box while it scrolls sideways (a table in .table-wrap): on a phone that is a
@@ -51,106 +48,6 @@ MEASURE = """JSON.stringify({
     return sorted === first;
   }),
 })"""
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    return None
-
-
-class Chromium:
-    """Headless Chromium spoken to over ``--remote-debugging-pipe``.
-
-    The browser reads NUL-terminated JSON commands on fd 3 and writes answers and events on fd 4.
-    """
-
-    def __init__(self, executable: str, profile: Path) -> None:
-        commands_r, self._commands = os.pipe()
-        self._answers, answers_w = os.pipe()
-
-        def onto_3_and_4() -> None:
-            # Through fresh descriptors: a pipe end may already be 3 or 4, and dup2 onto itself
-            # would keep its close-on-exec flag.
-            read_end, write_end = os.dup(commands_r), os.dup(answers_w)
-            os.dup2(read_end, 3)
-            os.dup2(write_end, 4)
-
-        self.process = subprocess.Popen(
-            [executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check",
-             f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            close_fds=False, preexec_fn=onto_3_and_4,  # noqa: PLW1509 (nothing threaded runs in the child)
-        )
-        os.close(commands_r)
-        os.close(answers_w)
-        self._buffer = b""
-        self._next_id = 0
-        self._events: list[dict] = []
-
-    def _message(self, deadline: float) -> dict:
-        while b"\0" not in self._buffer:
-            ready, _, _ = select.select([self._answers], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise TimeoutError("Chromium did not answer in time")
-            chunk = os.read(self._answers, 1 << 20)
-            if not chunk:
-                raise RuntimeError(f"Chromium exited (code {self.process.poll()})")
-            self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._commands, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            answer = self._message(deadline)
-            if answer.get("id") == self._next_id:
-                if "error" in answer:
-                    raise RuntimeError(f"{method}: {answer['error']}")
-                return answer["result"]
-            self._events.append(answer)
-
-    def wait_for(self, event: str, session: str) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            for i, seen in enumerate(self._events):
-                if seen.get("method") == event and seen.get("sessionId") == session:
-                    del self._events[i]
-                    return
-            self._events.append(self._message(deadline))
-
-    def measure(self, url: str, width: int) -> dict:
-        """Open ``url`` in a new tab ``width`` CSS pixels wide and run :data:`MEASURE` in it."""
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self.send("Page.enable", session=session)
-        # mobile=False: the window is exactly `width` wide, so a page wider than that shows up as
-        # scrollWidth > innerWidth instead of being zoomed out to fit, as a phone browser may do.
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
-        self.send("Page.navigate", {"url": url}, session=session)
-        self.wait_for("Page.loadEventFired", session)
-        result = self.send("Runtime.evaluate", {"expression": MEASURE, "returnByValue": True}, session=session)
-        self.send("Target.closeTarget", {"targetId": target})
-        return json.loads(result["result"]["value"])
-
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
-            self.send("Browser.close")
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._commands)
-        os.close(self._answers)
 
 
 @pytest.fixture(scope="module")
@@ -177,12 +74,12 @@ def demo_pages(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def measured(demo_pages, tmp_path_factory) -> dict[tuple[str, int], dict]:
     """Every page at every width, measured in one browser (about 3 s in all)."""
-    executable = _chromium()
+    executable = find_chromium()
     if executable is None:
         pytest.skip("chromium is not installed: `make browsers` installs it (as root, on Debian)")
     browser = Chromium(executable, tmp_path_factory.mktemp("chromium-profile"))
     try:
-        return {(page, width): browser.measure(demo_pages[page].as_uri(), width)
+        return {(page, width): browser.measure(demo_pages[page].as_uri(), width, MEASURE)
                 for page in PAGES for width in WIDTHS}
     finally:
         browser.close()

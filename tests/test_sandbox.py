@@ -20,7 +20,14 @@ import pytest
 import requests
 import yaml
 
-from pike_tasks.sandbox import DEMO_TEAMS, FaultConfig, ScriptedResponse, generate_workspace, load_data_file
+from pike_tasks.sandbox import (
+    DEMO_TEAMS,
+    FaultConfig,
+    ScriptedResponse,
+    generate_workspace,
+    load_data_file,
+    workspace_teams,
+)
 from pike_tasks.sandbox.data import UNKNOWN_TEAM_ID
 
 REPO = Path(__file__).resolve().parents[1]
@@ -378,6 +385,20 @@ def test_generation_is_deterministic_for_a_seed_and_today():
     assert [t["title"] for t in shifted["tasks"]] == [t["title"] for t in generate_workspace(7, day)["tasks"]]
 
 
+def test_generation_spreads_work_over_as_many_teams_as_asked():
+    day = datetime.date(2026, 4, 9)
+    assert workspace_teams() == DEMO_TEAMS
+    assert generate_workspace(7, day, teams=4) == generate_workspace(7, day)  # the default is the 4 demo teams
+    teams = workspace_teams(65)
+    assert len(teams) == 65 and list(teams)[:4] == list(DEMO_TEAMS) and workspace_teams(65) == teams
+    assert len({t["name"] for t in teams.values()}) == 65
+    data = generate_workspace(7, day, tasks=2000, projects=130, members=140, customers=20, teams=65)
+    assert {p["teamId"] for p in data["projects"]} - {None} == set(teams)
+    assert {t for m in data["members"] for t in m["teamIds"]} <= set(teams)
+    with pytest.raises(ValueError, match="at least 1"):
+        workspace_teams(0)
+
+
 def test_generation_honours_sizes_and_keeps_ids_unique():
     data = generate_workspace(tasks=1000, projects=60, members=50, customers=40)
     assert {k: len(v) for k, v in data.items()} == {"tasks": 1000, "projects": 60, "members": 50, "customers": 40}
@@ -478,7 +499,8 @@ def test_cli_prints_exports_serves_and_stops_cleanly_on_sigterm(web):
         proc.stderr.close()
 
 
-@pytest.mark.parametrize("argv", [["--today", "09/04/2026"], ["--p429", "1.5"], ["--data", "/no/such/file.json"]])
+@pytest.mark.parametrize("argv", [["--today", "09/04/2026"], ["--p429", "1.5"], ["--data", "/no/such/file.json"],
+                                  ["--teams", "0"]])
 def test_cli_rejects_bad_flags_with_one_line_and_exit_2(argv, capsys):
     from pike_tasks.cli import build_parser
     from pike_tasks.sandbox.cli import run_sandbox_command

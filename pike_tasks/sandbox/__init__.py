@@ -1,6 +1,6 @@
 """A local Pike Open API server with demo data and fault injection (see ``server.py``)."""
 
-from pike_tasks.sandbox.data import DEMO_TEAMS, generate_workspace
+from pike_tasks.sandbox.data import DEMO_TEAMS, generate_workspace, workspace_teams
 from pike_tasks.sandbox.server import (
     FaultConfig,
     RequestRecord,
@@ -19,4 +19,5 @@ __all__ = [
     "generate_workspace",
     "load_data_file",
     "start_sandbox",
+    "workspace_teams",
 ]

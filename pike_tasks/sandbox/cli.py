@@ -11,7 +11,7 @@ import threading
 
 from pike_tasks.sandbox.server import ALL_SCOPES, DEFAULT_SECRET, FaultConfig, load_data_file, start_sandbox
 
-_SIZE_FLAGS = ("tasks", "projects", "members", "customers")
+_SIZE_FLAGS = ("tasks", "projects", "members", "customers", "teams")
 
 
 def _faults(args: argparse.Namespace) -> FaultConfig:
@@ -42,6 +42,8 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
         today = datetime.date.fromisoformat(args.today) if args.today else None
     except ValueError:
         return _error(f"--today must be a date like 2026-04-09, not {args.today!r}")
+    if args.teams is not None and args.teams < 1:
+        return _error("--teams must be at least 1")
     for flag in ("p429", "p5xx", "pdrop"):
         if not 0 <= getattr(args, flag) <= 1:
             return _error(f"--{flag} must be a probability between 0 and 1")

@@ -30,6 +30,30 @@ DEMO_TEAMS: dict[str, dict] = {
 # A team id no teams config knows about: reports must still show such tasks.
 UNKNOWN_TEAM_ID = "0badc0de-0000-4000-8000-00000000f00d"
 
+_TEAM_NAMESPACE = uuid.UUID("6d2f1c7e-3b8a-4c51-9e0d-7a4b2c1f9e35")
+_TEAM_WORDS = ["Atlas", "Beacon", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper",
+               "Kestrel", "Lumen", "Maple", "Nimbus", "Onyx", "Pioneer", "Quartz", "Raven", "Summit", "Tundra"]
+
+
+def workspace_teams(teams: int | None = None) -> dict[str, dict]:
+    """The teams a generated workspace spreads its projects and members over, as in ``DEMO_TEAMS``.
+
+    ``None`` (the default): the four ``DEMO_TEAMS``. A count: the first demo teams (the awkward
+    cases name Delivery and Data), then teams with ids derived from their number (not from the
+    seed, so the other records are drawn as before), named ``Atlas 05`` and so on, each with
+    one made-up manager address (a teams config of one's own can replace them).
+    """
+    if teams is None:
+        return dict(DEMO_TEAMS)
+    if teams < 1:
+        raise ValueError(f"teams must be at least 1, not {teams}")
+    out = dict(list(DEMO_TEAMS.items())[:teams])
+    for i in range(len(out), teams):
+        tid = str(uuid.uuid5(_TEAM_NAMESPACE, f"team-{i}"))
+        out[tid] = {"name": f"{_TEAM_WORDS[i % len(_TEAM_WORDS)]} {i + 1:02d}",
+                    "managers": [f"team{i + 1:02d}.lead@example.com"]}
+    return out
+
 _MANAGERS = [
     ("Maya Okafor", "delivery.lead@example.com", [DELIVERY], "admin"),
     ("Jonas Berg", "platform.lead@example.com", [PLATFORM, DATA], "admin"),
@@ -124,9 +148,10 @@ def _timestamp(day: datetime.date, rng: random.Random) -> str:
 class _Builder:
     """Holds the rng, today and the records built so far while generating one workspace."""
 
-    def __init__(self, seed: int, today: datetime.date) -> None:
+    def __init__(self, seed: int, today: datetime.date, teams: int | None = None) -> None:
         self.rng = random.Random(seed)
         self.today = today
+        self.team_ids = list(workspace_teams(teams))
         self.customers: list[dict] = []
         self.projects: list[dict] = []
         self.members: list[dict] = []
@@ -173,7 +198,7 @@ class _Builder:
         return phases
 
     def build_projects(self, count: int) -> None:
-        teams = list(DEMO_TEAMS)
+        teams = self.team_ids
         statuses = list(_PROJECT_STATUSES)
         for i in range(count):
             customer = self.customers[i % len(self.customers)] if self.customers else None
@@ -221,7 +246,7 @@ class _Builder:
     def build_members(self, count: int) -> None:
         fixed: list[tuple[str | None, str, str, list[str], str]] = [(n, e, "active", t, r) for n, e, t, r in _MANAGERS]
         fixed += [(n, e, s, t, "member") for n, e, s, t in _SPECIAL_MEMBERS]
-        teams = list(DEMO_TEAMS)
+        teams = self.team_ids
         for i in range(max(0, count - len(fixed))):
             first, last = _FIRST[i % len(_FIRST)], _LAST[(i * 7 + i // len(_FIRST)) % len(_LAST)]
             email = f"{first}.{last}{i // 100 or ''}".lower().translate(_ASCII) + "@example.com"
@@ -374,6 +399,7 @@ def generate_workspace(
     projects: int = 40,
     members: int = 30,
     customers: int = 15,
+    teams: int | None = None,
 ) -> dict[str, list[dict]]:
     """Generate a demo workspace.
 
@@ -383,12 +409,14 @@ def generate_workspace(
         tasks, projects, members, customers: Exact record counts. The awkward cases live in
             the first customers, projects and members and are spread through the tasks, so
             small sizes keep as many of them as fit.
+        teams: How many teams projects and members are spread over (``workspace_teams``);
+            None: the four ``DEMO_TEAMS``, the same records as before this option existed.
 
     Returns:
         ``{"projects": [...], "tasks": [...], "customers": [...], "members": [...]}`` of
         API-shaped records (projects include ``phases``, as in the retrieve example).
     """
-    builder = _Builder(seed, today or datetime.date.today())
+    builder = _Builder(seed, today or datetime.date.today(), teams)
     builder.build_customers(customers)
     builder.build_projects(projects)
     builder.build_members(members)
