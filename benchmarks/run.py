@@ -394,9 +394,9 @@ def at_scale_rows(f: dict) -> list[str]:
                 f"{_yes(d['exactly_one_each'] and d['html_under_gmail_clip'])} |")
     rows.append(f"| the {mt['managers']} managers of 5-9 teams: overdue tasks shown / overdue in their teams | "
                 f"min {mt['shown_min']} / {mt['overdue_min']:,}, median {mt['shown_median']:,g} / "
-                f"{mt['overdue_median']:,g}; every new one shown: {mt['every_new_shown']} ({mt['new_not_shown']} not);"
-                f" every urgent one shown: {mt['every_urgent_shown']} ({mt['urgent_not_shown']:,} not) | every new and "
-                f"urgent one | {_yes(mt['every_new_shown'] and mt['every_urgent_shown'])} |")
+                f"{mt['overdue_median']:,g}; new not shown: {mt['new_not_shown']:,}, urgent not shown: "
+                f"{mt['urgent_not_shown']:,} (more than fit the HTML budget) | new first, then urgent: nothing else "
+                f"shown while one is hidden | {_yes(mt.get('new_and_urgent_first') and mt.get('new_first'))} |")
     per = st["per_report"]
     rows.append("| store per report date | " + ", ".join(
         f"{name} {v['bytes'] / 1e6:.2f} MB ({v['files']} files)" for name, v in per.items())
