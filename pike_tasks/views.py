@@ -37,8 +37,9 @@ from pike_tasks.wording import age_bucket as _age_bucket
 from pike_tasks.wording import plural as _plural
 
 # Rows on a team's own overdue page; the rest are counted ("and N more") and are in overdue.csv.
-# Without a cap a 500k-task workspace made a 152 MB page (benchmarks, figure 4).
-MAX_TASKS_PER_TEAM = 1000
+# Without a cap a 500k-task workspace made a 152 MB page (benchmarks, figure 4). 500 rows are
+# about 0.6 MB and took Chromium 0.6-1.1 s on a loaded 2-core machine; 1,000 took 1-2.9 s.
+MAX_TASKS_PER_TEAM = 500
 # Task rows index.html shows over all teams: a workspace with at most this many overdue tasks sees
 # every one on the index; a bigger one sees each team's most urgent few and links to its page.
 # At 65 teams x 250 overdue tasks the index was 14.8 MB and took Chromium 14 s with every row.
@@ -440,6 +441,8 @@ def _overdue_team(record: Mapping[str, Any], anchor: str, tasks: list[dict[str, 
         # rows beyond this page: on the team's page (index.html), or only in overdue.csv (team page)
         "more": fmt_int(count - len(tasks)) if count > len(tasks) else "",
         "shown_label": f"the {fmt_int(len(tasks))} most urgent of {fmt_int(count)}" if count > len(tasks) else "",
+        # index.html: the team's page shows rows this one does not
+        "page_has_more": len(tasks) < on_team_page,
         "see_all": (f"See all {_plural(count, 'overdue task', 'overdue tasks')} of {team}"
                     if on_team_page == count else
                     f"See the {fmt_int(on_team_page)} most urgent of {fmt_int(count)} overdue tasks of {team}"),

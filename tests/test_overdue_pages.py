@@ -157,10 +157,13 @@ def test_the_hostile_team_name_is_escaped_in_its_page_title_and_links(agency):
 
 def test_a_team_past_the_team_page_cap_points_to_overdue_csv(tmp_path):
     n = views.MAX_TASKS_PER_TEAM + 7
-    store, ref, _ = build_in(str(tmp_path), agency_tasks(AS_OF, teams=1, rows_per_team=n))
-    page = store.read(ref, f"{wording.team_anchor(team_id(0))}.html").decode("utf-8")
+    store, ref, _ = build_in(str(tmp_path), agency_tasks(AS_OF, teams=2, rows_per_team=n))
+    page = store.read(ref, f"{wording.team_anchor(team_id(1))}.html").decode("utf-8")
     assert len(body_rows(page)) == views.MAX_TASKS_PER_TEAM
     assert 'the full list is in <a href="overdue.csv">overdue.csv</a>' in page and "and 7 more overdue tasks" in page
+    # 2 x 507 rows are over the budget: index.html shows 400 of each and links to the team pages
     index = store.read(ref, "index.html").decode("utf-8")
-    assert f"See the 1,000 most urgent of {n:,} overdue tasks of" in index
     assert len(body_rows(index)) == views.INDEX_ROW_BUDGET
+    assert f"Showing the 400 most urgent of {n}." in index
+    assert (f'<a href="{wording.team_anchor(team_id(1))}.html">See the {views.MAX_TASKS_PER_TEAM:,} most urgent '
+            f"of {n:,} overdue tasks of Team 01 Delivery</a>") in index

@@ -442,10 +442,11 @@ def test_overdue_pages_cap_rows_and_say_how_many_more():
                              "low": 0, "none": 0, "oldest_days": 8, "age_1_7": 0, "age_8_30": n, "age_31_plus": 0}])
     common = {"as_of": date(2026, 4, 9), "generated_at": "now", "filters": {}, "app_url_template": None,
               "source": "sandbox"}
-    # index.html: the budget's worth of rows, then a link to the team's page
+    # index.html: within the row budget, so the rows the team page would show, the rest in overdue.csv
     html = render.render_overdue_html(views.overdue_view(rows, summary, **common))
-    assert f"Task {INDEX_ROW_BUDGET - 1}<" in html and f"Task {INDEX_ROW_BUDGET}<" not in html
-    assert f'<a href="team-T1.html">See the 1,000 most urgent of {n:,} overdue tasks of Delivery</a>' in html
+    assert n < INDEX_ROW_BUDGET
+    assert f"Task {MAX_TASKS_PER_TEAM - 1}<" in html and f"Task {MAX_TASKS_PER_TEAM}<" not in html
+    assert "and 7 more overdue tasks in Delivery" in html and "Showing the" not in html
     # the team's page: up to MAX_TASKS_PER_TEAM rows, the rest counted and in overdue.csv
     pages = views.overdue_team_views(rows, summary, **common)
     assert list(pages) == ["team-T1.html"]
