@@ -11,6 +11,7 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -348,10 +349,11 @@ def build_overdue_report(
 ) -> ReportResult:
     """Report 1 and the change view (Report 4), published whole as overdue/<as_of>/.
 
-    Files: overdue.csv, due_soon.csv, changes.csv, index.html, summary.json.
+    Files: overdue.csv, due_soon.csv, changes.csv, index.html, summary.json, and one page per
+    team with overdue tasks (``team-<id>.html``, ``no-team.html``) that index.html links to.
     """
     from pike_tasks import changes, csv_output, transforms, views
-    from pike_tasks.render import render_overdue_html
+    from pike_tasks.render import render_overdue_html, render_overdue_team_html
 
     scope = Scope.of(team_ids)
     wanted = team_ids or None
@@ -365,24 +367,30 @@ def build_overdue_report(
     filters = scope.filters()
     totals = views.overdue_totals(rows, summary)
     trend = changes.history(baseline.history, as_of=as_of, overdue_tasks=totals["overdue_tasks"])
-    view = views.overdue_view(
-        rows, summary, as_of=as_of, generated_at=_generated_at(), filters=filters,
-        app_url_template=config.app_url_template, source=source,
-        change=views.ChangeInputs(baseline.as_of, changed, counts, trend, due_soon, undated),
-    )
+    ref = FolderRef("overdue", as_of, scope)
+    page: dict[str, Any] = {
+        "as_of": as_of, "generated_at": _generated_at(), "filters": filters,
+        "app_url_template": config.app_url_template, "source": source,
+        "change": views.ChangeInputs(baseline.as_of, changed, counts, trend, due_soon, undated),
+        # links between the folder's pages: relative, or presigned where the store signs links
+        "link": functools.partial(store.page_link, ref),
+    }
+    view = views.overdue_view(rows, summary, **page)
+    team_pages = {name: render_overdue_team_html(team_view).encode("utf-8")
+                  for name, team_view in views.overdue_team_views(rows, summary, **page).items()}
     report = _summary("overdue", as_of, filters, totals, resolved.data_quality)
     report.update({
         "baseline_as_of": baseline.as_of.isoformat() if baseline.as_of else None,
         "new": counts["new"], "resolved": counts["resolved"], "changes_by_team": counts["teams"],
         "history": trend, "open_without_due_date": undated, "due_soon_tasks": int(len(due_soon)),
     })
-    ref = FolderRef("overdue", as_of, scope)
     files = {
         "overdue.csv": csv_output.csv_bytes(rows, csv_output.OVERDUE_COLUMNS),
         "due_soon.csv": csv_output.csv_bytes(due_soon, csv_output.DUE_SOON_COLUMNS),
         "changes.csv": csv_output.csv_bytes(changed, csv_output.CHANGES_COLUMNS),
         "index.html": render_overdue_html(view).encode("utf-8"),
         "summary.json": json_bytes(report),
+        **team_pages,
     }
     folder, names, link = _publish(store, ref, files)
     get_run_logger().info(

@@ -125,3 +125,8 @@ def render_overdue_html(view: dict[str, Any]) -> str:
 def render_workload_html(view: dict[str, Any]) -> str:
     """The standalone workload report page from :func:`pike_tasks.views.workload_view`."""
     return _render("workload.html.j2", view)
+
+
+def render_overdue_team_html(view: dict[str, Any]) -> str:
+    """One team's overdue page from :func:`pike_tasks.views.overdue_team_views`."""
+    return _render("overdue_team.html.j2", view)

@@ -283,6 +283,18 @@ class ReportStore:
             url += "#" + quote(anchor)
         return url
 
+    def page_link(self, ref: FolderRef, name: str, anchor: str | None = None) -> str:
+        """The href from one page of ``ref``'s folder to its file ``name`` (e.g. a team page).
+
+        Relative (``name#anchor``): it works from disk, behind ``PIKE_REPORTS_PUBLIC_URL`` and in
+        any copy of the folder. Except where links are presigned: each object then needs its own
+        signature (a relative link from a presigned page is refused), so it is that object's
+        presigned URL. Signing needs no object to exist, so links can be made before publishing.
+        """
+        _check_name(name)
+        signed = None if public_base_url() else self._signed_url(ref.key + "/" + name)
+        return (signed or quote(name)) + ("#" + quote(anchor) if anchor else "")
+
     def _signed_url(self, path: str) -> str | None:
         return None
 

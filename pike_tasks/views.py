@@ -11,7 +11,7 @@ Also the headline totals (:func:`overdue_totals`, :func:`workload_totals`), whic
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
@@ -31,13 +31,51 @@ from pike_tasks.wording import (  # noqa: F401 (long_date, short_date, share_pct
     share_pct,
     short_date,
     team_anchors,
+    team_page_names,
 )
 from pike_tasks.wording import age_bucket as _age_bucket
 from pike_tasks.wording import plural as _plural
 
-# Rows shown per team on the overdue page; the rest are counted ("and N more") and are in overdue.csv.
-# Without a cap a 500k-task workspace made a 152 MB page (benchmarks, figure 4).
-MAX_TASKS_PER_TEAM = 250
+# Rows on a team's own overdue page; the rest are counted ("and N more") and are in overdue.csv.
+# Without a cap a 500k-task workspace made a 152 MB page (benchmarks, figure 4). 500 rows are
+# about 0.6 MB and took Chromium 0.6-1.1 s on a loaded 2-core machine; 1,000 took 1-2.9 s.
+MAX_TASKS_PER_TEAM = 500
+# Task rows index.html shows over all teams: a workspace with at most this many overdue tasks sees
+# every one on the index; a bigger one sees each team's most urgent few and links to its page.
+# At 65 teams x 250 overdue tasks the index was 14.8 MB and took Chromium 14 s with every row.
+INDEX_ROW_BUDGET = 800
+MIN_INDEX_ROWS_PER_TEAM = 3  # however many teams there are, each shows its most urgent few
+
+
+# (file name, anchor or None) -> the href to that file of the report folder (ReportStore.page_link).
+PageLink = Callable[[str, str | None], str]
+
+
+def relative_link(name: str, anchor: str | None = None) -> str:
+    """The default :data:`PageLink`: ``name#anchor``, relative to the page."""
+    return name + ("#" + anchor if anchor else "")
+
+
+def index_rows_per_team(counts: Iterable[int], *, budget: int | None = None, minimum: int | None = None) -> int | None:
+    """K, the most rows of one team that index.html shows; None when every row fits.
+
+    All rows fit when their total is within ``budget`` (:data:`INDEX_ROW_BUDGET`). Otherwise K is
+    the largest number with ``sum(min(count, K)) <= budget`` (small teams leave their share to the
+    big ones), at least ``minimum`` (:data:`MIN_INDEX_ROWS_PER_TEAM`).
+    """
+    budget = INDEX_ROW_BUDGET if budget is None else budget
+    minimum = MIN_INDEX_ROWS_PER_TEAM if minimum is None else minimum
+    counts = [c for c in counts if c > 0]
+    if sum(counts) <= budget:
+        return None
+    low, high = minimum, max(counts)  # sum(min(c, high)) > budget, so the answer is below high
+    while high - low > 1:
+        mid = (low + high) // 2
+        if sum(min(c, mid) for c in counts) <= budget:
+            low = mid
+        else:
+            high = mid
+    return low
 _SUMMARY_AGE_COLUMNS = {"1-7": "age_1_7", "8-30": "age_8_30", "31+": "age_31_plus"}
 _FILTER_LABELS = {"teams": "Teams", "projects": "Projects", "customers": "Customers"}
 # A segment narrower than this share of the chart width shows its number only in the legend/tooltip.
@@ -111,8 +149,13 @@ def overdue_view(
     app_url_template: str | None,
     source: str,
     change: ChangeInputs | None = None,
+    link: PageLink = relative_link,
 ) -> dict[str, Any]:
-    """Everything ``overdue.html.j2`` shows, pre-formatted.
+    """Everything ``overdue.html.j2`` (index.html) shows, pre-formatted.
+
+    Each team's section shows all its rows when the whole report fits :data:`INDEX_ROW_BUDGET`,
+    else its first K (:func:`index_rows_per_team`) and a link to the team's own page
+    (:func:`overdue_team_views`).
 
     Args:
         rows: overdue rows in report order (transforms.overdue_tasks).
@@ -124,24 +167,18 @@ def overdue_view(
         source: where the data came from (``sandbox`` or the API host), for the footer.
         change: what changed since the baseline, what is due soon and what has no due date
             (REPORTS.md Report 4 and Report 1); None shows none of it.
+        link: the href of another file of the report folder (the team pages, overdue.csv);
+            relative by default, presigned URLs where the store signs links.
     """
     totals = overdue_totals(rows, summary)
     team_labels = {_text(r["team_id"]): _text(r["team"]) for r in _records(summary)}
-    tasks_by_team: dict[str, list[dict[str, Any]]] = {}
-    shown = rows.groupby("team_id", sort=False).head(MAX_TASKS_PER_TEAM) if len(rows) else rows
-    for record in _records(shown):
-        tasks_by_team.setdefault(_text(record["team_id"]), []).append(_overdue_task(record, app_url_template, as_of))
-
+    k = index_rows_per_team(_int(r["count"]) for r in _records(summary))
+    limit = MAX_TASKS_PER_TEAM if k is None else min(k, MAX_TASKS_PER_TEAM)
+    teams = _team_sections(rows, summary, limit=limit, app_url_template=app_url_template, as_of=as_of,
+                           change=change, link=link)
     max_count = max((_int(r["count"]) for r in _records(summary)), default=0)
-    anchors = team_anchors(_text(r["team_id"]) for r in _records(summary))
-    teams, chart_rows = [], []
-    per_team_changes = _changes_per_team(change)
-    for record in _records(summary):
-        anchor = anchors[_text(record["team_id"])]
-        team = _overdue_team(record, anchor, tasks_by_team.get(_text(record["team_id"]), []))
-        team["changes"] = per_team_changes.get(_text(record["team_id"]), "")
-        teams.append(team)
-        chart_rows.append(_overdue_chart_row(record, anchor, max_count))
+    chart_rows = [_overdue_chart_row(record, team["anchor"], max_count)
+                  for record, team in zip(_records(summary), teams, strict=True)]
 
     oldest = totals["oldest_days"]
     return {
@@ -173,8 +210,68 @@ def overdue_view(
             "scale_max": fmt_int(max_count),
         },
         "teams": teams,
+        "index_rows_per_team": k,
         **change_sections(change, as_of, app_url_template),
     }
+
+
+def overdue_team_views(
+    rows: pd.DataFrame,
+    summary: pd.DataFrame,
+    *,
+    as_of: date,
+    generated_at: str,
+    filters: Mapping[str, Any],
+    app_url_template: str | None,
+    source: str,
+    change: ChangeInputs | None = None,
+    link: PageLink = relative_link,
+) -> dict[str, dict[str, Any]]:
+    """Each team's own page (``overdue_team.html.j2``): file name -> view, one per team of ``summary``.
+
+    The team's section as index.html has it, with up to :data:`MAX_TASKS_PER_TEAM` rows (the rest
+    are counted and are in overdue.csv), and a link back to the team's section of index.html.
+    File names are :func:`pike_tasks.wording.team_page_names`, the links
+    ``team["page_url"]`` of :func:`overdue_view`. Arguments as for :func:`overdue_view`.
+    """
+    team_labels = {_text(r["team_id"]): _text(r["team"]) for r in _records(summary)}
+    pages: dict[str, dict[str, Any]] = {}
+    for team in _team_sections(rows, summary, limit=MAX_TASKS_PER_TEAM, app_url_template=app_url_template,
+                               as_of=as_of, change=change, link=link):
+        pages[team["page_name"]] = {
+            **_page_header(
+                title=f"Overdue tasks of {team['team']}", as_of=as_of, generated_at=generated_at,
+                source=source, filters=filters, labels={"teams": team_labels},
+            ),
+            "team": team,
+            "index_url": link("index.html", team["anchor"]),
+            "csv_url": link("overdue.csv", None),
+        }
+    return pages
+
+
+def _team_sections(
+    rows: pd.DataFrame, summary: pd.DataFrame, *, limit: int, app_url_template: str | None, as_of: date,
+    change: ChangeInputs | None, link: PageLink,
+) -> list[dict[str, Any]]:
+    """One team section per row of ``summary`` (report order), each with its first ``limit`` rows."""
+    tasks_by_team: dict[str, list[dict[str, Any]]] = {}
+    shown = rows.groupby("team_id", sort=False).head(limit) if len(rows) else rows
+    for record in _records(shown):
+        tasks_by_team.setdefault(_text(record["team_id"]), []).append(_overdue_task(record, app_url_template, as_of))
+    summaries = _records(summary)
+    anchors = team_anchors(_text(r["team_id"]) for r in summaries)
+    names = team_page_names(anchors)
+    per_team_changes = _changes_per_team(change)
+    teams = []
+    for record in summaries:
+        tid = _text(record["team_id"])
+        team = _overdue_team(record, anchors[tid], tasks_by_team.get(tid, []))
+        team["changes"] = per_team_changes.get(tid, "")
+        team["page_name"] = names[tid]
+        team["page_url"] = link(names[tid], None)
+        teams.append(team)
+    return teams
 
 
 @dataclass(frozen=True)
@@ -322,6 +419,8 @@ def _overdue_task(record: Mapping[str, Any], app_url_template: str | None, as_of
 
 def _overdue_team(record: Mapping[str, Any], anchor: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
     count = _int(record["count"])
+    on_team_page = min(count, MAX_TASKS_PER_TEAM)
+    team = _text(record["team"])
     priorities = [
         {"key": key, "label": label, "count": fmt_int(_int(record[key]))}
         for key, label in PRIORITIES
@@ -339,7 +438,14 @@ def _overdue_team(record: Mapping[str, Any], anchor: str, tasks: list[dict[str, 
             for bucket, label, css in AGE_BUCKETS
         ],
         "tasks": tasks,
+        # rows beyond this page: on the team's page (index.html), or only in overdue.csv (team page)
         "more": fmt_int(count - len(tasks)) if count > len(tasks) else "",
+        "shown_label": f"the {fmt_int(len(tasks))} most urgent of {fmt_int(count)}" if count > len(tasks) else "",
+        # index.html: the team's page shows rows this one does not
+        "page_has_more": len(tasks) < on_team_page,
+        "see_all": (f"See all {_plural(count, 'overdue task', 'overdue tasks')} of {team}"
+                    if on_team_page == count else
+                    f"See the {fmt_int(on_team_page)} most urgent of {fmt_int(count)} overdue tasks of {team}"),
     }
 
 

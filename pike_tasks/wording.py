@@ -12,7 +12,7 @@ keyed by the same values, and never restates them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -231,6 +231,25 @@ def team_anchors(team_ids_in_page_order: Iterable[str]) -> dict[str, str]:
         anchors[tid] = anchor
         used.add(anchor)
     return anchors
+
+
+def team_page_names(anchors: Mapping[str, str]) -> dict[str, str]:
+    """The file of each team's own overdue page: ``<anchor>.html`` (``team-<id>.html``,
+    ``no-team.html``), a flat name in the report folder. Kept unique where the file system
+    ignores case (two anchors that differ only in case get ``-2``, ``-3``...).
+
+    Args:
+        anchors: team id -> anchor (:func:`team_anchors`), in page order.
+    """
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for tid, anchor in anchors.items():
+        name, n = anchor, 2
+        while name.casefold() in used:
+            name, n = f"{anchor}-{n}", n + 1
+        used.add(name.casefold())
+        names[tid] = name + ".html"
+    return names
 
 
 # --- dates --------------------------------------------------------------------------------------

@@ -22,6 +22,14 @@ from typing import Any
 TIMEOUT = 30.0
 
 
+# Reading a box's size forces the layout the load event may not have waited for.
+LAID_OUT = """JSON.stringify({
+  height: document.documentElement.getBoundingClientRect().height,
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+})"""
+
+
 def find_chromium() -> str | None:
     """The Chromium executable on PATH, or None (``make browsers`` installs Debian's package)."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -130,6 +138,16 @@ class Chromium:
         ms = (time.perf_counter() - started) * 1000
         self.send("Target.closeTarget", {"targetId": target})
         return ms
+
+    def render(self, url: str, width: int = 1280) -> dict:
+        """:meth:`render_ms` as ``{"ms": ...}`` with the laid-out page's ``height``, ``scrollWidth``
+        and ``innerWidth`` (a page that scrolls sideways shows as scrollWidth > innerWidth)."""
+        started = time.perf_counter()
+        target, session = self.load(url, width)
+        facts = json.loads(self.evaluate(LAID_OUT, session))  # reading a box's size forces the layout
+        ms = (time.perf_counter() - started) * 1000
+        self.send("Target.closeTarget", {"targetId": target})
+        return {"ms": round(ms), **facts}
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError, TimeoutError, OSError):

@@ -33,6 +33,21 @@ def test_demo_writes_both_reports_and_mails_every_manager_once(tmp_path):
     for report in ("overdue", "workload"):
         page = out / report / day / "index.html"
         assert page.is_file() and "<script" not in page.read_text(encoding="utf-8").lower()
+    # the overdue report's pages link each other (index.html -> one page per team -> back): every
+    # link between them names a file of the folder, and every team page is linked from index.html
+    folder = out / "overdue" / day
+    pages = sorted(folder.glob("*.html"))
+    team_pages = {p.name for p in pages if p.name != "index.html"}
+    assert team_pages and all(re.fullmatch(r"(team-[A-Za-z0-9_-]+|no-team)\.html", n) for n in team_pages)
+    linked: set[str] = set()
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script" not in text.lower()
+        local = {h.split("#")[0] for h in re.findall(r'href="([^"]*)"', text) if not re.match(r"[a-z]+:|#", h)}
+        assert all((folder / name).is_file() for name in local), local
+        if page.name == "index.html":
+            linked = local
+    assert team_pages <= linked
     mails = sorted((out / "inbox" / day).glob("*.eml"))
     messages = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default) for m in mails]
     recipients = [m["To"] for m in messages]

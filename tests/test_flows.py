@@ -64,8 +64,12 @@ def test_outputs_escape_hostile_text_and_never_hold_the_secret(prefect_harness, 
     folders = run_all_reports(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
     html = (Path(folders["overdue"]) / "index.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "<script" not in html.lower()
-    assert "onerror" not in html.lower()
+    pages = sorted(Path(folders["overdue"]).glob("*.html"))
+    assert len(pages) > 1  # index.html and one page per team
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script" not in text.lower()
+        assert "onerror" not in text.lower()
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert api_env.secret not in path.read_text(encoding="utf-8")

@@ -7,6 +7,10 @@ over ``--remote-debugging-pipe`` (tests/chromium.py: the DevTools protocol on tw
 standard library only), so the pages stay script-free: the measurement runs in the browser, not in
 the page.
 
+At agency size (65 teams, 260 overdue tasks each) the overdue pages must also render quickly:
+index.html and a team page load and lay out in under 2 s at both widths (the single page of old
+was 14.8 MB and took 14 s).
+
 Chromium comes from ``make browsers`` (Debian's package); without it these tests skip and say why.
 """
 
@@ -17,9 +21,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from agency_frames import agency_frames
 
 from pike_tasks import frames, transforms, views
-from pike_tasks.render import render_overdue_html, render_workload_html
+from pike_tasks.render import render_overdue_html, render_overdue_team_html, render_workload_html
 from pike_tasks.sandbox import DEMO_TEAMS, generate_workspace
 from pike_tasks.teams_config import parse_teams_config
 
@@ -29,6 +34,7 @@ from chromium import Chromium, find_chromium  # noqa: E402 - after sys.path.inse
 AS_OF = date(2026, 12, 1)
 WIDTHS = (390, 1280)
 PAGES = ("overdue", "workload")
+RENDER_LIMIT_MS = 2000  # issue 16: measured 0.3-0.8 s for the agency index on a loaded 2-core machine
 
 # What the browser reports about a page, as JSON: the page's own width, and every element that is
 # wider than its box while it scrolls sideways (a table in .table-wrap): on a phone that is a
@@ -108,3 +114,51 @@ def test_on_a_phone_workload_cards_show_the_sort_column_first(measured):
     # people are ordered by open assignments, customers by billable tasks: on a phone that
     # number is the first one in each card, so the order of the list explains itself
     assert measured[("workload", 390)]["sortColumnFirst"] == [True, True]
+
+
+# --- the overdue pages at agency size render quickly ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def agency_pages(tmp_path_factory) -> dict[str, Path]:
+    """index.html and the first team's page at 65 teams x 260 overdue tasks, as the report builds them,
+    and a team page at its cap (MAX_TASKS_PER_TEAM rows)."""
+    rows, summary = agency_frames(AS_OF)
+    common = {"as_of": AS_OF, "generated_at": "2026-12-01 07:00 UTC", "filters": {}, "source": "sandbox",
+              "app_url_template": "https://app.example.com/tasks/{id}"}
+    folder = tmp_path_factory.mktemp("agency")
+    index = folder / "index.html"
+    index.write_text(render_overdue_html(views.overdue_view(rows, summary, **common)), encoding="utf-8")
+    name, view = next(iter(views.overdue_team_views(rows, summary, **common).items()))
+    (folder / name).write_text(render_overdue_team_html(view), encoding="utf-8")
+    # the biggest team page there is: a team past the cap
+    rows, summary = agency_frames(AS_OF, teams=1, rows_per_team=views.MAX_TASKS_PER_TEAM + 20)
+    _, view = next(iter(views.overdue_team_views(rows, summary, **common).items()))
+    biggest = folder / "biggest-team.html"
+    biggest.write_text(render_overdue_team_html(view), encoding="utf-8")
+    return {"index": index, "team": folder / name, "biggest-team": biggest}
+
+
+@pytest.fixture(scope="module")
+def render_times(agency_pages, demo_pages, tmp_path_factory) -> dict[tuple[str, int], dict]:
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("chromium is not installed: `make browsers` installs it (as root, on Debian)")
+    browser = Chromium(executable, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        browser.render_ms(demo_pages["overdue"].as_uri(), 1280)  # the browser's own start-up is not the page's
+        # the better of two loads: on a busy CI machine one load can wait for a core, not for the page
+        return {(page, width): min((browser.render(agency_pages[page].as_uri(), width) for _ in range(2)),
+                                   key=lambda seen: seen["ms"])
+                for page in agency_pages for width in WIDTHS}
+    finally:
+        browser.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", ["index", "team", "biggest-team"])
+def test_agency_overdue_pages_render_in_under_2_s(render_times, page, width):
+    seen = render_times[(page, width)]
+    print(f"{page} at {width} px: {seen['ms']} ms")
+    assert seen["ms"] < RENDER_LIMIT_MS, seen
+    assert seen["scrollWidth"] <= seen["innerWidth"] == width, seen

@@ -284,6 +284,13 @@ def test_every_overdue_text_field_is_escaped(evil):
     escaped = str(Markup.escape(evil))
     assert escaped in html  # the text is shown, escaped
     assert html.count(escaped) >= 5
+    pages = views.overdue_team_views(rows, summary, as_of=AS_OF, generated_at="now", filters={"teams": [evil]},
+                                     app_url_template=URL, source="sandbox")
+    assert list(pages) == ["team-team-d.html", "no-team.html"]
+    for view in pages.values():
+        page = render.render_overdue_team_html(view)
+        assert_inert(page)
+        assert f"<title>Overdue tasks of {escaped} · " in page and page.count(escaped) >= 5
 
 
 @pytest.mark.parametrize("evil", HOSTILE)
@@ -420,8 +427,8 @@ def test_render_and_views_import_neither_prefect_nor_requests():
         assert "import requests" not in source
 
 
-def test_overdue_page_caps_rows_per_team_and_says_how_many_more():
-    from pike_tasks.views import MAX_TASKS_PER_TEAM
+def test_overdue_pages_cap_rows_and_say_how_many_more():
+    from pike_tasks.views import INDEX_ROW_BUDGET, MAX_TASKS_PER_TEAM
 
     n = MAX_TASKS_PER_TEAM + 7
     rows = pd.DataFrame({
@@ -433,12 +440,43 @@ def test_overdue_page_caps_rows_per_team_and_says_how_many_more():
     })
     summary = pd.DataFrame([{"team_id": "T1", "team": "Delivery", "count": n, "urgent": 0, "high": n, "medium": 0,
                              "low": 0, "none": 0, "oldest_days": 8, "age_1_7": 0, "age_8_30": n, "age_31_plus": 0}])
-    view = views.overdue_view(rows, summary, as_of=date(2026, 4, 9), generated_at="now", filters={},
-                        app_url_template=None, source="sandbox")
-    html = render.render_overdue_html(view)
-    assert f"Task {MAX_TASKS_PER_TEAM - 1}<" in html
-    assert f"Task {MAX_TASKS_PER_TEAM}<" not in html
-    assert "and 7 more overdue tasks in Delivery" in html
+    common = {"as_of": date(2026, 4, 9), "generated_at": "now", "filters": {}, "app_url_template": None,
+              "source": "sandbox"}
+    # index.html: within the row budget, so the rows the team page would show, the rest in overdue.csv
+    html = render.render_overdue_html(views.overdue_view(rows, summary, **common))
+    assert n < INDEX_ROW_BUDGET
+    assert f"Task {MAX_TASKS_PER_TEAM - 1}<" in html and f"Task {MAX_TASKS_PER_TEAM}<" not in html
+    assert "and 7 more overdue tasks in Delivery" in html and "Showing the" not in html
+    # the team's page: up to MAX_TASKS_PER_TEAM rows, the rest counted and in overdue.csv
+    pages = views.overdue_team_views(rows, summary, **common)
+    assert list(pages) == ["team-T1.html"]
+    page = render.render_overdue_team_html(pages["team-T1.html"])
+    assert f"Task {MAX_TASKS_PER_TEAM - 1}<" in page and f"Task {MAX_TASKS_PER_TEAM}<" not in page
+    assert "and 7 more overdue tasks in Delivery" in page and '<a href="index.html#team-T1">' in page
+
+
+def test_team_page_links_come_from_the_link_function():
+    rows, summary = overdue_frames()
+
+    def signed(name, anchor):
+        return f"https://store.example.com/{name}?sig=1" + (f"#{anchor}" if anchor else "")
+
+    common = {"as_of": AS_OF, "generated_at": "now", "filters": {}, "app_url_template": None, "source": "sandbox",
+              "link": signed}
+    html = render_overdue_html(views.overdue_view(rows, summary, **common))
+    assert 'href="https://store.example.com/team-team-d.html?sig=1"' in html
+    assert 'href="https://store.example.com/no-team.html?sig=1"' in html
+    assert 'href="#team-team-d"' in html  # the chart still jumps within the page
+    page = render.render_overdue_team_html(views.overdue_team_views(rows, summary, **common)["no-team.html"])
+    assert 'href="https://store.example.com/index.html?sig=1#no-team"' in page
+
+
+def test_team_page_names_stay_unique_where_case_is_ignored():
+    from pike_tasks.wording import team_anchors, team_page_names
+
+    anchors = team_anchors(["Ab", "ab", "a/b", ""])
+    assert team_page_names(anchors) == {"Ab": "team-Ab.html", "ab": "team-ab-2.html", "a/b": "team-a-b.html",
+                                        "": "no-team.html"}
 
 
 # --- the change view on the overdue page (REPORTS.md Report 4, due soon, not counted) -----------

@@ -348,3 +348,34 @@ def test_presigned_link_fetches_with_a_plain_get(moto, bucket, aws_env):
     assert "X-Amz-Expires=43200" in store.link(ref, "overdue.csv")
     aws_env.setenv("PIKE_REPORTS_PUBLIC_URL", "https://reports.example.com/pike/")
     assert store.link(ref) == "https://reports.example.com/pike/overdue/2026-04-09/index.html"
+
+
+def test_team_pages_open_from_a_presigned_index(moto, bucket, aws_env):
+    """Each object needs its own signature: the links between the overdue report's pages are presigned."""
+    import re
+    from html import unescape
+
+    import pandas as pd
+    from agency_frames import agency_tasks
+    from prefect.logging import disable_run_logger
+
+    from pike_tasks.prefect_tasks import Resolved, build_overdue_report
+    from pike_tasks.teams_config import parse_teams_config
+
+    store = open_store(f"s3://{bucket}/pike")
+    resolved = Resolved(tasks=agency_tasks(AS_OF, teams=3, rows_per_team=4), members=pd.DataFrame(), data_quality={})
+    with disable_run_logger():
+        result = build_overdue_report.fn(resolved, as_of=AS_OF, config=parse_teams_config(None), store=store)
+
+    def get(url: str) -> str:
+        with urllib.request.urlopen(url.split("#")[0], timeout=10) as resp:
+            assert resp.status == 200
+            return resp.read().decode("utf-8")
+
+    index = get(result.link)
+    team_links = [unescape(h) for h in re.findall(r'href="([^"]*)"', index) if "/team-" in h and "#" not in h]
+    assert len(set(team_links)) == 3 and all("X-Amz-Signature=" in h for h in team_links)
+    team_page = get(team_links[0])
+    assert "Overdue tasks of" in team_page
+    back = [unescape(h) for h in re.findall(r'href="([^"]*)"', team_page) if "/index.html?" in h]
+    assert back and "#team-" in back[0] and get(back[0]) == index

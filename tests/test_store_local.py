@@ -171,6 +171,19 @@ def test_public_url_maps_the_store_to_links(tmp_path, monkeypatch):
         store.link(ref)
 
 
+def test_page_links_between_a_folders_files_are_relative_without_signing(tmp_path, monkeypatch):
+    store = open_store(str(tmp_path))
+    ref = FolderRef("overdue", DAY)
+    monkeypatch.delenv("PIKE_REPORTS_PUBLIC_URL", raising=False)
+    assert store.page_link(ref, "team-a b.html") == "team-a%20b.html"  # opened from disk
+    assert store.page_link(ref, "index.html", "team-1") == "index.html#team-1"
+    monkeypatch.setenv("PIKE_REPORTS_PUBLIC_URL", "https://reports.example.com/pike/")
+    assert store.page_link(ref, "index.html", "team-1") == "index.html#team-1"  # works in any copy too
+    for bad in ("../index.html", "a/b.html", ".complete", ""):
+        with pytest.raises(ValueError):
+            store.page_link(ref, bad)
+
+
 # --- retention (PIKE_REPORTS_KEEP_DAYS) --------------------------------------------------------
 
 def _weekly(store, report: str, weeks: int, scope: Scope = Scope()) -> list[date]:

@@ -1,0 +1,68 @@
+"""A workspace at agency size (60+ teams, hundreds of overdue tasks each), as resolved frames.
+
+The sandbox generator knows only the four demo teams; the overdue pages depend on the resolved
+tasks, not on how they were fetched, so the tests of the pages at scale start from a frame shaped
+like ``transforms.resolve_tasks`` output (``transforms.RESOLVED_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from pike_tasks import transforms
+
+AGENCY_TEAMS = 65
+AGENCY_ROWS_PER_TEAM = 260  # above the old 250-row cap of the page
+HOSTILE_TEAM = '<script>alert("team")</script>'
+
+_DESCRIPTIONS = [None, None, "Plain text notes, no markup.", "<p>Enable SAML and test IdP metadata.</p>",
+                 "<p>See the <a href=\"https://example.com/spec\">spec</a> and <strong>confirm</strong> scope.</p>",
+                 "<ul><li>Collect logs</li><li>Reproduce</li><li>Fix</li></ul>",
+                 "<p>Blocked on customer feedback.</p><p>Follow up on <em>Friday</em>.</p>"]
+_PRIORITIES = ["urgent", "high", "medium", "low", None]
+_STATUSES = ["toDo", "inProgress", "inReview", "backlog"]
+
+
+def team_id(i: int) -> str:
+    return f"0b6f{i:04d}-7c1e-4d2a-9f00-{i:012d}"
+
+
+def team_label(i: int) -> str:
+    return HOSTILE_TEAM if i == 0 else f"Team {i:02d} Delivery"
+
+
+def agency_tasks(
+    as_of: date, *, teams: int = AGENCY_TEAMS, rows_per_team: int = AGENCY_ROWS_PER_TEAM,
+) -> pd.DataFrame:
+    """Resolved tasks: ``rows_per_team`` overdue tasks in each of ``teams`` teams, plus one due
+    soon and one without a due date per team. Team 0 is named :data:`HOSTILE_TEAM`; five tasks
+    in seven have a description (as in the sandbox data)."""
+    records = []
+    for t in range(teams):
+        for k in range(rows_per_team + 2):
+            rank = min(k * len(_PRIORITIES) // rows_per_team, len(_PRIORITIES) - 1)
+            due = as_of - timedelta(days=1 + (k * 7) % 90) if k < rows_per_team else (
+                as_of + timedelta(days=2) if k == rows_per_team else None)
+            records.append({
+                "task_id": f"task-{t:03d}-{k:04d}",
+                "title": f"Task {k} of team {t}: migrate the reporting pipeline for the regional offices",
+                "description": _DESCRIPTIONS[k % len(_DESCRIPTIONS)],
+                "status": _STATUSES[k % len(_STATUSES)], "priority": _PRIORITIES[rank], "priority_rank": rank,
+                "is_open": True, "due_date": due,
+                "project_id": f"p{t}-{k % 4}", "project": f"2026-{t:04d} · Acme rollout phase {k % 4}",
+                "team_id": team_id(t), "team": team_label(t),
+                "customer_id": f"c{t % 17}", "customer": f"Customer {t % 17} Holdings",
+                "assignee_ids": ["m1", "m2"] if k % 3 else [],
+                "assignees": ["Jane Doe", "alex@example.com"] if k % 3 else ["Unassigned"],
+                "assignees_text": "Jane Doe; alex@example.com" if k % 3 else "Unassigned",
+                "billable_status": "billable",
+            })
+    return pd.DataFrame.from_records(records, columns=list(transforms.RESOLVED_COLUMNS))
+
+
+def agency_frames(as_of: date, **sizes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(rows, summary)`` of :func:`agency_tasks`, as the overdue report computes them."""
+    rows = transforms.overdue_tasks(agency_tasks(as_of, **sizes), as_of)
+    return rows, transforms.overdue_team_summary(rows)
