@@ -395,6 +395,7 @@ def digest_view(
     limits: Limits | None = None,
     attachment: Attachment | None = None,
     csv_url: str | None = None,
+    team_pages: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The template context of one digest: strings, ints, lists and dicts; rows already cut.
 
@@ -411,6 +412,9 @@ def digest_view(
             the CSV as it is.
         csv_url: the stored overdue.csv, linked (http(s)) or located in words when nothing
             is attached.
+        team_pages: team id -> the http(s) link of that team's own overdue page (every one of
+            its overdue tasks, where the overview shows the most urgent few); a team without
+            one links its section of ``report_url``.
     """
     limits = limits or Limits(rest_per_team=digest.max_rows_per_team)
     if max_rows_per_team is not None:
@@ -429,6 +433,9 @@ def digest_view(
     new_ids = set(new_rows["task_id"].map(_text))
 
     def team_url(team_id: str) -> str | None:
+        page = (team_pages or {}).get(team_id)
+        if page and _links(page)[0]:  # only an http(s) link: a path is not a link
+            return page
         anchor = digest.page_anchors.get(team_id)
         return f"{link}#{anchor}" if link and anchor else link
 
@@ -607,13 +614,14 @@ def render_digest(
     limits: Limits | None = None,
     attachment: Attachment | None = None,
     csv_url: str | None = None,
+    team_pages: Mapping[str, str] | None = None,
 ) -> RenderedDigest:
     """Render the HTML (CSS inlined) and text parts, cutting rows until the HTML part fits
     ``budget_bytes`` (Gmail clips messages over ~102 KB): the rest of the overdue list goes
     first (the most urgent across the teams stay), new overdue tasks last.
 
-    ``attachment`` and ``csv_url``: see :func:`digest_view` (the words about the attachment
-    follow what ``attachment`` says is attached)."""
+    ``attachment``, ``csv_url`` and ``team_pages``: see :func:`digest_view` (the words about
+    the attachment follow what ``attachment`` says is attached)."""
     import css_inline
 
     from pike_tasks.render import make_environment
@@ -626,7 +634,7 @@ def render_digest(
     while True:
         view = digest_view(digest, report_url=report_url, app_url_template=app_url_template,
                            generated_at=generated_at, preview_for=preview_for, limits=current,
-                           attachment=attachment, csv_url=csv_url)
+                           attachment=attachment, csv_url=csv_url, team_pages=team_pages)
         html = inliner.inline(html_template.render(**view))
         smaller = current.shrunk()
         if len(html.encode("utf-8")) <= budget_bytes or smaller is None:

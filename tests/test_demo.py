@@ -69,3 +69,6 @@ def test_demo_writes_both_reports_and_mails_every_manager_once(tmp_path):
         links = re.findall(r'href="http://127\.0\.0\.1:\d+/([^"#]+)', html)
         assert f"overdue/{day}/index.html" in links
         assert all((out / link).is_file() for link in links)
+        # each of the manager's teams with overdue tasks links its own page (every task), not a
+        # section of the overview that shows only the most urgent few at agency size
+        assert any(re.fullmatch(rf"overdue/{day}/team-[^/]+\.html", link) for link in links), links
