@@ -6,7 +6,7 @@ from typing import Literal, cast
 
 from prefect import flow
 
-from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from flows.digest import deliver_digests, overdue_csv_location, smtp_settings_for
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
@@ -24,7 +24,7 @@ from pike_tasks.prefect_tasks import (
 def run_all_reports(
     as_of: AsOfParam = None,
     team_ids: list[str] | None = None,
-    output_dir: str = "out",
+    output_dir: OutputDirParam = None,
     teams_config: TeamsConfigParam = None,
     digests: Literal["off", "dry-run", "send"] = "off",
     force_digests: bool = False,
@@ -34,7 +34,7 @@ def run_all_reports(
     Args:
         as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
         team_ids: Only these Pike team ids; empty means every team.
-        output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/overdue/2026-04-09); relative paths are relative to the worker's checkout.
+        output_dir: Report store: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); one subfolder per report and date (e.g. overdue/2026-04-09); empty means the worker's PIKE_REPORTS_STORE.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
         digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
         force_digests: With digests=send: send again even if already sent for this as_of.

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic.json_schema import SkipJsonSchema
 
-from pike_tasks.errors import PikeError
-from pike_tasks.store import ReportStore, keep_days_setting, open_store
+from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, keep_days_setting, open_store
 from pike_tasks.teams_config import TeamsConfig, load_teams_config
 
 # Flow parameter type for the teams config: a path to YAML/JSON, inline JSON, or a mapping.
@@ -21,6 +26,22 @@ TeamsConfigParam = str | dict[str, Any] | None
 # "None"'); with a plain `format: date` string it draws a date picker, and leaving it empty
 # leaves as_of out of the run's parameters (the UI drops a null or cleared string field).
 AsOfParam = date | SkipJsonSchema[None]
+
+# Flow parameter type for output_dir: the report store, or None for PIKE_REPORTS_STORE. A plain
+# text field in the UI form (SkipJsonSchema, as for as_of); left empty, the run uses the store the
+# worker names in PIKE_REPORTS_STORE.
+OutputDirParam = str | SkipJsonSchema[None]
+
+# Outside a deployment (a flow called directly, `make demo`, tests) with neither output_dir nor
+# PIKE_REPORTS_STORE: ./out, as `pike-reports run --out` defaults to.
+LOCAL_DEFAULT_STORE = "out"
+
+_NEEDS_SHARED_STORE = "a deployment run needs a report store that every worker reaches"
+_WHAT_TO_SET = (f"set {ENV_REPORTS_STORE} in the worker's environment (the work pool's job variables env) or the "
+                "output_dir parameter to a URL such as s3://bucket/prefix or a folder every worker shares (an absolute "
+                "path); see docs/deployments.md")
+
+logger = logging.getLogger(__name__)
 
 
 def run_name(report: str) -> Callable[[], str]:
@@ -52,12 +73,84 @@ def settings_for(as_of: date | None, teams_config: TeamsConfigParam) -> tuple[da
     return (as_of or config.default_as_of()), config
 
 
-def open_report_store(output_dir: str) -> ReportStore:
-    """The report store named by ``output_dir``, checked writable before any API call (one line if not).
+@dataclass(frozen=True)
+class StoreChoice:
+    """Where a run's report store is, and which setting named it (for one-line errors)."""
+
+    location: str
+    setting: str  # "output_dir", "PIKE_REPORTS_STORE", or "the default" (./out outside a deployment)
+    worker_local: bool = False  # an absolute local folder in a deployment: it must be a shared mount
+
+
+def choose_store(output_dir: str | None, *, in_deployment: bool,
+                 env: Mapping[str, str] | None = None) -> StoreChoice:
+    """The report store of a run: ``output_dir`` if given, else ``PIKE_REPORTS_STORE``, else ./out.
+
+    In a deployment (a run a worker started) the store must be one that every worker and reader
+    reaches, because the reports, the next run's baseline and the once-only email ledger live in
+    it: a URL (s3://, gs://, az://, ...) or an absolute folder (a shared mount; ``worker_local``
+    is set so the run can say it must be shared). A relative folder (each worker's checkout
+    would get its own ledger, and two workers could email the same manager), ``memory://`` (one
+    process only), or no store at all is refused. Outside a deployment nothing changes: a
+    relative folder is fine, and with no setting the store is ./out.
+
+    Raises:
+        PikeConfigError: in a deployment, one line saying what to set.
+    """
+    environ = os.environ if env is None else env
+    if output_dir is not None and output_dir.strip():
+        location, setting = output_dir.strip(), "output_dir"
+    elif (environ.get(ENV_REPORTS_STORE) or "").strip():
+        location, setting = environ[ENV_REPORTS_STORE].strip(), ENV_REPORTS_STORE
+    elif in_deployment:
+        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, and none is set: {_WHAT_TO_SET}")
+    else:
+        return StoreChoice(LOCAL_DEFAULT_STORE, "the default")
+    if not in_deployment:
+        return StoreChoice(location, setting)
+    scheme = location.split("://", 1)[0].lower() if "://" in location else ""
+    if scheme == "memory":
+        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {location[:120]!r} is an in-memory store "
+                              f"that only this run's process sees: {_WHAT_TO_SET}")
+    if scheme not in ("", "file"):
+        return StoreChoice(location, setting)
+    path = urlsplit(location).path if scheme == "file" else location
+    if not Path(path).expanduser().is_absolute():
+        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {location[:120]!r} is a folder relative to "
+                              "this worker (each worker would keep its own reports and once-only email record): "
+                              f"{_WHAT_TO_SET}")
+    return StoreChoice(location, setting, worker_local=True)
+
+
+def in_deployment_run() -> bool:
+    """Whether the current flow run was started from a deployment (by a worker)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    flow_run = context.flow_run if context is not None else None
+    return flow_run is not None and flow_run.deployment_id is not None
+
+
+def open_report_store(output_dir: str | None) -> ReportStore:
+    """The run's report store (``choose_store``), checked writable before any API call (one line if not).
 
     ``PIKE_REPORTS_KEEP_DAYS`` is checked here too, so a bad value fails before any API call.
     """
     keep_days_setting()
-    store = open_store(output_dir, setting="output_dir")
+    choice = choose_store(output_dir, in_deployment=in_deployment_run())
+    store = open_store(choice.location, setting="output_dir" if choice.setting == "the default" else choice.setting)
     store.check_writable()
+    if choice.worker_local:
+        _run_logger().warning(
+            "report store %s is a folder on this machine: every worker must see the same folder (a shared "
+            "mount), or reports and the once-only email record split between workers", store.location)
     return store
+
+
+def _run_logger() -> logging.Logger | logging.LoggerAdapter:
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a run context: the module's logger
+        return logger

@@ -30,7 +30,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
-from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.email_message import build_message, choose_attachment
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.mailer import (
@@ -483,7 +483,7 @@ def send_manager_digests(
     as_of: AsOfParam = None,
     teams_config: TeamsConfigParam = None,
     team_ids: list[str] | None = None,
-    output_dir: str = "out",
+    output_dir: OutputDirParam = None,
     dry_run: bool = False,
     force: bool = False,
     preview_to: str | None = None,
@@ -499,7 +499,7 @@ def send_manager_digests(
         as_of: Digest date; empty means today in the configured timezone.
         teams_config: Path to a teams YAML, inline JSON, or empty to use the pike-teams-config block saved by pike-reports setup.
         team_ids: Only digest these Pike team ids; empty means every team in the config.
-        output_dir: Folder whose digest/YYYY-MM-DD subfolder gets the per-digest CSVs, .eml files (dry run) and summary.json.
+        output_dir: Report store that also holds the once-only email record: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); its digest/YYYY-MM-DD subfolder gets the .eml files (dry run) and summary.json; empty means the worker's PIKE_REPORTS_STORE.
         dry_run: Write .eml files instead of sending; nothing is recorded as sent.
         force: Send again even if this as-of date's digest was already sent.
         preview_to: Send every digest to this one address only, marked [Preview]; not recorded as sent.

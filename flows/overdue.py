@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_overdue_report,
@@ -19,7 +19,7 @@ from pike_tasks.prefect_tasks import (
 def report_overdue_tasks(
     as_of: AsOfParam = None,
     team_ids: list[str] | None = None,
-    output_dir: str = "out",
+    output_dir: OutputDirParam = None,
     teams_config: TeamsConfigParam = None,
 ) -> dict:
     """Overdue tasks by team: open tasks whose due date is before the as-of date.
@@ -30,7 +30,7 @@ def report_overdue_tasks(
     Args:
         as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
         team_ids: Only these Pike team ids; empty means every team.
-        output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/overdue/2026-04-09); relative paths are relative to the worker's checkout.
+        output_dir: Report store: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); one subfolder per report and date (e.g. overdue/2026-04-09); empty means the worker's PIKE_REPORTS_STORE.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
     """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
     as_of, config = settings_for(as_of, teams_config)

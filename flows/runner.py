@@ -26,7 +26,7 @@ from pike_tasks import settings as api_settings
 from pike_tasks import supervise
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
-from pike_tasks.store import open_store
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, open_store
 from pike_tasks.teams_config import load_teams_config
 
 
@@ -70,7 +70,16 @@ def check_before_start(args) -> None:
 
         smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
         check_smtp_settings()
-    open_store(args.out, setting="--out").check_writable()  # a bad store: one line, before any API call
+    open_cli_store(args).check_writable()  # a bad store: one line, before any API call
+
+
+def open_cli_store(args) -> ReportStore:
+    """The store of ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out (errors name which)."""
+    if args.out is not None:
+        return open_store(args.out, setting="--out")
+    if _env(ENV_REPORTS_STORE):
+        return open_store(_env(ENV_REPORTS_STORE) or "", setting=ENV_REPORTS_STORE)
+    return open_store("out", setting="--out")
 
 
 def check_smtp_settings() -> None:
@@ -208,7 +217,7 @@ def _build(args, as_of: date | None, teams_source: str | None) -> int:
     try:
         if sandbox is None:
             _require_api_settings()  # no secret or a bad URL: one line, before the flow starts
-        store = open_store(args.out, setting="--out")
+        store = open_cli_store(args)
         out = store.location  # an absolute folder, or the store URL
         try:
             state = _run_flow(args, as_of, teams_source, out)

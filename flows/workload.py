@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import AsOfParam, TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.prefect_tasks import (
     api_source_label,
     build_workload_report,
@@ -21,7 +21,7 @@ def report_billable_workload(
     team_ids: list[str] | None = None,
     project_ids: list[str] | None = None,
     customer_ids: list[str] | None = None,
-    output_dir: str = "out",
+    output_dir: OutputDirParam = None,
     teams_config: TeamsConfigParam = None,
 ) -> dict:
     """Billable workload: open assignments per member (billable share, overdue, flags) and per customer.
@@ -34,7 +34,7 @@ def report_billable_workload(
         team_ids: Only tasks of these Pike team ids; empty means every team.
         project_ids: Only tasks of these Pike project ids; empty means every project.
         customer_ids: Only tasks of these Pike customer ids; empty means every customer.
-        output_dir: Folder the reports are written to, one subfolder per report and date (e.g. out/workload/2026-04-09); relative paths are relative to the worker's checkout.
+        output_dir: Report store: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); one subfolder per report and date (e.g. workload/2026-04-09); empty means the worker's PIKE_REPORTS_STORE.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
     """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
     as_of, config = settings_for(as_of, teams_config)

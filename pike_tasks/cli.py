@@ -88,8 +88,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sandbox", action="store_true",
                    help="Read the built-in sandbox's demo data instead of a Pike workspace (wins over PIKE_API_*).")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="Report date (default: today in the configured timezone).")
-    p.add_argument("--out", metavar="DIR|URL", default="out",
-                   help="Report store: a folder (default: ./out) or a URL such as s3://bucket/prefix.")
+    p.add_argument("--out", metavar="DIR|URL",
+                   help="Report store: a folder or a URL such as s3://bucket/prefix "
+                   "(default: PIKE_REPORTS_STORE if set, else ./out).")
     p.add_argument("--teams-config", metavar="FILE", help="Teams config YAML/JSON (names, managers, timezone).")
     p.add_argument("--team", action="append", default=[], metavar="ID", help="Only this team id. Repeatable.")
     p.add_argument("--project", action="append", default=[], metavar="ID",

@@ -58,6 +58,9 @@ from urllib.parse import quote, urlsplit
 from pike_tasks.errors import PikeError
 
 MARKER = ".complete"
+# The store a run uses when neither output_dir nor --out names one; what a deployment's worker sets
+# (flows.common.choose_store: in a deployment it must be a URL or an absolute, shared folder).
+ENV_REPORTS_STORE = "PIKE_REPORTS_STORE"
 ENV_PUBLIC_URL = "PIKE_REPORTS_PUBLIC_URL"
 ENV_LINK_DAYS = "PIKE_REPORTS_LINK_DAYS"
 DEFAULT_LINK_DAYS = 7  # the SigV4 maximum for presigned URLs

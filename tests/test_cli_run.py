@@ -63,6 +63,28 @@ def test_missing_secret(monkeypatch, capsys):
     assert "PIKE_API_SECRET" in error and "--sandbox" in error
 
 
+def test_the_store_is_out_then_pike_reports_store_then_dot_out(monkeypatch, tmp_path):
+    from argparse import Namespace
+
+    from flows.runner import open_cli_store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PIKE_REPORTS_STORE", raising=False)
+    assert open_cli_store(Namespace(out=None)).location == str(tmp_path / "out")
+    monkeypatch.setenv("PIKE_REPORTS_STORE", str(tmp_path / "shared"))
+    store = open_cli_store(Namespace(out=None))
+    assert (store.location, store.setting) == (str(tmp_path / "shared"), "PIKE_REPORTS_STORE")
+    store = open_cli_store(Namespace(out="mine"))
+    assert (store.location, store.setting) == (str(tmp_path / "mine"), "--out")
+
+
+def test_a_bad_pike_reports_store_is_named_in_one_line(api_env, monkeypatch, capsys):
+    monkeypatch.setenv("PIKE_REPORTS_STORE", "ftp://example.com/reports")
+    assert main(["run", "overdue"]) == 2
+    error = _one_line_error(capsys)
+    assert "PIKE_REPORTS_STORE 'ftp://example.com/reports': unknown store scheme 'ftp'" in error
+
+
 def test_unknown_report_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["run", "everything"])

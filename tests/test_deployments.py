@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -86,6 +86,8 @@ def test_prefect_yaml_deployments_schedules_and_pool():
         assert f"def {func}(" in (REPO / path).read_text(encoding="utf-8")
         # teams config left empty: the pike-teams-config block
         assert deployment["parameters"]["teams_config"] is None
+        # no worker-local default such as `out`: the store is PIKE_REPORTS_STORE on the worker
+        assert deployment["parameters"].get("output_dir") is None
         assert set(deployment["parameters"]) <= FLOWS[deployment["entrypoint"]] | {"smtp_block", "dry_run"}
     [pull] = spec["pull"]
     assert pull == {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PIKE_REPORTS_DIR }}"}}
@@ -441,9 +443,10 @@ def _create_failure_automation(server: PrefectServer, sink: WebhookSink, folder:
 def deployed(tmp_path_factory):
     """A Prefect server with every deployment of prefect.yaml and one process worker.
 
-    Yields (server, webhook sink of the failure automation, timings, the sandbox's secret, the
-    SMTP server that the ``pike-reports-smtp`` block points at). Everything started here is
-    stopped in the finally.
+    Yields (server, webhook sink of the failure automation, timings, the sandbox (its ``secret``,
+    its request log), the SMTP server that the ``pike-reports-smtp`` block points at). The worker
+    sets no PIKE_REPORTS_STORE: each run names its store (output_dir, or its job variables' env).
+    Everything started here is stopped in the finally.
     """
     from pike_tasks.sandbox.server import load_data_file, start_sandbox
 
@@ -483,7 +486,7 @@ def deployed(tmp_path_factory):
             "PIKE_API_BASE_URL": sandbox.url,
             "PIKE_REPORTS_EMAIL_FROM": "pike-reports@example.com",
         })
-        yield server, sink, timings, sandbox.secret, smtp
+        yield server, sink, timings, sandbox, smtp
     finally:
         if server is not None:
             server.stop()
@@ -546,7 +549,7 @@ def _explain(server: PrefectServer) -> str:
 
 @pytest.mark.e2e
 def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
-    server, sink, timings, sandbox_secret, smtp = deployed
+    server, sink, timings, sandbox, smtp = deployed
     deployments = _deployments(server)
     assert set(deployments) == {"overdue-weekdays-0700", "workload-mondays-0800", "digests-weekdays-0730",
                                 "all-reports-on-demand"}
@@ -566,10 +569,13 @@ def test_deploy_all_creates_every_deployment_from_prefect_yaml(deployed):
 @pytest.mark.e2e
 @needs_report_modules
 def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path):
-    server, sink, timings, sandbox_secret, smtp = deployed
+    server, sink, timings, sandbox, smtp = deployed
+    sandbox_secret = sandbox.secret
 
     t = time.monotonic()
-    run = _run(server, parameters={"as_of": AS_OF.isoformat(), "output_dir": str(tmp_path)})
+    # the store as production names it: PIKE_REPORTS_STORE in the job variables' env, no output_dir
+    run = _run(server, parameters={"as_of": AS_OF.isoformat()},
+               job_variables={"env": {"PIKE_REPORTS_STORE": str(tmp_path)}})
     timings["good run"] = time.monotonic() - t
     assert run.state is not None and run.state.is_completed(), f"{run.state!r}{_explain(server)}"
     assert run.name == "overdue-2026-04-09"
@@ -597,8 +603,28 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
 
 @pytest.mark.e2e
 @needs_report_modules
+def test_deployment_run_without_a_report_store_fails_in_one_line_before_any_api_call(deployed):
+    """prefect.yaml sets no output_dir and this worker no PIKE_REPORTS_STORE: a scheduled run must not
+    fall back to a folder of the worker's checkout (each worker would have its own once-only ledger)."""
+    server, sink, timings, sandbox, smtp = deployed
+    served = len(sandbox.requests)
+    t = time.monotonic()
+    # another date, so another run name: the bad-secret test picks its alert by run name
+    run = _run(server, parameters={"as_of": (AS_OF - timedelta(days=1)).isoformat()})
+    timings["no-store run"] = time.monotonic() - t
+    assert run.state is not None and run.state.is_failed(), f"{run.state!r}{_explain(server)}"
+    message = run.state.message or ""
+    assert "\n" not in message and "PikeConfigError" in message, message
+    assert "a deployment run needs a report store that every worker reaches, and none is set" in message
+    assert "set PIKE_REPORTS_STORE" in message and "s3://bucket/prefix" in message
+    assert len(sandbox.requests) == served  # not one Pike API request
+    print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+@pytest.mark.e2e
+@needs_report_modules
 def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_path):
-    server, sink, timings, sandbox_secret, smtp = deployed
+    server, sink, timings, sandbox, smtp = deployed
     t = time.monotonic()
     run = _run(
         server,
@@ -633,7 +659,7 @@ def test_a_200_team_config_from_setup_reaches_every_manager(deployed, tmp_path):
 
     from pike_tasks.sandbox.server import load_data_file
 
-    server, sink, timings, sandbox_secret, smtp = deployed
+    server, sink, timings, sandbox, smtp = deployed
     workspace = load_data_file(FIXTURE / "workspace.json")  # what the deployed sandbox serves
     served = sorted({tid for member in workspace["members"] for tid in member.get("teamIds") or ()})
     config = many_teams({tid: f"Served team {i}" for i, tid in enumerate(served)})

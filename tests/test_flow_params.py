@@ -71,3 +71,79 @@ def test_run_names_say_the_date_reported_on_in_the_configs_timezone(prefect_harn
     before = _today("UTC")
     # a bad config still gets a name (UTC's today); the flow itself then fails on it, in one line
     assert probe(teams_config='{"timezone": "Mars/Olympus"}') in {f"probe-{before}", f"probe-{_today('UTC')}"}
+
+
+# --- output_dir: the report store, and where a deployment run may keep it --------------------
+
+
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f.name)
+def test_output_dir_is_an_optional_text_field_whose_empty_value_means_pike_reports_store(flow):
+    from prefect.utilities.callables import parameter_schema
+
+    output_dir = _properties(flow)["output_dir"]
+    assert "anyOf" not in output_dir and output_dir["type"] == "string"  # a text field, no "str | None" switch
+    assert output_dir.get("default") is None  # no worker-local "out" behind the user's back
+    assert "empty means the worker's PIKE_REPORTS_STORE" in output_dir["description"]
+    assert "output_dir" not in parameter_schema(flow.fn).model_dump()["required"]
+
+
+SHARED = "a deployment run needs a report store that every worker reaches"
+
+
+@pytest.mark.parametrize("output_dir, env, expected", [
+    (None, {}, ("out", "the default")),  # `make demo`, tests, a flow called directly
+    ("", {}, ("out", "the default")),
+    ("reports", {}, ("reports", "output_dir")),
+    (None, {"PIKE_REPORTS_STORE": "rel/store"}, ("rel/store", "PIKE_REPORTS_STORE")),
+    ("/srv/reports", {"PIKE_REPORTS_STORE": "s3://b/p"}, ("/srv/reports", "output_dir")),  # the parameter wins
+    (None, {"PIKE_REPORTS_STORE": " s3://b/p "}, ("s3://b/p", "PIKE_REPORTS_STORE")),
+])
+def test_outside_a_deployment_the_store_is_output_dir_then_the_variable_then_out(output_dir, env, expected):
+    from flows.common import choose_store
+
+    choice = choose_store(output_dir, in_deployment=False, env=env)
+    assert (choice.location, choice.setting) == expected and not choice.worker_local
+
+
+@pytest.mark.parametrize("output_dir, env, expected", [
+    ("s3://acme/pike", {}, ("s3://acme/pike", "output_dir", False)),
+    (None, {"PIKE_REPORTS_STORE": "gs://acme/pike"}, ("gs://acme/pike", "PIKE_REPORTS_STORE", False)),
+    ("", {"PIKE_REPORTS_STORE": "az://acme/pike"}, ("az://acme/pike", "PIKE_REPORTS_STORE", False)),
+    ("s3://acme/pike", {"PIKE_REPORTS_STORE": "out"}, ("s3://acme/pike", "output_dir", False)),
+    # an absolute folder may be a shared mount: allowed, flagged so the run warns that it must be shared
+    ("/mnt/share/pike", {}, ("/mnt/share/pike", "output_dir", True)),
+    (None, {"PIKE_REPORTS_STORE": "/mnt/share/pike"}, ("/mnt/share/pike", "PIKE_REPORTS_STORE", True)),
+    ("file:///mnt/share/pike", {}, ("file:///mnt/share/pike", "output_dir", True)),
+])
+def test_a_deployment_run_takes_a_url_or_an_absolute_folder(output_dir, env, expected):
+    from flows.common import choose_store
+
+    choice = choose_store(output_dir, in_deployment=True, env=env)
+    assert (choice.location, choice.setting, choice.worker_local) == expected
+
+
+@pytest.mark.parametrize("output_dir, env, named", [
+    (None, {}, "none is set"),
+    ("", {"PIKE_REPORTS_STORE": "  "}, "none is set"),
+    ("out", {}, "output_dir 'out' is a folder relative to this worker"),
+    ("./reports", {"PIKE_REPORTS_STORE": "s3://b/p"}, "output_dir './reports' is a folder relative to this worker"),
+    (None, {"PIKE_REPORTS_STORE": "out"}, "PIKE_REPORTS_STORE 'out' is a folder relative to this worker"),
+    ("memory://pike", {}, "output_dir 'memory://pike' is an in-memory store"),
+])
+def test_a_deployment_run_refuses_no_store_or_a_worker_local_one_in_one_line(output_dir, env, named):
+    from flows.common import choose_store
+    from pike_tasks.errors import PikeConfigError
+
+    with pytest.raises(PikeConfigError) as info:
+        choose_store(output_dir, in_deployment=True, env=env)
+    message = str(info.value)
+    assert message.startswith(SHARED) and named in message and "\n" not in message
+    # it says what to set, and to what
+    assert "set PIKE_REPORTS_STORE" in message and "output_dir parameter" in message
+    assert "s3://bucket/prefix" in message and "absolute path" in message
+
+
+def test_without_a_run_context_it_is_not_a_deployment_run():
+    from flows.common import in_deployment_run
+
+    assert in_deployment_run() is False

@@ -271,3 +271,63 @@ def test_the_digest_flow_checks_smtp_before_any_api_call(prefect_harness, api_en
         state.result()
     assert expected in str(info.value) and "\n" not in str(info.value)
     assert api_env.requests == []
+
+
+def _deployment_flow_run(flow, parameters: dict):
+    """A flow run of a real deployment on the harness's Prefect API, as a worker would be handed it."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow(flow)
+        deployment_id = client.create_deployment(flow_id=flow_id, name="store-check",
+                                                 entrypoint="flows/overdue.py:report_overdue_tasks")
+        return client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+
+
+@pytest.mark.parametrize("output_dir", [None, "out"])
+def test_a_deployment_run_without_a_shared_store_fails_in_one_line_before_any_api_call(
+        prefect_harness, api_env, monkeypatch, output_dir):
+    """No PIKE_REPORTS_STORE and no output_dir (or a relative one): the run fails naming what to set."""
+    from prefect.flow_engine import run_flow_sync
+
+    from flows.overdue import report_overdue_tasks
+    from pike_tasks.errors import PikeConfigError
+
+    monkeypatch.delenv("PIKE_REPORTS_STORE", raising=False)
+    parameters = {"as_of": AS_OF.isoformat(), "teams_config": str(FIXTURE / "teams.yaml")}
+    if output_dir is not None:
+        parameters["output_dir"] = output_dir
+    flow_run = _deployment_flow_run(report_overdue_tasks, parameters)
+    assert flow_run.deployment_id is not None
+    api_env.requests.clear()
+    state = run_flow_sync(report_overdue_tasks, flow_run=flow_run, parameters=flow_run.parameters,
+                          return_type="state")
+    assert state.is_failed()
+    with pytest.raises(PikeConfigError) as info:
+        state.result()
+    message = str(info.value)
+    assert "\n" not in message and "set PIKE_REPORTS_STORE" in message and "s3://bucket/prefix" in message
+    assert api_env.requests == []
+
+
+def test_a_deployment_run_uses_pike_reports_store_and_a_direct_call_still_defaults_to_out(
+        prefect_harness, api_env, monkeypatch, tmp_path, caplog):
+    from prefect.flow_engine import run_flow_sync
+
+    from flows.overdue import report_overdue_tasks
+
+    store = tmp_path / "shared"
+    monkeypatch.setenv("PIKE_REPORTS_STORE", str(store))
+    parameters = {"as_of": AS_OF.isoformat(), "teams_config": str(FIXTURE / "teams.yaml")}
+    flow_run = _deployment_flow_run(report_overdue_tasks, parameters)
+    with caplog.at_level("WARNING"):
+        result = run_flow_sync(report_overdue_tasks, flow_run=flow_run, parameters=flow_run.parameters)
+    assert result == {"overdue": str(store / "overdue" / AS_OF.isoformat())}
+    assert _read(store / "overdue" / AS_OF.isoformat() / "overdue.csv") == _read(FIXTURE / "overdue.csv")
+    assert "every worker must see the same folder (a shared mount)" in caplog.text  # an absolute local folder
+
+    # called directly (no deployment) with neither setting: ./out, relative to the working directory
+    monkeypatch.delenv("PIKE_REPORTS_STORE")
+    monkeypatch.chdir(tmp_path)
+    result = report_overdue_tasks(as_of=AS_OF, teams_config=str(FIXTURE / "teams.yaml"))
+    assert result == {"overdue": str(tmp_path / "out" / "overdue" / AS_OF.isoformat())}
