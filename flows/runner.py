@@ -139,7 +139,7 @@ def _quiet_prefect_tracebacks() -> None:
                 handler.addFilter(_NoTraceback())
 
 
-def _stop_prefect(flow_run_id=None) -> None:
+def _stop_prefect(flow_run_id=None, keep=None) -> None:
     """Stop Prefect's temporary server once it has written what this run sent it.
 
     The server records task runs from the client's events, one database write per event. Stopped
@@ -150,18 +150,26 @@ def _stop_prefect(flow_run_id=None) -> None:
     the server shows every task run of the flow run in a final state. Without it (interrupted,
     or failed before the flow ran) the server is stopped at once.
     """
-    # Prefect imports its server module only to start a temporary server. Importing it here
-    # (the whole server stack) cost a run against a running server 3-8 s, for nothing to stop.
-    server_module = sys.modules.get("prefect.server.api.server")
-    if server_module is None:
-        return
-    server = server_module.SubprocessASGIServer._instances.get(None)  # the temporary server, if one started
-    if server is None or not server.running:
+    server = _temporary_server()
+    if server is None or server is keep:  # none, or one that was running before this run (not ours)
         return
     if flow_run_id is not None:
         with contextlib.suppress(Exception):  # waiting is a courtesy; stopping is what matters
             _wait_until_recorded(flow_run_id)
     server.stop()
+
+
+def _temporary_server():
+    """Prefect's running temporary server in this process, or None.
+
+    Prefect imports its server module only to start one; importing it here (the whole server
+    stack) cost a run against a running server 3-8 s, for nothing to stop.
+    """
+    server_module = sys.modules.get("prefect.server.api.server")
+    if server_module is None:
+        return None
+    server = server_module.SubprocessASGIServer._instances.get(None)
+    return server if server is not None and server.running else None
 
 
 def _wait_until_recorded(flow_run_id, timeout: float = 10.0) -> None:
@@ -214,6 +222,7 @@ def run_command(args) -> int:
 def _build(args, as_of: date | None, teams_source: str | None) -> int:
     sandbox = _start_sandbox(as_of) if args.sandbox else None
     state = None
+    already_running = _temporary_server()  # e.g. a test harness's: stopping it is not this run's business
     try:
         if sandbox is None:
             _require_api_settings()  # no secret or a bad URL: one line, before the flow starts
@@ -227,7 +236,7 @@ def _build(args, as_of: date | None, teams_source: str | None) -> int:
                   file=sys.stderr)
             return 1
     finally:
-        _stop_prefect(state.state_details.flow_run_id if state is not None else None)
+        _stop_prefect(state.state_details.flow_run_id if state is not None else None, keep=already_running)
         if sandbox is not None:
             sandbox.stop()
     if state.is_failed() or state.is_crashed():
