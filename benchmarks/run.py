@@ -395,8 +395,8 @@ def at_scale_rows(f: dict) -> list[str]:
     rows.append(f"| the {mt['managers']} managers of 5-9 teams: overdue tasks shown / overdue in their teams | "
                 f"min {mt['shown_min']} / {mt['overdue_min']:,}, median {mt['shown_median']:,g} / "
                 f"{mt['overdue_median']:,g}; new not shown: {mt['new_not_shown']:,}, urgent not shown: "
-                f"{mt['urgent_not_shown']:,} (more than fit the HTML budget) | new first, then urgent: nothing else "
-                f"shown while one is hidden | {_yes(mt.get('new_and_urgent_first') and mt.get('new_first'))} |")
+                f"{mt['urgent_not_shown']:,} (more than fit the HTML budget) | only new or urgent tasks shown while "
+                f"one is hidden | {_yes(mt.get('new_and_urgent_first'))} |")
     per = st["per_report"]
     rows.append("| store per report date | " + ", ".join(
         f"{name} {v['bytes'] / 1e6:.2f} MB ({v['files']} files)" for name, v in per.items())
