@@ -376,8 +376,12 @@ def build_overdue_report(
         "link": functools.partial(store.page_link, ref),
     }
     view = views.overdue_view(rows, summary, **page)
-    team_pages = {name: render_overdue_team_html(team_view).encode("utf-8")
-                  for name, team_view in views.overdue_team_views(rows, summary, **page).items()}
+    team_views = views.overdue_team_views(rows, summary, **page)
+    progress = ProgressLog(get_run_logger(), "overdue team pages rendered", len(team_views))
+    team_pages = {}
+    for done, (name, team_view) in enumerate(team_views.items(), start=1):
+        team_pages[name] = render_overdue_team_html(team_view).encode("utf-8")
+        progress.update(done)
     report = _summary("overdue", as_of, filters, totals, resolved.data_quality)
     report.update({
         "baseline_as_of": baseline.as_of.isoformat() if baseline.as_of else None,
