@@ -76,6 +76,8 @@ def index_rows_per_team(counts: Iterable[int], *, budget: int | None = None, min
         else:
             high = mid
     return low
+
+
 _SUMMARY_AGE_COLUMNS = {"1-7": "age_1_7", "8-30": "age_8_30", "31+": "age_31_plus"}
 _FILTER_LABELS = {"teams": "Teams", "projects": "Projects", "customers": "Customers"}
 # A segment narrower than this share of the chart width shows its number only in the legend/tooltip.
