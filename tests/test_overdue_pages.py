@@ -167,3 +167,25 @@ def test_a_team_past_the_team_page_cap_points_to_overdue_csv(tmp_path):
     assert f"Showing the 400 most urgent of {n}." in index
     assert (f'<a href="{wording.team_anchor(team_id(1))}.html">See the {views.MAX_TASKS_PER_TEAM:,} most urgent '
             f"of {n:,} overdue tasks of Team 01 Delivery</a>") in index
+
+
+def test_rendering_the_team_pages_says_how_far_it_has_got(tmp_path, monkeypatch, caplog):
+    """At agency size rendering the team pages is the longest quiet phase of a run: it reports
+    progress like the fetch and the digests do (here every page, with the 2 s spacing taken out)."""
+    import functools
+    import logging
+
+    from pike_tasks import prefect_tasks
+    from pike_tasks.progress import ProgressLog
+
+    logger = logging.getLogger("test-overdue-progress")
+    monkeypatch.setattr(prefect_tasks, "ProgressLog", functools.partial(ProgressLog, every_seconds=0))
+    monkeypatch.setattr(prefect_tasks, "get_run_logger", lambda: logger)
+    tasks = agency_tasks(AS_OF)
+    teams = tasks["team_id"].nunique()
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        build_overdue_report.fn(Resolved(tasks=tasks, members=pd.DataFrame(), data_quality={}), as_of=AS_OF,
+                                config=CONFIG, store=open_store(str(tmp_path)), source="sandbox")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("overdue team pages rendered")]
+    assert len(lines) == teams >= AGENCY_TEAMS
+    assert lines[-1].startswith(f"overdue team pages rendered: {teams} of {teams} (100%)")
