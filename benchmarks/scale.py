@@ -233,7 +233,7 @@ def _digests(inbox: Path, config: dict, overdue_rows: list[dict], changes: list[
     shown_counts, overdue_counts, all_new, all_urgent, missing_new, missing_urgent = [], [], True, True, 0, 0
     # Urgency first: while any new or urgent task is hidden, every task shown is new or urgent
     # (a digest with more new and urgent tasks than fit shows as many of those as fit).
-    order_respected, new_first = True, True
+    order_respected = True
     for m in multi:
         mine = [r for r in overdue_rows if r["team_id"] in teams_of[m]]
         ids = {r["task_id"] for r in mine}
@@ -250,8 +250,6 @@ def _digests(inbox: Path, config: dict, overdue_rows: list[dict], changes: list[
         shown_mine = shown & ids
         if not (new | urgent) <= shown_mine:
             order_respected &= shown_mine <= (new | urgent)
-        if not new <= shown_mine:
-            new_first &= shown_mine <= new
     slow_msgs = [r for r in received if slow.casefold() in {x.casefold() for x in r.rcpt_tos}]
     slow_done = [r.answered_at for r in slow_msgs]
     others = [r for r in received if r not in slow_msgs]
@@ -279,7 +277,7 @@ def _digests(inbox: Path, config: dict, overdue_rows: list[dict], changes: list[
                        "overdue_median": statistics.median(overdue_counts) if overdue_counts else 0,
                        "every_new_shown": all_new, "new_not_shown": missing_new,
                        "every_urgent_shown": all_urgent, "urgent_not_shown": missing_urgent,
-                       "new_and_urgent_first": order_respected, "new_first": new_first},
+                       "new_and_urgent_first": order_respected},
     }
 
 

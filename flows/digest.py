@@ -65,8 +65,6 @@ from pike_tasks.store import FolderRef, ReportStore, Scope
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pike_tasks.digest import Digest  # imports pandas: loaded when digests are built
 
 
@@ -410,7 +408,7 @@ def deliver_digests(
     prepared = prepare_digests(
         resolved, as_of=as_of, config=config, sender=sender, overdue=overdue,
         team_ids=team_ids, preview_to=preview_to, report_url=report_url, csv_url=csv_url,
-        team_pages=overdue_team_pages(store, as_of, team_ids, overdue.rows),
+        team_pages=overdue.team_links,
     )
     folder, _ = send_prepared(
         prepared, as_of=as_of, settings=settings, store=store, source=source_id(), team_ids=team_ids,
@@ -428,25 +426,6 @@ def overdue_csv_location(store: ReportStore, as_of: date, team_ids: list[str] | 
 
     ref = FolderRef("overdue", as_of, Scope.of(team_ids))  # the folder build_overdue_report publishes
     return store.link(ref, CSV_NAME) or f"{folder.rstrip('/')}/{CSV_NAME}"
-
-
-def overdue_team_pages(store: ReportStore, as_of: date, team_ids: list[str] | None,
-                       rows: pd.DataFrame) -> dict[str, str]:
-    """Team id -> the store's link (public URL or presigned) of that team's own overdue page,
-    for the teams with overdue tasks; empty where the store gives no links (a local folder
-    without ``PIKE_REPORTS_PUBLIC_URL``). The file names are the page's own
-    (``wording.team_page_names`` over the team summary, as ``views`` names them)."""
-    import pandas as pd
-
-    from pike_tasks import transforms, wording
-
-    ref = FolderRef("overdue", as_of, Scope.of(team_ids))  # the folder build_overdue_report publishes
-    page_rows = rows if not team_ids else rows[rows["team_id"].isin(list(team_ids))]
-    summary = transforms.overdue_team_summary(page_rows)
-    tids = ["" if pd.isna(t) else str(t) for t in summary["team_id"]]
-    names = wording.team_page_names(wording.team_anchors(tids))
-    links = {tid: store.link(ref, name) for tid, name in names.items() if tid}
-    return {tid: url for tid, url in links.items() if url}
 
 
 def smtp_settings_for(dry_run: bool, smtp_block: str | None) -> SmtpSettings | None:

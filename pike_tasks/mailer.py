@@ -223,16 +223,27 @@ def attachment_max_bytes(env: Mapping[str, str] | None = None) -> int:
     Raises:
         PikeConfigError: not a whole number from 0 to 18,000,000 (one line naming the variable).
     """
-    text = ((os.environ if env is None else env).get(ENV_ATTACHMENT_MAX_BYTES) or "").strip()
+    return _whole_number_setting(env, ENV_ATTACHMENT_MAX_BYTES, DEFAULT_ATTACHMENT_MAX_BYTES, 0,
+                                 MAX_ATTACHMENT_MAX_BYTES, unit=" of bytes", what="the largest digest attachment")
+
+
+def _whole_number_setting(env: Mapping[str, str] | None, name: str, default: int, low: int, high: int, *,
+                          unit: str = "", what: str) -> int:
+    """The whole number ``low``..``high`` in the environment variable ``name``; ``default`` when unset.
+
+    Raises:
+        PikeConfigError: anything else, in one line naming the variable.
+    """
+    text = ((os.environ if env is None else env).get(name) or "").strip()
     if not text:
-        return DEFAULT_ATTACHMENT_MAX_BYTES
+        return default
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_ATTACHMENT_MAX_BYTES:
-        raise PikeConfigError(f"{ENV_ATTACHMENT_MAX_BYTES} must be a whole number of bytes from 0 to "
-                              f"{MAX_ATTACHMENT_MAX_BYTES:,} (the largest digest attachment), not {text[:40]!r}")
+        value = low - 1
+    if not low <= value <= high:
+        raise PikeConfigError(f"{name} must be a whole number{unit} from {low:,} to {high:,} ({what}), "
+                              f"not {text[:40]!r}")
     return value
 
 
@@ -483,14 +494,5 @@ def smtp_connections(env: Mapping[str, str] | None = None) -> int:
     Raises:
         PikeConfigError: not a whole number in range (one line naming the variable).
     """
-    text = ((os.environ if env is None else env).get(ENV_SMTP_CONNECTIONS) or "").strip()
-    if not text:
-        return DEFAULT_SMTP_CONNECTIONS
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_SMTP_CONNECTIONS:
-        raise PikeConfigError(f"{ENV_SMTP_CONNECTIONS} must be a whole number from 1 to {MAX_SMTP_CONNECTIONS} "
-                              f"(SMTP connections at once), not {text[:40]!r}")
-    return value
+    return _whole_number_setting(env, ENV_SMTP_CONNECTIONS, DEFAULT_SMTP_CONNECTIONS, 1, MAX_SMTP_CONNECTIONS,
+                                 what="SMTP connections at once")

@@ -197,6 +197,9 @@ class OverdueFrames:
     changes: pd.DataFrame
     due_soon: pd.DataFrame
     baseline_as_of: date | None
+    # team id -> the store's link (public URL or presigned) of that team's own page; empty where
+    # the store gives no links (a local folder without PIKE_REPORTS_PUBLIC_URL)
+    team_links: dict[str, str] = field(default_factory=dict)
 
 
 def _summary(report: str, as_of: date, filters: dict, totals: dict, quality: dict) -> dict[str, Any]:
@@ -402,7 +405,9 @@ def build_overdue_report(
         len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
     )
     top = rows.head(TOP_ROWS)[["team", "title", "priority", "due_date", "days_overdue", "assignees"]]
-    frames = OverdueFrames(rows, changed, due_soon, baseline.as_of)
+    team_links = {tid: url for tid, url in ((view["team"]["team_id"], store.link(ref, name))
+                                            for name, view in team_views.items()) if tid and url}
+    frames = OverdueFrames(rows, changed, due_soon, baseline.as_of, team_links)
     return ReportResult("overdue", as_of, folder, names, totals, _records(top), link, frames)
 
 

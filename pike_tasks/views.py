@@ -270,6 +270,7 @@ def _team_sections(
         tid = _text(record["team_id"])
         team = _overdue_team(record, anchors[tid], tasks_by_team.get(tid, []))
         team["changes"] = per_team_changes.get(tid, "")
+        team["team_id"] = tid
         team["page_name"] = names[tid]
         team["page_url"] = link(names[tid], None)
         teams.append(team)
