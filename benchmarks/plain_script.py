@@ -7,7 +7,7 @@ our flow against it, and ``tests/test_independent.py`` checks that both give byt
 
     PIKE_API_BASE_URL=http://127.0.0.1:8000 PIKE_API_SECRET=... \\
         python -m benchmarks.plain_script --as-of 2026-04-09 --out DIR [--teams-config FILE] \\
-        [--team TEAM_ID ...] [--baseline PREVIOUS/overdue.csv]
+        [--team TEAM_ID ...] [--baseline PREVIOUS/overdue.csv --baseline-as-of YYYY-MM-DD]
 
 ``changes.csv`` (Report 4) compares today's overdue rows with the ``overdue.csv`` given as
 ``--baseline`` (the previous report of the same scope; finding it is the caller's business);
@@ -268,15 +268,20 @@ def _uncell(cell: str) -> str:
 
 
 def changes_rows(today_overdue: list[list], baseline: list[dict] | None, data: dict[str, list[dict]],
-                 tasks: pd.DataFrame, as_of: date, team_ids=None) -> list[list]:
+                 tasks: pd.DataFrame, as_of: date, team_ids=None, baseline_as_of: date | None = None) -> list[list]:
     """Report 4: new rows (today's values, today's order), then resolved rows (B's values and
     order, a reason, today's status).
 
     ``today_overdue``: ``overdue_rows`` of today; ``baseline``: ``read_overdue_csv`` of B (None:
-    no baseline); ``data``: today's listings; ``tasks``: ``resolve`` of them (for the team).
+    no baseline); ``data``: today's listings; ``tasks``: ``resolve`` of them (for the team);
+    ``baseline_as_of``: B's date (a new row ``became_overdue`` when its due date is on or after
+    it, else it was ``added``).
     """
     if baseline is None:
         return []
+    if baseline_as_of is None:
+        raise ValueError("a baseline needs its as_of date")
+    since = baseline_as_of.isoformat()
     key = _cell  # ids match as the CSV writes them
     seen_today, new = set(), []
     for row in today_overdue:
@@ -292,7 +297,8 @@ def changes_rows(today_overdue: list[list], baseline: list[dict] | None, data: d
             continue
         seen_b.add(k)
         old.append(row)
-    out = [["new", "", r[0], r[1], r[2], r[3], r[7], r[8], r[9], r[10]] for r in new if key(r[0]) not in seen_b]
+    out = [["new", "became_overdue" if r[9] >= since else "added", r[0], r[1], r[2], r[3], r[7], r[8], r[9], r[10]]
+           for r in new if key(r[0]) not in seen_b]
     listing = {}
     for record in data["tasks"]:
         listing.setdefault(key(record["id"]), record)
@@ -394,7 +400,7 @@ def load_team_names(path: str | None) -> dict[str, str]:
 
 
 def build_reports(data: dict[str, list[dict]], as_of: date, team_names: dict[str, str], out: Path,
-                  team_ids=None, baseline: Path | None = None) -> None:
+                  team_ids=None, baseline: Path | None = None, baseline_as_of: date | None = None) -> None:
     tasks = resolve(data, as_of, team_names)
     out.mkdir(parents=True, exist_ok=True)
     overdue = overdue_rows(tasks, team_ids)
@@ -402,7 +408,8 @@ def build_reports(data: dict[str, list[dict]], as_of: date, team_names: dict[str
     write_csv(out / "due_soon.csv", DUE_SOON_COLUMNS, due_soon_rows(tasks, team_ids))
     # bytes, not read_text: universal newlines would turn a "\r" inside a quoted cell into "\n"
     previous = read_overdue_csv(baseline.read_bytes().decode("utf-8")) if baseline else None
-    write_csv(out / "changes.csv", CHANGES_COLUMNS, changes_rows(overdue, previous, data, tasks, as_of, team_ids))
+    write_csv(out / "changes.csv", CHANGES_COLUMNS, changes_rows(overdue, previous, data, tasks, as_of, team_ids,
+                                                                 baseline_as_of))
     write_csv(out / "workload.csv", WORKLOAD_COLUMNS, workload_rows(tasks, data["members"]))
     write_csv(out / "workload_by_customer.csv", CUSTOMER_COLUMNS, customer_rows(tasks))
 
@@ -414,11 +421,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teams-config")
     parser.add_argument("--team", action="append", default=[], help="team filter (repeatable)")
     parser.add_argument("--baseline", type=Path, help="the previous overdue.csv of the same scope")
+    parser.add_argument("--baseline-as-of", type=date.fromisoformat, help="the as_of date of --baseline")
     args = parser.parse_args(argv)
     base_url = os.environ.get("PIKE_API_BASE_URL", "https://api.usepike.com")
     secret = os.environ["PIKE_API_SECRET"]
     data = fetch_workspace(base_url, secret)
-    build_reports(data, args.as_of, load_team_names(args.teams_config), args.out, args.team, args.baseline)
+    build_reports(data, args.as_of, load_team_names(args.teams_config), args.out, args.team, args.baseline,
+                  args.baseline_as_of)
     print(f"plain script: {len(data['tasks'])} tasks -> {args.out}", file=sys.stderr)
     return 0
 

@@ -36,6 +36,9 @@ from pike_tasks.transforms import _as_of_number, _day_numbers
 
 NEW = "new"
 RESOLVED = "resolved"
+# Why a task is new: it fell due since the baseline, or it came (back) onto the list.
+BECAME_OVERDUE = "became_overdue"
+ADDED = "added"
 # In the order REPORTS.md gives them: the first that applies is the reason.
 REASONS = ("gone", "closed", "rescheduled", "out_of_scope")
 HISTORY_LENGTH = 8
@@ -124,6 +127,8 @@ def compute_changes(
     resolved_today: pd.DataFrame,
     as_of: date,
     team_ids: Collection[str] | None = None,
+    *,
+    baseline_as_of: date | None = None,
 ) -> pd.DataFrame:
     """The rows of ``changes.csv``: new overdue tasks, then resolved ones with their reason.
 
@@ -136,27 +141,31 @@ def compute_changes(
             filtered); ``task_id, is_open, status, due_date, team_id`` used.
         as_of: D.
         team_ids: the report's team filter (None or empty: none); B has the same scope.
+        baseline_as_of: B's date, required with ``baseline_rows``.
 
     Returns:
         ``change, reason, task_id, team_id, team, title, priority, status, due_date,
-        days_overdue``: ``new`` rows (empty reason, D's values) in D's order, then ``resolved``
+        days_overdue``: ``new`` rows (D's values, D's order, reason ``became_overdue`` when
+        the due date is on or after B, else ``added``) in D's order, then ``resolved``
         rows in B's order with the first reason of ``gone``, ``closed``, ``rescheduled``,
         ``out_of_scope`` that applies, B's values, and ``status`` as the API gives it today
         (``""`` when gone or null). Text columns ``str``; ``days_overdue`` int64.
 
     Raises:
         ValueError: a task of B that is missing from D but still overdue and in scope today
-            (the inputs do not belong together).
+            (the inputs do not belong together), or a baseline without its date.
     """
     if baseline_rows is None:
         return empty_changes()
+    if baseline_as_of is None:
+        raise ValueError("a baseline needs its as_of date (baseline_as_of)")
     today = _first_per_task(today_rows)
     baseline = _first_per_task(baseline_rows)
     today_keys = _keys(today["task_id"])
     baseline_keys = _keys(baseline["task_id"])
 
     new = _values(today[~today_keys.isin(baseline_keys).to_numpy()])
-    new.insert(0, "reason", "")
+    new.insert(0, "reason", _new_reasons(new["due_date"], baseline_as_of))
     new.insert(0, "change", NEW)
 
     gone_rows = baseline[~baseline_keys.isin(today_keys).to_numpy()]
@@ -174,6 +183,16 @@ def compute_changes(
     changes = pd.concat(parts, ignore_index=True)[list(CHANGES_COLUMNS)]
     changes["days_overdue"] = changes["days_overdue"].astype(np.int64)
     return changes
+
+
+def _new_reasons(due_dates: pd.Series, baseline_as_of: date) -> np.ndarray:
+    """``became_overdue`` where the due date (``YYYY-MM-DD`` text) is on or after B, else ``added``.
+
+    A new row fell due since the baseline, or it was already past due on B but not on B's list
+    (reopened, moved into the scope, created since, or given an earlier date).
+    """
+    since = due_dates.astype(str).to_numpy(dtype=object) >= baseline_as_of.isoformat()
+    return np.where(since, BECAME_OVERDUE, ADDED).astype(object)
 
 
 def _listing(resolved_today: pd.DataFrame) -> pd.DataFrame:

@@ -380,6 +380,7 @@ def _task(record: Mapping[Hashable, Any], app_url_template: str | None, as_of: d
         "status": wording.humanize_status(single_line(_text(record.get("status")))),
         "team": single_line(_text(record["team"])) if team else "",
         "excerpt": _plain_excerpt(record.get("description")) if excerpt else "",
+        "why": wording.new_reason(_text(record.get("reason"))),
     }
 
 
@@ -462,7 +463,7 @@ def digest_view(
     # Full-row values of new tasks come from today's overdue rows (assignees, description).
     by_id = {(_text(r["task_id"])): r for r in rows.to_dict(orient="records")}
     new_full = pd.DataFrame([{**r, **by_id.get(_text(r["task_id"]), {})} for r in new_rows.to_dict(orient="records")],
-                            columns=list(rows.columns)) if len(new_rows) else new_rows
+                            columns=[*rows.columns, "reason"]) if len(new_rows) else new_rows
     new_shown = new_full.loc[_urgency(new_full)[: limits.new]].sort_index() if len(new_full) else new_full
     new_hidden = new_full.drop(index=new_shown.index) if len(new_full) else new_full
 

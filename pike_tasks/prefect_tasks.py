@@ -365,7 +365,8 @@ def build_overdue_report(
     due_soon = transforms.due_soon_tasks(resolved.tasks, as_of, team_ids=wanted)
     undated = transforms.open_without_due_date(resolved.tasks, team_ids=wanted)
     baseline = read_baseline(store, scope, as_of)
-    changed = changes.compute_changes(rows, baseline.rows, resolved.tasks, as_of, team_ids=wanted)
+    changed = changes.compute_changes(rows, baseline.rows, resolved.tasks, as_of, team_ids=wanted,
+                                      baseline_as_of=baseline.as_of)
     counts = changes.change_counts(changed)
     filters = scope.filters()
     totals = views.overdue_totals(rows, summary)

@@ -370,7 +370,7 @@ def _change_row(record: Mapping[str, Any], app_url_template: str | None, as_of: 
         "team": _text(record["team"]),
         "priority": {"key": PRIORITIES[rank][0], "label": PRIORITIES[rank][1]},
         "days_label": wording.overdue_days(_int(record["days_overdue"])),
-        "reason": wording.reason(code, _text(record["status"])) if code else "",
+        "reason": (wording.new_reason(code) or wording.reason(code, _text(record["status"]))) if code else "",
     }
 
 

@@ -47,7 +47,11 @@ AGE_COLOURS: dict[str, tuple[str, str, str, str]] = {
 }
 WARN_COLOURS = PRIORITY_COLOURS["high"]  # people to reassign: the "needs attention" tone
 
-# Why a task left the overdue list (REPORTS.md Report 4 reasons), for people.
+# Why a task is new on the overdue list, and why it left it (REPORTS.md Report 4 reasons), for people.
+NEW_REASONS = {
+    "became_overdue": "fell due since the last report",
+    "added": "already past due, newly on the list",
+}
 REASONS = {
     "gone": "No longer in Pike (deleted or hidden)",
     "closed": "Closed",
@@ -185,6 +189,12 @@ def reason(code: str, status_today: str = "") -> str:
     if code == "closed" and status_today:
         words += f" ({humanize_status(status_today)})"
     return words
+
+
+def new_reason(code: str) -> str:
+    """Why a task is new on the overdue list: it fell due, or it was already past due and came
+    (back) onto the list (reopened, moved in, created or given an earlier date); "" otherwise."""
+    return NEW_REASONS.get(code, "")
 
 
 def member_flag(flag: str) -> str:

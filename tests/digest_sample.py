@@ -95,7 +95,7 @@ def inputs() -> dict:
     resolved = resolved_tasks()
     overdue = transforms.overdue_tasks(resolved, AS_OF)
     baseline = baseline_rows()
-    changes = compute_changes(overdue, baseline, resolved, AS_OF)
+    changes = compute_changes(overdue, baseline, resolved, AS_OF, baseline_as_of=BASELINE)
     return {
         "resolved": resolved, "members": members(), "overdue_rows": overdue, "teams_config_teams": TEAMS,
         "as_of": AS_OF, "changes": changes, "due_soon_rows": transforms.due_soon_tasks(resolved, AS_OF),

@@ -46,7 +46,7 @@ def baseline(tasks, team_ids=None, names=NAMES) -> pd.DataFrame:
 def changes(day1, day2, team_ids=None, names1=NAMES, names2=NAMES) -> pd.DataFrame:
     today = resolved(day2, names2)
     rows = tf.overdue_tasks(today, D, team_ids)
-    return ch.compute_changes(rows, baseline(day1, team_ids, names1), today, D, team_ids)
+    return ch.compute_changes(rows, baseline(day1, team_ids, names1), today, D, team_ids, baseline_as_of=B)
 
 
 def table(frame: pd.DataFrame) -> list[tuple]:
@@ -106,7 +106,7 @@ def test_no_baseline_gives_the_header_only():
 
 
 def test_a_baseline_with_no_rows_makes_every_overdue_task_new():
-    assert table(changes([task(1, dueDate=None)], [task(1)])) == [("new", "", "t1")]
+    assert table(changes([task(1, dueDate=None)], [task(1)])) == [("new", "added", "t1")]
 
 
 def test_nothing_changed_gives_no_rows():
@@ -122,7 +122,7 @@ def test_each_reason():
             task("new", dueDate=due(0))]
     # B's rows tie on team, priority and days: B's order is by title ("Task cancelled", ...)
     assert table(changes(day1, day2)) == [
-        ("new", "", "tnew"),
+        ("new", "became_overdue", "tnew"),
         ("resolved", "closed", "tcancelled"),
         ("resolved", "closed", "tclosed"),
         ("resolved", "gone", "tgone"),
@@ -130,6 +130,25 @@ def test_each_reason():
         ("resolved", "rescheduled", "tresched_null"),
         ("resolved", "rescheduled", "tresched_to_d"),   # due on D itself is not before D
     ]
+
+
+def test_a_new_row_became_overdue_when_due_on_or_after_b_else_it_was_added():
+    """REPORTS.md Report 4: due on or after B fell due since the baseline; earlier was already past
+    due on B but not on B's list (reopened, moved in, created since, or given an earlier date)."""
+    later = B + timedelta(days=3)
+    day1 = [task("reopened", status="done", dueDate=due(5)), task("moved", teamId=TEAM_B, dueDate=due(5))]
+    day2 = [task("reopened", dueDate=due(5)), task("moved", dueDate=due(5)),
+            task("on_b", dueDate=B.isoformat()), task("before_b", dueDate=due(1)),
+            task("after_b", dueDate=(B + timedelta(days=2)).isoformat()), task("created", dueDate=due(30))]
+    today = resolved(day2)
+    result = ch.compute_changes(tf.overdue_tasks(today, later, [TEAM_A]), baseline(day1, [TEAM_A]), today, later,
+                                [TEAM_A], baseline_as_of=B)
+    assert result.set_index("task_id")["reason"].to_dict() == {
+        "treopened": "added", "tmoved": "added", "ton_b": "became_overdue", "tbefore_b": "added",
+        "tafter_b": "became_overdue", "tcreated": "added",
+    }
+    with pytest.raises(ValueError, match="baseline_as_of"):
+        ch.compute_changes(tf.overdue_tasks(today, later), baseline(day1), today, later)
 
 
 def test_out_of_scope_only_with_a_team_filter_and_only_when_still_overdue():
@@ -159,14 +178,14 @@ def test_new_rows_in_d_order_with_d_values_then_resolved_in_b_order_with_b_value
             task("n3", priority="urgent", dueDate=due(0), title="a")]
     result = changes(day1, day2)
     assert table(result) == [
-        ("new", "", "tn3"), ("new", "", "tn2"),    # Alpha (3 overdue) first, then Beta; title "a" < "Task n2"
-        ("new", "", "tn1"),
+        ("new", "became_overdue", "tn3"), ("new", "became_overdue", "tn2"),  # Alpha (3 overdue), then Beta
+        ("new", "added", "tn1"),                                              # title "a" < "Task n2"
         ("resolved", "gone", "tr3"), ("resolved", "rescheduled", "tr2"),  # B: Alpha, urgent, days desc
         ("resolved", "closed", "tr1"),                                    # then Beta
     ]
     rows = result.set_index("task_id")
     assert rows.loc["tn2"].to_dict() == {
-        "change": "new", "reason": "", "team_id": TEAM_A, "team": "Alpha", "title": "Task n2",
+        "change": "new", "reason": "became_overdue", "team_id": TEAM_A, "team": "Alpha", "title": "Task n2",
         "priority": "urgent", "status": "toDo", "due_date": "2026-04-09", "days_overdue": 1,
     }
     # B's values (team, title, priority, due date, B's days_overdue), today's status
@@ -198,7 +217,7 @@ def test_duplicate_rows_in_b_count_once_at_their_first_row():
     rows = baseline([task(1), task(2)])
     doubled = pd.concat([rows, rows.iloc[[0]].assign(title="second copy")], ignore_index=True)
     today = resolved([])
-    result = ch.compute_changes(tf.overdue_tasks(today, D), doubled, today, D)
+    result = ch.compute_changes(tf.overdue_tasks(today, D), doubled, today, D, baseline_as_of=B)
     assert table(result) == [("resolved", "gone", "t1"), ("resolved", "gone", "t2")]
     assert result["title"].tolist() == ["Task 1", "Task 2"]
 
@@ -206,14 +225,15 @@ def test_duplicate_rows_in_b_count_once_at_their_first_row():
 def test_days_overdue_are_as_b_showed_them_whatever_d_is():
     later = D + timedelta(days=7)
     today = resolved([])
-    result = ch.compute_changes(tf.overdue_tasks(today, later), baseline([task(1, dueDate=due(2))]), today, later)
+    result = ch.compute_changes(tf.overdue_tasks(today, later), baseline([task(1, dueDate=due(2))]), today, later,
+                                baseline_as_of=B)
     assert result[["reason", "days_overdue"]].values.tolist() == [["gone", 2]]
 
 
 def test_rows_that_do_not_belong_together_are_an_error():
     today = resolved([task(1)])
     with pytest.raises(ValueError, match="t1"):
-        ch.compute_changes(tf.overdue_tasks(today, D).iloc[:0], baseline([task(1)]), today, D)
+        ch.compute_changes(tf.overdue_tasks(today, D).iloc[:0], baseline([task(1)]), today, D, baseline_as_of=B)
 
 
 def test_changes_do_not_mutate_inputs():
@@ -221,7 +241,7 @@ def test_changes_do_not_mutate_inputs():
     rows = tf.overdue_tasks(today, D)
     base = baseline([task(1), task(3)])
     before = (today.copy(deep=True), rows.copy(deep=True), base.copy(deep=True))
-    ch.compute_changes(rows, base, today, D)
+    ch.compute_changes(rows, base, today, D, baseline_as_of=B)
     for frame, copy in zip((today, rows, base), before, strict=True):
         pd.testing.assert_frame_equal(frame, copy)
 
@@ -240,7 +260,7 @@ def test_change_counts_new_by_d_team_resolved_by_b_team():
     ]}
     assert ch.change_counts(ch.empty_changes()) == {"new": 0, "resolved": 0, "teams": []}
     digest = ch.changes_for_teams(result, [TEAM_B])
-    assert table(digest) == [("new", "", "tn2"), ("resolved", "closed", "tmoved")]
+    assert table(digest) == [("new", "added", "tn2"), ("resolved", "closed", "tmoved")]
 
 
 def test_change_counts_one_entry_per_team_id_under_its_first_label():

@@ -213,6 +213,22 @@ def test_text_part_says_what_needs_me_today_first_in_report_md_order():
     assert "Renew TLS certificate" not in still and "Rotate API keys" not in still
 
 
+def test_new_rows_say_why_they_are_new_in_both_parts():
+    """REPORTS.md Report 4's reason of a new row, in words: fell due, or already past due and
+    newly on the list (a task 36 days overdue listed as "new" must not read as a bug)."""
+    inputs = digest_sample.inputs()
+    changes = inputs["changes"].copy()
+    changes.loc[changes["task_id"] == "n1", "reason"] = "added"
+    lead = sample_digests(changes=changes)["lead@example.com"]
+    rendered = render_digest(lead)
+    text = rendered.text
+    assert re.search(r"Rotate API keys\n    [^\n]*fell due since the last report", text)
+    assert re.search(r"Renew TLS certificate\n    [^\n]*already past due, newly on the list", text)
+    assert "fell due since the last report" in rendered.html and "already past due, newly on the list" in rendered.html
+    still = text[text.index("STILL OVERDUE"):]
+    assert "fell due" not in still and "newly on the list" not in still
+
+
 def test_html_part_has_the_same_sections_in_the_same_order():
     html = render_digest(sample_digests()["lead@example.com"],
                          report_url="https://reports.example.com/overdue/2026-04-09/").html
@@ -264,7 +280,7 @@ def test_budget_cuts_the_rest_first_and_keeps_new_and_the_most_urgent_across_tea
                           [list(digest_sample.baseline_rows().columns)]], ignore_index=True)
     from pike_tasks.changes import compute_changes
 
-    changes = compute_changes(overdue, baseline, resolved, AS_OF)
+    changes = compute_changes(overdue, baseline, resolved, AS_OF, baseline_as_of=digest_sample.BASELINE)
     lead = sample_digests(resolved=resolved, overdue_rows=overdue, changes=changes)["lead@example.com"]
     big = Limits(rest_per_team=1000, rest_total=1000)
     full = render_digest(lead, limits=big, budget_bytes=10**9)

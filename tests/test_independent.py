@@ -306,7 +306,8 @@ def test_due_soon_and_changes_match_the_independent_script(name, scoped, tmp_pat
     day2 = next_day(day1)
 
     plain.build_reports(day1, AS_OF, names, tmp_path / "plain1", team_ids)
-    plain.build_reports(day2, DAY2, names, tmp_path / "plain2", team_ids, baseline=tmp_path / "plain1" / "overdue.csv")
+    plain.build_reports(day2, DAY2, names, tmp_path / "plain2", team_ids, baseline=tmp_path / "plain1" / "overdue.csv",
+                        baseline_as_of=AS_OF)
 
     resolved1 = _resolved(day1, teams)
     resolved2 = _resolved(day2, teams)
@@ -314,7 +315,8 @@ def test_due_soon_and_changes_match_the_independent_script(name, scoped, tmp_pat
     overdue2 = tf.overdue_tasks(resolved2, DAY2, team_ids)
     stored = co.csv_bytes(overdue1, co.OVERDUE_COLUMNS)  # what the store holds for day 1
     changes1 = ch.compute_changes(overdue1, None, resolved1, AS_OF, team_ids)
-    changes2 = ch.compute_changes(overdue2, ch.read_report_rows(stored), resolved2, DAY2, team_ids)
+    changes2 = ch.compute_changes(overdue2, ch.read_report_rows(stored), resolved2, DAY2, team_ids,
+                                  baseline_as_of=AS_OF)
     ours = {
         "plain1/overdue.csv": stored,
         "plain1/due_soon.csv": co.csv_bytes(tf.due_soon_tasks(resolved1, AS_OF, team_ids), co.DUE_SOON_COLUMNS),
@@ -332,6 +334,7 @@ def test_due_soon_and_changes_match_the_independent_script(name, scoped, tmp_pat
     reasons = set(changes2.loc[changes2["change"] == "resolved", "reason"])
     assert reasons == ({"gone", "closed", "rescheduled", "out_of_scope"} if scoped
                        else {"gone", "closed", "rescheduled"})
+    assert set(changes2.loc[changes2["change"] == "new", "reason"]) == {"became_overdue", "added"}
     new_titles = set(changes2.loc[changes2["change"] == "new", "title"])
     assert {"=NEW()", "'=literal", "\tnew"} <= new_titles or scoped
 
@@ -352,7 +355,8 @@ def test_two_days_of_flow_runs_into_one_store_match_the_plain_script(prefect_har
     day1 = _workspace("hostile")
     day2 = next_day(day1)
     plain.build_reports(day1, AS_OF, names, tmp_path / "plain1", team_ids)
-    plain.build_reports(day2, DAY2, names, tmp_path / "plain2", team_ids, baseline=tmp_path / "plain1" / "overdue.csv")
+    plain.build_reports(day2, DAY2, names, tmp_path / "plain2", team_ids, baseline=tmp_path / "plain1" / "overdue.csv",
+                        baseline_as_of=AS_OF)
 
     store = tmp_path / "store"
     folders = {}

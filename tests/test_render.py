@@ -486,7 +486,7 @@ def change_inputs(evil: str = "Ship it") -> views.ChangeInputs:
     from datetime import date as _date
 
     changes = pd.DataFrame([
-        ("new", "", "t1", "team-d", "Delivery", "Configure SSO", "high", "inProgress", "2026-04-01", 8),
+        ("new", "added", "t1", "team-d", "Delivery", "Configure SSO", "high", "inProgress", "2026-04-01", 8),
         ("resolved", "closed", "t9", "team-d", "Delivery", evil, "low", "done", "2026-03-30", 9),
         ("resolved", "gone", "t8", "", "No team", "Old thing", "", "", "2026-03-01", 30),
     ], columns=["change", "reason", "task_id", "team_id", "team", "title", "priority", "status", "due_date",
@@ -515,6 +515,7 @@ def test_the_page_says_what_changed_per_team_and_shows_the_trend_due_soon_and_no
     assert "New +1 newly overdue since 8 Apr" in text and "Resolved 2 no longer overdue since 8 Apr" in text
     assert "What changed since Wednesday 8 April 2026" in text
     assert "+1 new, 1 resolved since 8 Apr" in text  # on Delivery's section
+    assert "Configure SSO Delivery · High · 8 days overdue · already past due, newly on the list" in text
     assert "Ship it Delivery · Closed (Done)" in text and "Old thing No team · No longer in Pike" in text
     assert "4 8 Apr 3 9 Apr" in text  # the trend, oldest first
     assert "Due in the next 7 days (1)" in text and "due tomorrow" in text
