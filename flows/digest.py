@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
+from pike_tasks import rules
 from pike_tasks.email_message import build_message, choose_attachment
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.mailer import (
@@ -211,12 +212,12 @@ def prepare_digests(
         resolved.tasks, resolved.members, overdue.rows, config.teams, as_of, team_ids=team_ids or None,
         changes=overdue.changes, due_soon_rows=overdue.due_soon, baseline_as_of=overdue.baseline_as_of,
     )
-    generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    generated_at = rules.generated_at()
     limit = attachment_max if attachment_max is not None else attachment_max_bytes()
     prepared = []
     progress = ProgressLog(get_run_logger(), "digests built", len(digests))
     for digest in digests:
-        csv = csv_output.csv_bytes(digest.overdue_rows, csv_output.OVERDUE_COLUMNS)
+        csv = csv_output.csv_bytes(digest.overdue_rows, rules.OVERDUE_COLUMNS)
         attachment = choose_attachment(csv, limit, csv_name=CSV_NAME, stamp=as_of)
         rendered = render_digest(
             digest, report_url=report_url, app_url_template=config.app_url_template,

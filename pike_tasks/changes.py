@@ -31,17 +31,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pike_tasks.csv_output import CHANGES_COLUMNS, OVERDUE_COLUMNS, guard_column, unguard_column
+from pike_tasks.csv_output import guard_column, unguard_column
+from pike_tasks.rules import (
+    ADDED,
+    BECAME_OVERDUE,
+    CHANGES_COLUMNS,
+    HISTORY_LENGTH,
+    NEW,
+    OVERDUE_COLUMNS,
+    RESOLVED,
+    RESOLVED_REASONS,
+)
 from pike_tasks.transforms import _as_of_number, _day_numbers
 
-NEW = "new"
-RESOLVED = "resolved"
-# Why a task is new: it fell due since the baseline, or it came (back) onto the list.
-BECAME_OVERDUE = "became_overdue"
-ADDED = "added"
-# In the order REPORTS.md gives them: the first that applies is the reason.
-REASONS = ("gone", "closed", "rescheduled", "out_of_scope")
-HISTORY_LENGTH = 8
+REASONS = RESOLVED_REASONS  # in the order REPORTS.md gives them: the first that applies is the reason
 
 _VALUE_COLUMNS = CHANGES_COLUMNS[2:]  # task_id .. days_overdue, taken from D's or B's rows
 _TEXT_COLUMNS = tuple(c for c in _VALUE_COLUMNS if c != "days_overdue")

@@ -21,26 +21,15 @@ import numpy as np
 import pandas as pd
 
 from pike_tasks.outputs import atomic_writer
-
-OVERDUE_COLUMNS = (
-    "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
-    "due_date", "days_overdue",
+from pike_tasks.rules import (  # noqa: F401 - REPORTS.md's columns, re-exported for the writers' callers
+    CHANGES_COLUMNS,
+    DUE_SOON_COLUMNS,
+    FORMULA_STARTS,
+    OVERDUE_COLUMNS,
+    SHARE_COLUMNS,
+    WORKLOAD_BY_CUSTOMER_COLUMNS,
+    WORKLOAD_COLUMNS,
 )
-DUE_SOON_COLUMNS = (
-    "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
-    "due_date", "days_left",
-)
-CHANGES_COLUMNS = (
-    "change", "reason", "task_id", "team_id", "team", "title", "priority", "status", "due_date", "days_overdue",
-)
-WORKLOAD_COLUMNS = (
-    "member_id", "member", "status", "open", "billable", "non_billable", "unclassified",
-    "billable_share", "overdue", "flag",
-)
-WORKLOAD_BY_CUSTOMER_COLUMNS = ("customer_id", "customer", "open_tasks", "billable_tasks", "assignees", "projects")
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SHARE_COLUMNS = frozenset({"billable_share"})
 
 
 def guard_cell(value: str) -> str:

@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from pike_tasks import wording
+from pike_tasks import rules, wording
 from pike_tasks.email_message import Attachment, single_line
 
 DEFAULT_MAX_ROWS_PER_TEAM = 10
@@ -44,10 +44,8 @@ DEFAULT_MAX_MEMBERS = 30
 HTML_LIMIT_BYTES = 100_000
 # Headroom under Gmail's ~102 KB clipping point for transfer-encoding differences.
 HTML_BUDGET_BYTES = 90_000
-CSV_NAME = "overdue.csv"
-
-CHANGE_COLUMNS = ("change", "reason", "task_id", "team_id", "team", "title", "priority", "status",
-                  "due_date", "days_overdue")
+CSV_NAME = rules.OVERDUE_CSV
+CHANGE_COLUMNS = rules.CHANGES_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -375,6 +373,7 @@ def _task(record: Mapping[Hashable, Any], app_url_template: str | None, as_of: d
         "days_overdue": days,
         "overdue": wording.overdue_days(days) if days else "",
         "age": wording.age(days, _text(record.get("age_bucket"))) if days else None,
+        "oldest_age": bool(days) and rules.age_bucket(days) == rules.AGE_BUCKETS[-1],  # shown in bold
         "due": wording.short_date(_text(record["due_date"]), current_year=as_of.year),
         "assignees": single_line(_text(record.get("assignees"))),
         "status": wording.humanize_status(single_line(_text(record.get("status")))),

@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
+from pike_tasks import rules
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
@@ -207,7 +208,7 @@ def _summary(report: str, as_of: date, filters: dict, totals: dict, quality: dic
 
 
 def _generated_at() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return rules.generated_at()
 
 
 def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tuple[str, list[str], str | None]:
@@ -322,7 +323,7 @@ def read_baseline(store: ReportStore, scope: Scope, as_of: date) -> Baseline:
     earlier = [d for d in store.completed_dates("overdue", scope) if d < as_of]
     history = []
     for day in earlier[-(HISTORY_POINTS - 1):]:
-        raw = store.read(FolderRef("overdue", day, scope), "summary.json")
+        raw = store.read(FolderRef("overdue", day, scope), rules.SUMMARY_JSON)
         try:
             history.append((day, int(json.loads(raw or b"{}")["totals"]["overdue_tasks"])))
         except (KeyError, TypeError, ValueError):
@@ -331,7 +332,7 @@ def read_baseline(store: ReportStore, scope: Scope, as_of: date) -> Baseline:
         return Baseline(None, None, history)
     ref = FolderRef("overdue", earlier[-1], scope)
     try:
-        rows = changes.read_report_rows(store.read(ref, "overdue.csv") or b"")
+        rows = changes.read_report_rows(store.read(ref, rules.OVERDUE_CSV) or b"")
     except ValueError as exc:
         raise StoreError(
             f"the baseline {store.folder_location(ref)}/overdue.csv cannot be read ({exc}); "
@@ -393,11 +394,11 @@ def build_overdue_report(
         "history": trend, "open_without_due_date": undated, "due_soon_tasks": int(len(due_soon)),
     })
     files = {
-        "overdue.csv": csv_output.csv_bytes(rows, csv_output.OVERDUE_COLUMNS),
-        "due_soon.csv": csv_output.csv_bytes(due_soon, csv_output.DUE_SOON_COLUMNS),
-        "changes.csv": csv_output.csv_bytes(changed, csv_output.CHANGES_COLUMNS),
-        "index.html": render_overdue_html(view).encode("utf-8"),
-        "summary.json": json_bytes(report),
+        rules.OVERDUE_CSV: csv_output.csv_bytes(rows, rules.OVERDUE_COLUMNS),
+        rules.DUE_SOON_CSV: csv_output.csv_bytes(due_soon, rules.DUE_SOON_COLUMNS),
+        rules.CHANGES_CSV: csv_output.csv_bytes(changed, rules.CHANGES_COLUMNS),
+        rules.INDEX_HTML: render_overdue_html(view).encode("utf-8"),
+        rules.SUMMARY_JSON: json_bytes(report),
         **team_pages,
     }
     folder, names, link = _publish(store, ref, files)
@@ -438,10 +439,10 @@ def build_workload_report(
     )
     ref = FolderRef("workload", as_of, scope)
     files = {
-        "workload.csv": csv_output.csv_bytes(by_member, csv_output.WORKLOAD_COLUMNS),
-        "workload_by_customer.csv": csv_output.csv_bytes(by_customer, csv_output.WORKLOAD_BY_CUSTOMER_COLUMNS),
-        "index.html": render_workload_html(view).encode("utf-8"),
-        "summary.json": json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
+        rules.WORKLOAD_CSV: csv_output.csv_bytes(by_member, rules.WORKLOAD_COLUMNS),
+        rules.WORKLOAD_BY_CUSTOMER_CSV: csv_output.csv_bytes(by_customer, rules.WORKLOAD_BY_CUSTOMER_COLUMNS),
+        rules.INDEX_HTML: render_workload_html(view).encode("utf-8"),
+        rules.SUMMARY_JSON: json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
     }
     folder, names, link = _publish(store, ref, files)
     get_run_logger().info("workload report: %d members, %d customers -> %s", len(by_member), len(by_customer), folder)

@@ -29,20 +29,26 @@ import numpy as np
 import pandas as pd
 
 from pike_tasks.frames import Frames, gc_paused, regroup, text_replaced
-
-CLOSED_STATUSES = frozenset({"done", "cancelled", "duplicate"})
-KNOWN_STATUSES = CLOSED_STATUSES | {"toDo", "inProgress", "inReview", "backlog"}
-PRIORITY_ORDER = ("urgent", "high", "medium", "low", "none")
-PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITY_ORDER)}
-NONE_RANK = PRIORITY_RANK["none"]
-AGE_BUCKETS = ("1-7", "8-30", "31+")
-
-NO_TEAM = "No team"
-NO_PROJECT = "No project"
-UNKNOWN_PROJECT = "Unknown project"
-NO_CUSTOMER = "No customer"
-UNKNOWN_CUSTOMER = "Unknown customer"
-UNASSIGNED = "Unassigned"
+from pike_tasks.rules import (  # noqa: F401 - the rules this module applies, re-exported for its callers
+    AGE_BUCKET_STARTS,
+    AGE_BUCKETS,
+    CLOSED_STATUSES,
+    DUE_SOON_DAYS,
+    ID_PREFIX_CHARS,
+    KNOWN_STATUSES,
+    NAMELESS_MEMBER_PREFIX,
+    NO_CUSTOMER,
+    NO_PROJECT,
+    NO_TEAM,
+    NONE_RANK,
+    PRIORITY_ORDER,
+    PRIORITY_RANK,
+    UNASSIGNED,
+    UNKNOWN_CUSTOMER,
+    UNKNOWN_MEMBER_PREFIX,
+    UNKNOWN_PROJECT,
+    team_fallback,
+)
 
 RESOLVED_COLUMNS = (
     "task_id", "title", "description", "status", "priority", "priority_rank", "is_open", "due_date",
@@ -57,7 +63,6 @@ DUE_SOON_ROW_COLUMNS = (
     "task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
     "due_date", "days_left", "priority_rank", "description",
 )
-DUE_SOON_DAYS = 6  # due soon: as_of <= dueDate <= as_of + 6 days
 SUMMARY_COLUMNS = (
     "team_id", "team", "count", "urgent", "high", "medium", "low", "none", "oldest_days",
     "age_1_7", "age_8_30", "age_31_plus",
@@ -163,13 +168,13 @@ def member_labels(members: pd.DataFrame) -> pd.Series:
     email = listed["email"].astype(object)
     has_name = name.notna() & (name != "")
     has_email = email.notna() & (email != "")
-    fallback = "Member " + ids.str.slice(0, 8)
+    fallback = NAMELESS_MEMBER_PREFIX + ids.str.slice(0, ID_PREFIX_CHARS)
     labels = _choose(has_name, name, _choose(has_email, email, fallback))
     return pd.Series(labels, index=listed.index, dtype=object)
 
 
 def _unknown_member(ids: pd.Series) -> pd.Series:
-    return "Unknown member " + ids.astype(object).map(str).str.slice(0, 8)
+    return UNKNOWN_MEMBER_PREFIX + ids.astype(object).map(str).str.slice(0, ID_PREFIX_CHARS)
 
 
 def _explode_assignees(frame: pd.DataFrame) -> pd.Series:
@@ -211,8 +216,9 @@ def _overdue_mask(frame: pd.DataFrame, as_of: date) -> tuple[np.ndarray, np.ndar
 
 
 def round_half_up_1dp(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    """``numerator / denominator`` as a percentage rounded half-up to one decimal (0.0 when the
-    denominator is 0), in exact integer arithmetic: tenths = floor((2000 n + d) / 2d).
+    """``rules.share_pct`` vectorised: ``numerator / denominator`` as a percentage rounded
+    half-up to one decimal (0.0 when the denominator is 0), with ``rules.half_up_tenths``'
+    exact integer formula, floor((2000 n + d) / 2d) tenths.
 
     1/16 -> 6.3, 1/8 -> 12.5, 2/3 -> 66.7, 1/6 -> 16.7.
     """
@@ -261,7 +267,7 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     team_id = _nullable(own_team.where(own_team.notna(), project_team))
     names = {str(k): str(v) for k, v in (team_names or {}).items() if v}
     codes, distinct = pd.factorize(team_id.to_numpy(dtype=object))  # None -> -1
-    team_labels = [names.get(t) or "Team " + str(t)[:8] for t in distinct]
+    team_labels = [names.get(t) or team_fallback(t) for t in distinct]
     team = np.array([*team_labels, NO_TEAM], dtype=object)[codes]  # -1 picks NO_TEAM
 
     own_customer = _nullable(tasks["customer_id"])
@@ -366,7 +372,7 @@ def overdue_tasks(resolved: pd.DataFrame, as_of: date, team_ids: Collection[str]
     out = pd.DataFrame({
         **_task_cells(rows, team_key, due_text),
         "days_overdue": pd.Series(days, dtype=np.int64),
-        "age_bucket": pd.Series(_age_buckets(days), dtype=object),
+        "age_bucket": pd.Series(age_buckets(days), dtype=object),
     }, columns=list(OVERDUE_ROW_COLUMNS))
 
     keys = pd.DataFrame({
@@ -456,8 +462,10 @@ def open_without_due_date(resolved: pd.DataFrame, team_ids: Collection[str] | No
     }
 
 
-def _age_buckets(days: np.ndarray) -> np.ndarray:
-    return np.select([days <= 7, days <= 30], ["1-7", "8-30"], "31+").astype(object)
+def age_buckets(days: np.ndarray) -> np.ndarray:
+    """``rules.age_bucket`` of each day count, vectorised."""
+    at = np.searchsorted(np.asarray(AGE_BUCKET_STARTS), np.asarray(days, dtype=np.int64), side="right") - 1
+    return np.asarray(AGE_BUCKETS, dtype=object)[np.clip(at, 0, len(AGE_BUCKETS) - 1)]
 
 
 def overdue_team_summary(overdue_rows: pd.DataFrame) -> pd.DataFrame:
@@ -480,9 +488,9 @@ def overdue_team_summary(overdue_rows: pd.DataFrame) -> pd.DataFrame:
     for rank, name in enumerate(PRIORITY_ORDER):
         parts[name] = (ranks == rank).astype(np.int64)
     parts["oldest_days"] = days
-    parts["age_1_7"] = (days <= 7).astype(np.int64)
-    parts["age_8_30"] = ((days >= 8) & (days <= 30)).astype(np.int64)
-    parts["age_31_plus"] = (days >= 31).astype(np.int64)
+    buckets = age_buckets(days)
+    for column, bucket in zip(("age_1_7", "age_8_30", "age_31_plus"), AGE_BUCKETS, strict=True):
+        parts[column] = (buckets == bucket).astype(np.int64)
     frame = pd.DataFrame(parts)
     sums = [c for c in SUMMARY_COLUMNS if c not in ("team_id", "team", "oldest_days")]
     grouped = frame.groupby("team_id", sort=False)

@@ -4,9 +4,9 @@ The report pages (``views``) and the manager digest (``digest``) both format thr
 module, so "No priority", "1 day", "In review", the age buckets and their colours read the
 same in a browser and in a mail client. Pure and small: no jinja2, no I/O.
 
-The rules themselves (which priorities exist and in what order, where the age buckets start)
-are REPORTS.md's and live in ``transforms``; this module gives them their words and colours,
-keyed by the same values, and never restates them.
+The rules themselves (which priorities exist and in what order, where the age buckets start,
+the labels, the rounding) are REPORTS.md's and live in ``rules``; this module gives them their
+words and colours, keyed by the same values, and never restates them. It imports no pandas.
 """
 
 from __future__ import annotations
@@ -14,21 +14,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import numpy as np
-
-from pike_tasks.transforms import AGE_BUCKETS as _AGE_BUCKET_NAMES
-from pike_tasks.transforms import NO_TEAM, NONE_RANK, PRIORITY_ORDER, PRIORITY_RANK, _age_buckets
+from pike_tasks import rules
+from pike_tasks.rules import NO_TEAM, NONE_RANK, PRIORITY_ORDER, PRIORITY_RANK, PRIORITY_WORDS
 
 # (key, label) per priority, indexed by priority_rank 0..4 (REPORTS.md's order).
-_PRIORITY_WORDS = {"urgent": "Urgent", "high": "High", "medium": "Medium", "low": "Low", "none": "No priority"}
-PRIORITIES: tuple[tuple[str, str], ...] = tuple((key, _PRIORITY_WORDS[key]) for key in PRIORITY_ORDER)
+PRIORITIES: tuple[tuple[str, str], ...] = tuple((key, PRIORITY_WORDS[key]) for key in PRIORITY_ORDER)
 
 # (bucket, label, css key) per age bucket; the css key is ours, never data.
-_AGE_WORDS = {"1-7": ("1–7 days", "a1"), "8-30": ("8–30 days", "a2"), "31+": ("31+ days", "a3")}
-AGE_BUCKETS: tuple[tuple[str, str, str], ...] = tuple((b, *_AGE_WORDS[b]) for b in _AGE_BUCKET_NAMES)
+AGE_BUCKETS: tuple[tuple[str, str, str], ...] = tuple((b, label, css) for b, _, label, css in rules.AGE_BUCKET_RULES)
 
 # Colours, by the keys above. Text colours keep at least 4.5:1 on their background (WCAG AA).
 # Priority: (text, background, border) of a calm badge, never a solid block of colour.
@@ -82,12 +77,7 @@ def days(n: int) -> str:
     return plural(n, "day", "days")
 
 
-def share_pct(part: int, whole: int) -> float:
-    """``part / whole`` as a percentage, rounded half-up to one decimal; 0.0 when whole is 0."""
-    if not whole:
-        return 0.0
-    exact = Decimal(int(part)) * 100 / Decimal(int(whole))
-    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+share_pct = rules.share_pct  # part / whole as a percentage, half-up to one decimal (0.0 when whole is 0)
 
 
 def pct_text(value: float) -> str:
@@ -149,8 +139,7 @@ def age_bucket(bucket: str, days_overdue: int) -> tuple[str, str]:
     for name, label, css in AGE_BUCKETS:
         if bucket == name:
             return css, label
-    derived = str(_age_buckets(np.array([int(days_overdue)], dtype=np.int64))[0])
-    return age_bucket(derived, days_overdue)
+    return age_bucket(rules.age_bucket(days_overdue), days_overdue)
 
 
 def age(days_overdue: int, bucket: str = "") -> dict[str, str]:
@@ -215,7 +204,7 @@ def team_label(team_id: str | None, name: str | None) -> str:
     """The config name, else ``Team <first 8 characters of the id>``; "No team" without an id."""
     if name:
         return str(name)
-    return f"Team {str(team_id)[:8]}" if team_id else NO_TEAM
+    return rules.team_fallback(team_id) if team_id else NO_TEAM
 
 
 def team_anchor(team_id: str | None) -> str:
