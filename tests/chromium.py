@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from processes import start
+
 TIMEOUT = 30.0
 
 
@@ -56,13 +58,16 @@ class Chromium:
             os.dup2(read_end, 3)
             os.dup2(write_end, 4)
 
-        self.process = subprocess.Popen(
+        # its own process group (tests/processes.py), so close() can end the renderers with it
+        self.proc = start(
+            "chromium",
             [executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
              "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check",
              f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            log=Path(profile) / "chromium.log",
             close_fds=False, preexec_fn=onto_3_and_4,  # noqa: PLW1509 (nothing threaded runs in the child)
         )
+        self.process = self.proc.process
         os.close(commands_r)
         os.close(answers_w)
         self._buffer = b""
@@ -150,12 +155,12 @@ class Chromium:
         return {"ms": round(ms), **facts}
 
     def close(self) -> None:
+        """Ask the browser to close; end its whole process group if it has not within 10 s."""
         with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close")
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.proc.kill()
         os.close(self._commands)
         os.close(self._answers)

@@ -16,11 +16,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect_server import free_port
+from processes import Process, free_port, start, wait_ready
 
 DB_USER = "prefect"
 
@@ -35,31 +34,23 @@ def postgres_bin() -> Path | None:
 class PostgresServer:
     folder: Path
     port: int
-    process: subprocess.Popen
-    log: Path
+    proc: Process
 
     @property
     def url(self) -> str:
         """SQLAlchemy URL for Prefect (``PREFECT_SERVER_DATABASE_CONNECTION_URL``)."""
         return f"postgresql+asyncpg://{DB_USER}@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def log(self) -> Path:
+        return self.proc.log
+
     def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return self.proc.tail(lines)
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT), SIGKILL after 10 s, then remove the cluster's folder."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGINT)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        self.proc.stop(signal.SIGINT)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -96,29 +87,23 @@ def start_postgres(*, timeout: float = 60.0) -> PostgresServer:
         shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(f"initdb failed ({init.returncode}):\n{init.stdout[-2000:]}\n{init.stderr[-2000:]}")
     port = free_port()
-    with open(log, "wb") as out:
-        if as_user:
-            os.chown(log, as_user["user"], as_user["group"])
-        proc = subprocess.Popen(
-            [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-             "-k", str(folder), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=100"],
-            cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, **as_user,
-        )
-    server = PostgresServer(folder, port, proc, log)
-    ready = bindir / "pg_isready"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            text = server.tail()
-            server.stop()
-            raise RuntimeError(f"postgres exited with {proc.returncode}:\n{text}")
-        check = subprocess.run([str(ready), "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER, "-d", "postgres"],
-                               capture_output=True, timeout=10)
-        if check.returncode == 0:
-            return server
-        time.sleep(0.2)
-    text = server.tail()
-    server.stop()
-    raise RuntimeError(f"postgres did not accept connections in {timeout:.0f} s:\n{text}")
+    log.touch()
+    if as_user:
+        os.chown(log, as_user["user"], as_user["group"])
+    proc = start("postgres", [bindir / "postgres", "-D", data, "-p", str(port), "-h", "127.0.0.1",
+                              "-k", folder, "-c", "fsync=off", "-c", "synchronous_commit=off",
+                              "-c", "full_page_writes=off", "-c", "max_connections=100"],
+                 log=log, cwd=folder, env=env, **as_user)
+    server = PostgresServer(folder, port, proc)
+
+    def accepting() -> bool:
+        check = subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER,
+                                "-d", "postgres"], capture_output=True, timeout=10)
+        return check.returncode == 0
+
+    try:
+        wait_ready(proc, accepting, timeout=timeout, interval=0.2)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server

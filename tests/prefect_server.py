@@ -1,56 +1,25 @@
 """Start and stop a real `prefect server` and `prefect worker` for end-to-end tests.
 
-Everything runs as child processes in their own process groups with a temporary
-``PREFECT_HOME`` (its own SQLite database), so a test never touches ``~/.prefect`` and
+Everything runs as child processes in their own process groups (tests/processes.py) with a
+temporary ``PREFECT_HOME`` (its own SQLite database), so a test never touches ``~/.prefect`` and
 ``stop()`` can end a process together with every flow-run subprocess it started.
-Output goes to log files in that home (never to pipes nobody reads, which would block
-the child once the pipe buffer fills); ``tail()`` shows them when something fails.
+Output goes to log files in that home; ``tail()`` shows them when something fails.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from processes import Process, free_port, http_ok, start, wait_ready
+
+__all__ = ["PrefectServer", "Worker", "clean_env", "free_port", "start_server"]
+
 BIN = Path(sys.executable).parent
 PREFECT = str(BIN / "prefect")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 @dataclass
@@ -58,14 +27,17 @@ class Worker:
     """A running ``prefect worker start`` process (and the flow runs it spawned)."""
 
     name: str
-    process: subprocess.Popen
-    log: Path
+    proc: Process
+
+    @property
+    def log(self) -> Path:
+        return self.proc.log
 
     def stop(self) -> None:
-        _stop_group(self.process)
+        self.proc.stop()
 
     def tail(self, lines: int = 60) -> str:
-        return _tail(self.log, lines)
+        return self.proc.tail(lines)
 
 
 @dataclass
@@ -74,14 +46,17 @@ class PrefectServer:
 
     home: Path
     port: int
-    process: subprocess.Popen
-    log: Path
+    proc: Process
     env: dict[str, str]
     workers: list[Worker] = field(default_factory=list)
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def log(self) -> Path:
+        return self.proc.log
 
     def cli(self, *args: str, cwd: str | Path | None = None, timeout: float = 120,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -103,31 +78,26 @@ class PrefectServer:
 
         ``env`` overrides the server's environment (e.g. a ``PREFECT_HOME`` of the worker's own).
         """
-        log = self.home / f"{name}.log"
         worker_env = {
             **self.env,
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_WORKER_PREFETCH_SECONDS": "1",
             **(env or {}),
         }
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [PREFECT, "worker", "start", "--pool", pool, "--name", name, "--type", "process", *args],
-                cwd=cwd, env=worker_env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-        worker = Worker(name, proc, log)
+        proc = start(name, [PREFECT, "worker", "start", "--pool", pool, "--name", name, "--type", "process", *args],
+                     log=self.home / f"{name}.log", cwd=cwd, env=worker_env)
+        worker = Worker(name, proc)
         self.workers.append(worker)
         return worker
 
     def tail(self, lines: int = 40) -> str:
-        return _tail(self.log, lines)
+        return self.proc.tail(lines)
 
     def stop(self) -> None:
         """Stop every worker, then the server (each with its whole process group)."""
         for worker in self.workers:
             worker.stop()
-        _stop_group(self.process)
+        self.proc.stop()
 
 
 def clean_env(home: Path, api_url: str) -> dict[str, str]:
@@ -159,25 +129,8 @@ def start_server(home: Path, *, timeout: float = 120.0, server_env: dict[str, st
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = clean_env(home, api_url)
-    log = home / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port),
-             "--no-ui", "--no-scheduler", "--analytics-off"],
-            env={**env, **(server_env or {})}, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    server = PrefectServer(home=home, port=port, process=proc, log=log, env=env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {proc.returncode}:\n{server.tail()}")
-        try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return server
-        except OSError:
-            pass
-        time.sleep(0.25)
-    server.stop()
-    raise RuntimeError(f"prefect server not healthy after {timeout:.0f} s:\n{server.tail()}")
+    proc = start("prefect server", [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port),
+                                    "--no-ui", "--no-scheduler", "--analytics-off"],
+                 log=home / "server.log", env={**env, **(server_env or {})})
+    wait_ready(proc, lambda: http_ok(f"{api_url}/health"), timeout=timeout, interval=0.25)
+    return PrefectServer(home=home, port=port, proc=proc, env=env)
