@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
+from records import resolved_task
 
 from pike_tasks import transforms
 
@@ -45,20 +46,17 @@ def agency_tasks(
             rank = min(k * len(_PRIORITIES) // rows_per_team, len(_PRIORITIES) - 1)
             due = as_of - timedelta(days=1 + (k * 7) % 90) if k < rows_per_team else (
                 as_of + timedelta(days=2) if k == rows_per_team else None)
-            records.append({
-                "task_id": f"task-{t:03d}-{k:04d}",
-                "title": f"Task {k} of team {t}: migrate the reporting pipeline for the regional offices",
-                "description": _DESCRIPTIONS[k % len(_DESCRIPTIONS)],
-                "status": _STATUSES[k % len(_STATUSES)], "priority": _PRIORITIES[rank], "priority_rank": rank,
-                "is_open": True, "due_date": due,
-                "project_id": f"p{t}-{k % 4}", "project": f"2026-{t:04d} · Acme rollout phase {k % 4}",
-                "team_id": team_id(t), "team": team_label(t),
-                "customer_id": f"c{t % 17}", "customer": f"Customer {t % 17} Holdings",
-                "assignee_ids": ["m1", "m2"] if k % 3 else [],
-                "assignees": ["Jane Doe", "alex@example.com"] if k % 3 else ["Unassigned"],
-                "assignees_text": "Jane Doe; alex@example.com" if k % 3 else "Unassigned",
-                "billable_status": "billable",
-            })
+            records.append(resolved_task(
+                f"task-{t:03d}-{k:04d}", team_id=team_id(t), team=team_label(t),
+                status=_STATUSES[k % len(_STATUSES)], due=due,
+                assignee_ids=["m1", "m2"] if k % 3 else [],
+                assignee_labels=["Jane Doe", "alex@example.com"] if k % 3 else [],
+                priority=_PRIORITIES[rank],
+                title=f"Task {k} of team {t}: migrate the reporting pipeline for the regional offices",
+                description=_DESCRIPTIONS[k % len(_DESCRIPTIONS)],
+                project_id=f"p{t}-{k % 4}", project=f"2026-{t:04d} · Acme rollout phase {k % 4}",
+                customer_id=f"c{t % 17}", customer=f"Customer {t % 17} Holdings",
+            ))
     return pd.DataFrame.from_records(records, columns=list(transforms.RESOLVED_COLUMNS))
 
 

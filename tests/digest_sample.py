@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
+from records import resolved_task
 
 from pike_tasks import transforms
 from pike_tasks.changes import compute_changes
@@ -19,7 +20,6 @@ TEAMS = {
     "T3": {"name": "Design", "managers": ["design@example.com"]},
 }
 NAMES = {"m1": "Ada Lovelace", "m2": "Grace Hopper", "m5": "Sam Inactive", "m6": "Dee Design"}
-RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
 LONG_TITLE = "Migrate-the-billing-export-to-the-new-warehouse-schema-without-downtime-" * 2
 
 
@@ -28,15 +28,9 @@ def day(n: int) -> date:
 
 
 def task(task_id, team, status, due, assignees, priority="high", title=None, description=None, billable="billable"):
-    labels = [NAMES[a] for a in assignees]
-    return {
-        "task_id": task_id, "title": title or f"Task {task_id}", "description": description, "status": status,
-        "priority": priority, "priority_rank": RANK.get(priority, 4),
-        "is_open": status not in ("done", "cancelled", "duplicate"), "due_date": due, "project_id": None,
-        "project": "No project", "team_id": team, "team": TEAMS[team]["name"], "customer_id": None,
-        "customer": "No customer", "assignee_ids": assignees, "assignees": labels or ["Unassigned"],
-        "assignees_text": "; ".join(labels) or "Unassigned", "billable_status": billable,
-    }
+    return resolved_task(task_id, team_id=team, team=TEAMS[team]["name"], status=status, due=due,
+                         assignee_ids=assignees, assignee_labels=[NAMES[a] for a in assignees], priority=priority,
+                         title=title, description=description, billable=billable)
 
 
 def resolved_tasks() -> pd.DataFrame:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from records import task_builder
 
 from pike_tasks import changes as ch
 from pike_tasks import csv_output as co
@@ -27,11 +28,7 @@ def due(days_before_b: int) -> str:
     return (B - timedelta(days=days_before_b)).isoformat()
 
 
-def task(n, **fields) -> dict:
-    record = {"id": f"t{n}", "title": f"Task {n}", "status": "toDo", "priority": "medium", "projectId": None,
-              "teamId": TEAM_A, "customerId": None, "assigneeIds": [], "dueDate": due(2), "billableStatus": None}
-    record.update(fields)
-    return record
+task = task_builder(teamId=TEAM_A, dueDate=due(2))
 
 
 def resolved(tasks, names=NAMES) -> pd.DataFrame:

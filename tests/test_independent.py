@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from records import api_task
 
 from benchmarks import plain_script as plain
 from pike_tasks import changes as ch
@@ -114,11 +115,8 @@ def hostile_workspace() -> dict[str, list[dict]]:
 
     def task(**fields) -> None:
         n = len(tasks) + 1
-        base = {"id": _id("f", n), "title": f"Task {n}", "status": "toDo", "priority": "medium",
-                "projectId": p[1], "teamId": None, "customerId": None, "assigneeIds": [m[1]],
-                "dueDate": _due(3), "billableStatus": "billable"}
-        base.update(fields)
-        tasks.append(base)
+        tasks.append(api_task(_id("f", n), **{"title": f"Task {n}", "projectId": p[1], "assigneeIds": [m[1]],
+                                               "dueDate": _due(3), "billableStatus": "billable", **fields}))
 
     # ties in every overdue sort key: same team, priority and days; titles equal casefolded
     task(title="Fix login", priority="high", dueDate=_due(5))
@@ -273,10 +271,9 @@ def next_day(data: dict[str, list[dict]]) -> dict[str, list[dict]]:
         tasks.append(record)
     titles = ("=NEW()", "-new", "@new", "\tnew", "\rnew", "'=literal", "'quoted", "+1", "Plain new", "plain NEW")
     for k, title in enumerate(titles):
-        tasks.append({"id": _id("b", k + 1), "title": title, "status": (None, "toDo", "blocked")[k % 3],
-                      "priority": ("urgent", None, "low", "high")[k % 4], "projectId": None,
-                      "teamId": teams[k % len(teams)], "customerId": None, "assigneeIds": [],
-                      "dueDate": (DAY2 - timedelta(days=1 + k % 3)).isoformat(), "billableStatus": None})
+        tasks.append(api_task(_id("b", k + 1), title=title, status=(None, "toDo", "blocked")[k % 3],
+                              priority=("urgent", None, "low", "high")[k % 4], teamId=teams[k % len(teams)],
+                              dueDate=(DAY2 - timedelta(days=1 + k % 3)).isoformat()))
     return {**data, "tasks": tasks}
 
 

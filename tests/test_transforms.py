@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from records import task_builder
 
 from pike_tasks import frames as fr
 from pike_tasks import transforms as tf
@@ -26,12 +27,7 @@ def due(days_ago: int) -> str:
     return (AS_OF - timedelta(days=days_ago)).isoformat()
 
 
-def task(n: int | str, **fields) -> dict:
-    record = {"id": f"t{n}", "title": f"Task {n}", "status": "toDo", "priority": "medium",
-              "projectId": None, "teamId": TEAM_A, "customerId": None, "assigneeIds": [],
-              "dueDate": None, "billableStatus": None}
-    record.update(fields)
-    return record
+task = task_builder(teamId=TEAM_A)
 
 
 def member(mid: str, name: str | None = None, *, status="active", email=None, teams=()) -> dict:
