@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import logging
@@ -11,9 +12,13 @@ import threading
 import time
 
 import pytest
+import requests
+from processes import poll_until
 
+from pike_tasks import client as client_module
+from pike_tasks import deadlines
 from pike_tasks import settings as settings_module
-from pike_tasks.client import ListingStats, PikeClient, _BearerAuth, parse_retry_after
+from pike_tasks.client import ListingStats, PikeClient, parse_retry_after
 from pike_tasks.errors import (
     PikeAuthError,
     PikeConfigError,
@@ -48,12 +53,11 @@ def make_client(server, *, secret=None, sleep=None, rate=0.0, **settings_kwargs)
 
 
 def logged(server, at_least=1):
-    """The server's request log, once it holds ``at_least`` entries (the sandbox logs a request
-    just after answering it, so the client can be faster than the log)."""
-    deadline = time.monotonic() + 2.0
-    while len(server.requests) < at_least and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(0.02)  # and give a stray extra request the chance to show up
+    """The server's request log. The sandbox logs a request before its answer leaves, so once the
+    client has its answers every request it made (a stray extra one too) is in the log; the wait
+    for ``at_least`` entries (2 s at most) only covers a request whose answer nobody waited for."""
+    with contextlib.suppress(TimeoutError):
+        poll_until(lambda: len(server.requests) >= at_least, timeout=2.0, interval=0.005)
     return list(server.requests)
 
 
@@ -506,7 +510,12 @@ def test_requests_within_their_deadline_are_untouched(sandbox_factory):
     client = make_client(server, request_deadline=1.0, fetch_deadline=5.0)
     assert len(client.list_all("tasks")) == 450
     assert client.stats["tasks"].retries == 0
-    time.sleep(1.2)  # past every request's deadline: the watchdog must not touch the pooled connection
+    # past every request's deadline: the watchdog must not touch the pooled connection. Its guards
+    # fire in deadline order, so once a guard armed just after the last of them has fired, the
+    # watchdog has dealt with them all (an event, not a guess at how long a busy machine needs)
+    with deadlines.guard(time.monotonic() + 1.05) as after_every_deadline:
+        poll_until(lambda: after_every_deadline.expired, timeout=30, interval=0.02,
+                   message="the deadline watchdog never fired")
     assert len(client.list_all("tasks")) == 450 and client.stats["tasks"].retries == 0
 
 
@@ -516,7 +525,8 @@ def test_secret_never_in_logs_exceptions_or_reprs(sandbox_factory, caplog):
     caplog.set_level(logging.DEBUG)  # root: includes urllib3's connection logs
     server = sandbox_factory({"tasks": [{"id": "1"}]}, secrets={SECRET: {"tasks:read"}})
     sleeps = Sleeps()
-    client = make_client(server, sleep=sleeps, max_attempts=2)
+    settings = ApiSettings(server.url, server.secret, rate_limit_per_sec=0, max_attempts=2)
+    client = PikeClient(settings, sleep=sleeps)
     errors: list[PikeError] = []
     scripted = [
         ScriptedResponse(400, error_body("invalid_request", f"bad token {SECRET}"), path="/tasks"),  # echoed
@@ -543,7 +553,7 @@ def test_secret_never_in_logs_exceptions_or_reprs(sandbox_factory, caplog):
 
     assert {type(e) for e in errors} >= {PikeInvalidRequest, PikeServerError, PikePaginationError,
                                           PikeConnectionError, PikeForbidden, PikeAuthError}
-    texts = [str(e) for e in errors] + [repr(e) for e in errors] + [repr(client), repr(client._settings)]
+    texts = [str(e) for e in errors] + [repr(e) for e in errors] + [repr(client), repr(settings)]
     texts += [caplog.text] + [str(r.args) for r in caplog.records]
     assert any("urllib3" in r.name for r in caplog.records)
     for text in texts:
@@ -556,9 +566,10 @@ def test_a_header_value_the_http_stack_refuses_never_shows_in_errors_or_logs(cap
     # ApiSettings refuses such secrets up front; this is the client's own belt and braces, for
     # any header value http.client or requests reject with the value quoted in the message.
     caplog.set_level(logging.DEBUG)
-    client = PikeClient(ApiSettings("http://127.0.0.1:9", "sk-ok", rate_limit_per_sec=0, max_attempts=1))
     for bad in (SECRET + "\nX-Evil: 1", SECRET + "🚀"):
-        client._auth = _BearerAuth(bad)
+        settings = ApiSettings("http://127.0.0.1:9", "sk-ok", rate_limit_per_sec=0, max_attempts=1)
+        object.__setattr__(settings, "secret", bad)  # past ApiSettings' own check (frozen dataclass)
+        client = PikeClient(settings)
         with pytest.raises(PikeConnectionError) as info:
             client.list_all("tasks")
         err = info.value
@@ -629,16 +640,28 @@ def test_bad_base_urls_are_rejected(no_block, url):
     assert "pw" not in str(info.value)
 
 
-def test_from_env_and_headers(sandbox, monkeypatch, no_block):
-    monkeypatch.setenv("PIKE_API_BASE_URL", sandbox.url)
-    monkeypatch.setenv("PIKE_API_SECRET", sandbox.secret)
-    with PikeClient.from_env(rate_limit_per_sec=0, page_limit=20) as client:
-        assert len(client.list_all("customers")) == len(sandbox.data["customers"])
-        assert client._settings.rate_limit_per_sec == 0 and client.page_limit == 20
-        assert isinstance(client.stats["customers"], ListingStats)
-    headers = client._headers
-    assert headers["Accept"] == "application/json" and headers["User-Agent"].startswith("pike-reports/")
+def test_from_env_and_headers(sandbox, point_api, monkeypatch, no_block):
+    point_api(sandbox)
+    limiters = []  # the rate limit each client asks for: rate_limit_per_sec=0 means none
+    real_shared_limiter = client_module.shared_limiter
+
+    def recording(base_url, secret, rate_limit):
+        limiters.append((base_url, rate_limit))
+        return real_shared_limiter(base_url, secret, rate_limit)
+
+    monkeypatch.setattr(client_module, "shared_limiter", recording)
+    sent = []  # the headers of every request as it left (a session hook, no private attribute)
+    with requests.Session() as session:
+        session.hooks["response"].append(lambda response, **kwargs: sent.append(response.request.headers))
+        with PikeClient.from_env(rate_limit_per_sec=0, page_limit=20, session=session) as client:
+            assert len(client.list_all("customers")) == len(sandbox.data["customers"])
+            assert client.page_limit == 20
+            assert isinstance(client.stats["customers"], ListingStats)
+    assert limiters == [(sandbox.url, 0)]
+    assert sent and all(h["Accept"] == "application/json" and h["User-Agent"].startswith("pike-reports/")
+                        for h in sent)
     assert all(r.authorized for r in logged(sandbox))
+    assert all(r.query.get("limit") == "20" for r in logged(sandbox))
 
 
 def test_a_session_reused_for_every_page(sandbox_factory, monkeypatch):

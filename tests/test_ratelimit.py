@@ -253,4 +253,28 @@ def test_limiter_is_shared_per_base_url_and_secret_without_storing_the_secret():
     assert ratelimit.shared_limiter("http://y", SECRET, None) is not a
     assert ratelimit.shared_limiter("http://x", SECRET, 0) is None
     assert ratelimit.shared_limiter("http://x", SECRET, 5.0) is a and a.ceiling == 5.0  # the newest ceiling wins
-    assert not any(SECRET in part for key in ratelimit._registry for part in key)
+    assert not [text for text in _reachable_text(ratelimit) if SECRET in text]
+
+
+def _reachable_text(module) -> list[str]:
+    """Every str (and bytes, decoded) held in ``module``'s globals, through dicts, lists, tuples,
+    sets and the attributes of objects of the module's own classes (the shared limiters)."""
+    found: list[str] = []
+    seen: set[int] = set()
+    todo: list[object] = list(vars(module).values())
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, str):
+            found.append(node)
+        elif isinstance(node, bytes):
+            found.append(node.decode("latin-1"))
+        elif isinstance(node, dict):
+            todo += [*node.keys(), *node.values()]
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            todo += list(node)
+        elif type(node).__module__ == module.__name__ and hasattr(node, "__dict__"):
+            todo += list(vars(node).values())
+    return found
