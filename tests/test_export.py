@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import poll_until
 
 from pike_tasks import client as client_module
 from pike_tasks import settings as settings_module
@@ -27,11 +28,9 @@ TASKS = [
 
 
 def first_request(server):
-    """The first logged request (the sandbox logs a request just after answering it)."""
-    deadline = time.monotonic() + 2
-    while not server.requests and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return server.requests[0]
+    """The first logged request (the sandbox logs a request before its answer leaves; the
+    wait, 2 s at most, covers a request whose answer the command did not wait for)."""
+    return poll_until(lambda: server.requests[:1], timeout=2, interval=0.005)[0]
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ def adaptive_client(server, **kwargs) -> PikeClient:
 
 
 def statuses(server) -> list[int | None]:
-    time.sleep(0.05)  # the sandbox logs a request just after answering it
+    """The status of every request the server saw (it logs a request before its answer leaves,
+    so once the client has its answers the log is complete)."""
     return [r.status for r in server.requests]
 
 
