@@ -1,4 +1,9 @@
-"""Shared fixtures: the Pike sandbox server, over real HTTP on 127.0.0.1."""
+"""Shared fixtures: the Pike sandbox server over real HTTP on 127.0.0.1, the environment that points
+the code at it, and one Prefect API per test session (per xdist worker under ``make test``).
+
+Record builders live in tests/records.py, process helpers (free ports, starting, polling, stopping)
+in tests/processes.py.
+"""
 
 from __future__ import annotations
 
@@ -59,3 +64,43 @@ def prefect_harness(tmp_path_factory):
     storage = tmp_path_factory.mktemp("prefect-storage")
     with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: storage}), prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# --- the environment a test runs in ------------------------------------------------------------
+
+
+@pytest.fixture
+def point_api(monkeypatch):
+    """``point_api(server, secret=None)``: PIKE_API_BASE_URL and PIKE_API_SECRET name ``server``
+    (its own secret unless one is given) for the rest of the test; returns ``server``."""
+
+    def point(server, secret: str | None = None):
+        monkeypatch.setenv("PIKE_API_BASE_URL", server.url)
+        monkeypatch.setenv("PIKE_API_SECRET", server.secret if secret is None else secret)
+        return server
+
+    return point
+
+
+@pytest.fixture
+def api_server(sandbox):
+    """The Pike API that ``api_env`` points at: the session sandbox, unless a module overrides
+    this fixture (e.g. with a server of its own fixture data)."""
+    return sandbox
+
+
+@pytest.fixture
+def api_env(point_api, api_server):
+    """The Pike API settings in the environment, naming ``api_server``; returns that server."""
+    return point_api(api_server)
+
+
+@pytest.fixture
+def flow_env(api_env, tmp_path, monkeypatch, prefect_harness):
+    """A flow run in this process: ``api_env``, a sender address for the digests, and Prefect's
+    results under ``tmp_path / "storage"``; yields ``tmp_path``."""
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    monkeypatch.setenv("PIKE_REPORTS_EMAIL_FROM", "reports@example.com")
+    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: tmp_path / "storage"}):
+        yield tmp_path

@@ -38,9 +38,8 @@ def small_sandbox():
 
 
 @pytest.fixture
-def api_env(monkeypatch, small_sandbox):
-    monkeypatch.setenv("PIKE_API_BASE_URL", small_sandbox.url)
-    monkeypatch.setenv("PIKE_API_SECRET", small_sandbox.secret)
+def api_server(small_sandbox):
+    """``api_env`` (tests/conftest.py) points at this module's sandbox."""
     return small_sandbox
 
 
@@ -115,11 +114,10 @@ def test_artifacts_are_published_per_report(prefect_harness, api_env, tmp_path):
     assert "<script" not in text
 
 
-def test_bad_secret_fails_at_once_with_a_clear_reason(prefect_harness, monkeypatch, small_sandbox, tmp_path):
+def test_bad_secret_fails_at_once_with_a_clear_reason(prefect_harness, point_api, small_sandbox, tmp_path):
     from flows.overdue import report_overdue_tasks
 
-    monkeypatch.setenv("PIKE_API_BASE_URL", small_sandbox.url)
-    monkeypatch.setenv("PIKE_API_SECRET", "not-the-secret")
+    point_api(small_sandbox, "not-the-secret")
     small_sandbox.requests.clear()
     state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), return_state=True)
     assert state.is_failed()
@@ -131,13 +129,12 @@ def test_bad_secret_fails_at_once_with_a_clear_reason(prefect_harness, monkeypat
     assert len([r for r in small_sandbox.requests if r.path == "/tasks"]) == 1
 
 
-def test_missing_scope_names_the_scope(prefect_harness, monkeypatch, tmp_path):
+def test_missing_scope_names_the_scope(prefect_harness, point_api, tmp_path):
     from flows.overdue import report_overdue_tasks
 
     limited = {"limited-secret": {"tasks:read", "projects:read", "customers:read"}}
     with start_sandbox(load_data_file(FIXTURE / "workspace.json"), secrets=limited) as server:
-        monkeypatch.setenv("PIKE_API_BASE_URL", server.url)
-        monkeypatch.setenv("PIKE_API_SECRET", "limited-secret")
+        point_api(server, "limited-secret")
         state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), return_state=True)
     assert state.is_failed()
     with pytest.raises(Exception) as info:
@@ -165,7 +162,7 @@ def test_fetches_hold_a_slot_of_the_named_global_limit(prefect_harness, api_env,
 
 
 def test_lone_surrogates_in_api_text_give_replacement_characters_not_a_failed_run(
-        prefect_harness, sandbox_factory, monkeypatch, tmp_path):
+        prefect_harness, sandbox_factory, point_api, tmp_path):
     from flows.all_reports import run_all_reports
     from pike_tasks.sandbox.server import ScriptedResponse
 
@@ -179,8 +176,7 @@ def test_lone_surrogates_in_api_text_give_replacement_characters_not_a_failed_ru
         page = json.dumps({"items": data[resource], "nextCursor": None, "hasMore": False})
         server.enqueue(ScriptedResponse(200, page.encode("ascii"), {"Content-Type": "application/json"},
                                         path=f"/{resource}"))
-    monkeypatch.setenv("PIKE_API_BASE_URL", server.url)
-    monkeypatch.setenv("PIKE_API_SECRET", server.secret)
+    point_api(server)
 
     folders = run_all_reports(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
 

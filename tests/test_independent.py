@@ -213,13 +213,12 @@ def workspace_server(request):
     server.stop()
 
 
-def test_reports_match_the_independent_script(prefect_harness, workspace_server, tmp_path, monkeypatch):
+def test_reports_match_the_independent_script(prefect_harness, workspace_server, tmp_path, point_api):
     from flows.all_reports import run_all_reports
 
     teams = tmp_path / "teams.yaml"
     teams.write_text(TEAMS_YAML, encoding="utf-8")
-    monkeypatch.setenv("PIKE_API_BASE_URL", workspace_server.url)
-    monkeypatch.setenv("PIKE_API_SECRET", workspace_server.secret)
+    point_api(workspace_server)
     _run_plain(workspace_server.url, workspace_server.secret, tmp_path / "plain", teams)
     run_all_reports(as_of=AS_OF, output_dir=str(tmp_path / "ours"), teams_config=str(teams))
 
@@ -340,7 +339,7 @@ def test_due_soon_and_changes_match_the_independent_script(name, scoped, tmp_pat
 
 
 @pytest.mark.parametrize("scoped", [False, True], ids=["workspace", "team-filter"])
-def test_two_days_of_flow_runs_into_one_store_match_the_plain_script(prefect_harness, scoped, tmp_path, monkeypatch):
+def test_two_days_of_flow_runs_into_one_store_match_the_plain_script(prefect_harness, scoped, tmp_path, point_api):
     """Day 1 then day 2 through the real flow and the real store (baseline read back from the
     stored day-1 report), compared byte for byte with the plain script; day 2 re-run is identical."""
     from flows.overdue import report_overdue_tasks
@@ -359,8 +358,7 @@ def test_two_days_of_flow_runs_into_one_store_match_the_plain_script(prefect_har
     folders = {}
     for day, data in ((AS_OF, day1), (DAY2, day2), (DAY2, day2)):
         with start_sandbox(data) as server:
-            monkeypatch.setenv("PIKE_API_BASE_URL", server.url)
-            monkeypatch.setenv("PIKE_API_SECRET", server.secret)
+            point_api(server)
             result = report_overdue_tasks(as_of=day, team_ids=team_ids, output_dir=str(store), teams_config=str(teams))
         folders.setdefault(day, []).append(Path(result["overdue"]))
         if len(folders[day]) == 1:
