@@ -6,16 +6,17 @@ so these tests run on Linux only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from processes import http_ok, poll_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
 
@@ -54,14 +55,6 @@ def _alive(pids) -> list[int]:
     return [pid for pid in pids if pid in procs and procs[pid][1] != "Z"]  # a zombie holds no memory
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_stopping_run_leaves_no_prefect_server_behind(signum, tmp_path):
@@ -73,25 +66,32 @@ def test_stopping_run_leaves_no_prefect_server_behind(signum, tmp_path):
             env=env, stdout=subprocess.DEVNULL, stderr=stderr,
         )
     started: dict[int, str] = {}
+
+    def still_running() -> None:
+        assert run.poll() is None, (tmp_path / "stderr.txt").read_text()[-2000:]
+
+    def server_started() -> str | None:
+        still_running()
+        started.update(_descendants(run.pid))
+        return next((cmd for cmd in started.values() if "uvicorn" in cmd), None)
+
+    def server_answers() -> bool:
+        still_running()
+        return http_ok(health)
+
     try:
-        deadline = time.monotonic() + 300
-        while not any("uvicorn" in cmd for cmd in started.values()):
-            assert run.poll() is None, (tmp_path / "stderr.txt").read_text()[-2000:]
-            assert time.monotonic() < deadline, "Prefect's temporary server never started"
-            time.sleep(0.1)
-            started.update(_descendants(run.pid))
-        server = next(cmd for cmd in started.values() if "uvicorn" in cmd)
+        server = poll_until(server_started, timeout=300, interval=0.1,
+                            message="Prefect's temporary server never started")
         port = re.search(r"--port (\d+)", server).group(1)
         health = f"http://127.0.0.1:{port}/api/health"
-        while not _answers(health):  # kill a run whose server is up and serving, as in the report
-            assert run.poll() is None and time.monotonic() < deadline, "Prefect's temporary server never answered"
-            time.sleep(0.2)
+        # kill a run whose server is up and serving, as in the report
+        poll_until(server_answers, timeout=300, interval=0.2, message="Prefect's temporary server never answered")
         started.update(_descendants(run.pid))  # everything `run` started: its child and the server
 
         os.kill(run.pid, signum)
         killed = time.monotonic()
-        while _alive(started) and time.monotonic() - killed < 10:
-            time.sleep(0.2)
+        with contextlib.suppress(TimeoutError):
+            poll_until(lambda: not _alive(started), timeout=10, interval=0.2)
         left = {pid: started[pid] for pid in _alive(started)}
         assert not left, f"still running {time.monotonic() - killed:.0f} s after {signum.name}: {left}"
         assert run.wait(timeout=10) is not None

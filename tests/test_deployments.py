@@ -9,6 +9,7 @@ Then a run whose job variables carry a wrong secret must end Failed saying why.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import json
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from prefect_server import PrefectServer, start_server
+from processes import poll_until
 from smtp_server import RecordingSmtpServer
 
 from pike_tasks.errors import PikeConfigError
@@ -401,12 +403,16 @@ class WebhookSink:
     """A loopback HTTP server that records the JSON bodies POSTed to it (the alert target)."""
 
     def __init__(self) -> None:
-        received = self.received = []
+        self.received: list[dict] = []
+        self.arrived = threading.Condition()
+        sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append(json.loads(body or b"{}"))
+                with sink.arrived:
+                    sink.received.append(json.loads(body or b"{}"))
+                    sink.arrived.notify_all()
                 self.send_response(204)
                 self.end_headers()
 
@@ -416,6 +422,13 @@ class WebhookSink:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, wanted, timeout: float) -> list[dict]:
+        """The bodies received so far once one satisfies ``wanted`` (woken by each POST), or
+        after ``timeout`` seconds whatever has arrived."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: any(wanted(body) for body in self.received), timeout)
+            return list(self.received)
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -593,9 +606,10 @@ def test_deployment_run_completes_with_outputs_and_artifacts(deployed, tmp_path)
 
     keys = {a.key for a in _artifacts(server, run.id)}
     assert {"overdue-report", "overdue-top-rows"} <= keys
-    deadline = time.monotonic() + 20  # the run's process ships its last log batch as it exits
-    while "overdue report:" not in (logs := "\n".join(_logs(server, run.id))) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    # the run's process ships its last log batch as it exits
+    with contextlib.suppress(TimeoutError):
+        poll_until(lambda: "overdue report:" in "\n".join(_logs(server, run.id)), timeout=20, interval=0.5)
+    logs = "\n".join(_logs(server, run.id))
     assert re.search(r"fetched \d+ tasks", logs) and "overdue report:" in logs, logs[-2000:]
     assert sandbox_secret not in logs
     print("e2e timings (s):", {k: round(v, 1) for k, v in timings.items()})
@@ -639,11 +653,9 @@ def test_deployment_run_with_a_bad_secret_fails_with_the_reason(deployed, tmp_pa
     assert not (tmp_path / "overdue").exists()
 
     # the documented automation sent the reason to the alert webhook
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(run.name in a.get("body", "") for a in sink.received):
-        time.sleep(0.5)
-    alerts = [a for a in sink.received if run.name in a.get("body", "")]
-    assert alerts, f"no failure notification arrived; got {sink.received!r}"
+    received = sink.wait_for(lambda body: run.name in body.get("body", ""), timeout=60)
+    alerts = [a for a in received if run.name in a.get("body", "")]
+    assert alerts, f"no failure notification arrived; got {received!r}"
     assert "rejected the API secret" in alerts[0]["body"] and "Failed" in alerts[0]["subject"]
     assert "wrong-secret" not in json.dumps(alerts)
     timings["bad-secret run + alert"] = time.monotonic() - t
