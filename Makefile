@@ -35,8 +35,12 @@ demo: install
 	$(BIN)/python -m flows.demo
 
 # lint first: any ruff or mypy finding fails the target (and so .ci/run) before the tests run.
+# The suite runs on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in this one process). Each
+# worker has its own sandbox, Prefect test harness, ports and temp folders; tests/conftest.py keeps
+# the end-to-end files on one worker and the browser files on one worker (XDIST_GROUPS).
+PYTEST_WORKERS ?= auto
 test: install lint browsers services
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 # Chromium for tests/test_pages_browser.py (Debian's package). A no-op when it is installed; as
 # root on Debian it installs it (about a minute); otherwise it says so and those tests skip.

@@ -8,6 +8,7 @@ in tests/processes.py.
 from __future__ import annotations
 
 import datetime
+import importlib.util
 
 import pytest
 
@@ -104,3 +105,40 @@ def flow_env(api_env, tmp_path, monkeypatch, prefect_harness):
     monkeypatch.setenv("PIKE_REPORTS_EMAIL_FROM", "reports@example.com")
     with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: tmp_path / "storage"}):
         yield tmp_path
+
+
+# --- which tests share an xdist worker ---------------------------------------------------------
+# `make test` runs the suite on every core with pytest-xdist (-n auto --dist loadgroup). The test
+# files below run on one worker each, one test after another: everything else is spread over the
+# workers one test at a time, as they free up. (Grouping by file here rather than by xdist_group
+# marks: with pytest 9.2, xdist 3.8's loadgroup silently ignores the marks, pytest-xdist#1386.)
+XDIST_GROUPS = {
+    # a Prefect server and workers each (PostgreSQL-backed in test_scale_e2e), `prefect deploy` from
+    # the checkout, and test_deployments' module-scoped `deployed` cluster started once, not per worker
+    "test_deployments.py": "e2e",
+    "test_scale_e2e.py": "e2e",
+    # one headless Chromium at a time (module-scoped browsers; layout and render-time checks)
+    "test_pages_browser.py": "browser",
+    "test_digest_browser.py": "browser",
+}
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The unit of work a test belongs to under ``--dist loadgroup``: its group, or itself."""
+    return XDIST_GROUPS.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1], nodeid)
+
+
+if importlib.util.find_spec("xdist") is not None:  # the hook exists only with pytest-xdist installed
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") != "loadgroup":
+            return None
+        from xdist.scheduler import LoadGroupScheduling
+
+        class FileGroupScheduling(LoadGroupScheduling):
+            """Scopes by ``XDIST_GROUPS``; the biggest groups are handed out first."""
+
+            def _split_scope(self, nodeid: str) -> str:
+                return xdist_scope(nodeid)
+
+        return FileGroupScheduling(config, log)
