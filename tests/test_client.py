@@ -13,7 +13,7 @@ import time
 
 import pytest
 import requests
-from processes import poll_until
+from processes import free_port, poll_until
 
 from pike_tasks import client as client_module
 from pike_tasks import deadlines
@@ -378,9 +378,7 @@ def test_read_timeout_and_refused_connection_become_connection_errors(sandbox_fa
     with pytest.raises(PikeConnectionError, match="timed out") as info:
         make_client(server, timeout_read=0.1, max_attempts=2).list_all("tasks")
     assert info.value.retryable
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again before use: nothing listens there
+    port = free_port()  # closed again before use: nothing listens there
     closed = ApiSettings(f"http://127.0.0.1:{port}", SECRET, rate_limit_per_sec=0, max_attempts=3)
     sleeps = Sleeps()
     with pytest.raises(PikeConnectionError, match="Gave up after 3 attempts"):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from processes import poll_until
+from processes import free_port, poll_until
 
 from pike_tasks import client as client_module
 from pike_tasks import settings as settings_module
@@ -130,9 +129,7 @@ def test_missing_scope_names_the_scope(server, env, capsys):
 
 
 def test_unreachable_api_exits_2_with_one_line(env, capsys, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     env(f"http://127.0.0.1:{port}")
     target = tmp_path / "x.jsonl"
     assert main(["export", "projects", "--out", str(target)]) == 2
