@@ -37,6 +37,7 @@ import yaml
 from moto_server import MotoServer, start_moto
 from postgres_server import postgres_bin, start_postgres
 from prefect_server import PrefectServer, Worker, start_server
+from processes import poll_until
 from smtp_server import RecordingSmtpServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,16 +177,16 @@ def _create_run(server: PrefectServer, deployment: str, as_of: date):
 
 
 def _wait_final(cluster: Cluster, run_ids, timeout: float = 150):
-    deadline = time.monotonic() + timeout
     with _client(cluster.server) as client:
-        while True:
+        def final():
             runs = [client.read_flow_run(run_id) for run_id in run_ids]
-            if all(r.state and r.state.is_final() for r in runs):
-                return runs
-            if time.monotonic() > deadline:
-                raise AssertionError(f"runs not final after {timeout:.0f} s: {[r.state for r in runs]!r}"
-                                     + _explain(cluster))
-            time.sleep(0.5)
+            return runs if all(r.state and r.state.is_final() for r in runs) else None
+
+        try:
+            return poll_until(final, timeout=timeout, interval=0.5)
+        except TimeoutError:
+            states = [client.read_flow_run(run_id).state for run_id in run_ids]
+            raise AssertionError(f"runs not final after {timeout:.0f} s: {states!r}" + _explain(cluster)) from None
 
 
 def _explain(cluster: Cluster) -> str:
@@ -204,14 +205,19 @@ def _logs(cluster: Cluster, run_id, wanted: str, timeout: float = 20) -> str:
     """The run's log messages, once ``wanted`` shows (a run ships its last batch as it exits)."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-    deadline = time.monotonic() + timeout
-    while True:
+    def read() -> str:
         with _client(cluster.server) as client:
             logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-        text = "\n".join(log.message for log in logs)
-        if re.search(wanted, text) or time.monotonic() > deadline:
-            return text
-        time.sleep(0.5)
+        return "\n".join(log.message for log in logs)
+
+    def found() -> str | None:
+        text = read()
+        return text if re.search(wanted, text) else None
+
+    try:
+        return poll_until(found, timeout=timeout, interval=0.5)
+    except TimeoutError:
+        return read()
 
 
 def _sent_to(smtp: RecordingSmtpServer, as_of: date) -> dict[str, int]:
@@ -238,8 +244,7 @@ def _acquisitions(cluster: Cluster, limit_id, want_runs: set[str], timeout: floa
 
     wanted = EventFilter(event=EventNameFilter(name=["prefect.concurrency-limit.acquired"]),
                          resource=EventResourceFilter(id=[f"prefect.concurrency-limit.{limit_id}"]))
-    deadline = time.monotonic() + timeout
-    while True:
+    def read() -> dict[str, int]:
         events = []
         with _client(cluster.server) as client:
             page = client.read_events(wanted, limit=50)
@@ -253,9 +258,16 @@ def _acquisitions(cluster: Cluster, limit_id, want_runs: set[str], timeout: floa
                 if related.id.startswith("prefect.flow-run."):
                     run_id = related.id.removeprefix("prefect.flow-run.")
                     by_run[run_id] = by_run.get(run_id, 0) + int(event.resource.get("slots-acquired", "0"))
-        if want_runs <= set(by_run) or time.monotonic() > deadline:
-            return by_run
-        time.sleep(1)
+        return by_run
+
+    def complete() -> dict[str, int] | None:
+        by_run = read()
+        return by_run if want_runs <= set(by_run) else None
+
+    try:
+        return poll_until(complete, timeout=timeout, interval=1.0)
+    except TimeoutError:
+        return read()
 
 
 # --- the test ---------------------------------------------------------------------------------
