@@ -32,7 +32,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
-from pike_tasks import rules
+from pike_tasks import events, rules
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
@@ -211,10 +211,14 @@ def _generated_at() -> str:
     return rules.generated_at()
 
 
-def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tuple[str, list[str], str | None]:
+def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes],
+             counts: dict[str, Any]) -> tuple[str, list[str], str | None]:
+    """Publish the folder whole, apply retention, and tell Prefect's event feed (``pike.report.published``)."""
     location = store.publish(ref, files)
     apply_retention(store, ref)
-    return location, sorted(files), store.link(ref)
+    link = store.link(ref)
+    events.report_published(ref.report, ref.scope.prefix, ref.as_of, counts, link)
+    return location, sorted(files), link
 
 
 def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> list[date]:
@@ -401,7 +405,8 @@ def build_overdue_report(
         rules.SUMMARY_JSON: json_bytes(report),
         **team_pages,
     }
-    folder, names, link = _publish(store, ref, files)
+    folder, names, link = _publish(store, ref, files, {**totals, "new": counts["new"], "resolved": counts["resolved"],
+                                                       "baseline_as_of": report["baseline_as_of"]})
     get_run_logger().info(
         "overdue report: %d tasks in %d teams (%d new, %d resolved since %s) -> %s",
         len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
@@ -444,7 +449,7 @@ def build_workload_report(
         rules.INDEX_HTML: render_workload_html(view).encode("utf-8"),
         rules.SUMMARY_JSON: json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
     }
-    folder, names, link = _publish(store, ref, files)
+    folder, names, link = _publish(store, ref, files, totals)
     get_run_logger().info("workload report: %d members, %d customers -> %s", len(by_member), len(by_customer), folder)
     top = by_member.head(TOP_ROWS)[["member", "status", "open", "billable", "billable_share", "overdue", "flag"]]
     return ReportResult("workload", as_of, folder, names, totals, _records(top), link)
