@@ -69,6 +69,7 @@ def test_digest_events_carry_no_address_in_the_resource_id(prefect_harness):
     assert not read_events(events.DIGEST_DELIVERED, f"pike.digest.email.{key}", 1, timeout=1.0)
 
 
-@pytest.mark.parametrize(("prefix", "scope"), [("", "all"), ("filtered/teams-91ab2c3d-0123456789/", "teams-91ab2c3d-0123456789")])
+@pytest.mark.parametrize(("prefix", "scope"), [
+    ("", "all"), ("filtered/teams-91ab2c3d-0123456789/", "teams-91ab2c3d-0123456789")])
 def test_scope_names(prefix, scope):
     assert events.scope_name(prefix) == scope
