@@ -4,7 +4,10 @@
   ``pike.report.<report>.<scope>`` (``scope`` is ``all`` for the whole workspace, else the
   store's filtered slug); payload: ``as_of``, the report's counts (``overdue_tasks``, ``new``,
   ``resolved``... whatever its summary totals hold) and ``link`` (an https link when the store
-  gives one, else null: never a ``file://`` path).
+  gives one, else null: never a ``file://`` path). Automations match resources, not payload
+  numbers, so an overdue report's resource also carries ``pike.overdue.rise``: how far the
+  overdue count rose since the baseline (new minus resolved) as the largest step reached of
+  ``1+``, ``5+``, ``10+``, ``20+``, ``50+`` (``0`` when it did not rise; absent without a baseline).
 - ``pike.digest.delivered`` / ``pike.digest.failed``: one per recipient and channel after a real
   send (dry runs and previews emit nothing). Resource ``pike.digest.<channel>.<recipient key>``:
   the recipient key is the ledger's (a readable prefix and a hash), so the resource id, which
@@ -27,6 +30,7 @@ REPORT_PUBLISHED = "pike.report.published"
 DIGEST_DELIVERED = "pike.digest.delivered"
 DIGEST_FAILED = "pike.digest.failed"
 WHOLE_SCOPE = "all"
+RISE_STEPS = (50, 20, 10, 5, 1)
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +47,16 @@ def report_published(report: str, scope_prefix: str, as_of: date, counts: Mappin
     scope = scope_name(scope_prefix)
     payload = {"report": report, "scope": scope, "as_of": as_of.isoformat(), **dict(counts),
                "link": link if link and link.startswith(("https://", "http://")) else None}
-    _emit(REPORT_PUBLISHED, {"prefect.resource.id": f"pike.report.{report}.{scope}",
-                             "prefect.resource.name": f"{report} report ({scope})"}, payload)
+    resource = {"prefect.resource.id": f"pike.report.{report}.{scope}",
+                "prefect.resource.name": f"{report} report ({scope})"}
+    if counts.get("baseline_as_of") and "new" in counts and "resolved" in counts:
+        resource["pike.overdue.rise"] = rise_step(int(counts["new"]) - int(counts["resolved"]))
+    _emit(REPORT_PUBLISHED, resource, payload)
+
+
+def rise_step(rise: int) -> str:
+    """The largest of ``RISE_STEPS`` that ``rise`` reached, as ``20+``; ``0`` when it did not rise."""
+    return next((f"{step}+" for step in RISE_STEPS if rise >= step), "0")
 
 
 def digest_outcome(channel: str, recipient_key: str, recipient: str, status: str, *, as_of: date,

@@ -73,3 +73,29 @@ def test_digest_events_carry_no_address_in_the_resource_id(prefect_harness):
     ("", "all"), ("filtered/teams-91ab2c3d-0123456789/", "teams-91ab2c3d-0123456789")])
 def test_scope_names(prefix, scope):
     assert events.scope_name(prefix) == scope
+
+
+@pytest.mark.parametrize(("rise", "step"), [(-3, "0"), (0, "0"), (1, "1+"), (19, "10+"), (20, "20+"), (400, "50+")])
+def test_rise_steps_let_an_automation_match_a_jump(rise, step):
+    assert events.rise_step(rise) == step
+
+
+@pytest.mark.parametrize("name", ["overdue-jumped.yaml", "digest-failed.yaml"])
+def test_documented_automations_are_accepted_by_a_real_prefect_server(prefect_harness, name):
+    """docs/automations/*.yaml, with a real notification block's id, create an Automation on the
+    server, whose trigger expects our event and matches our resource."""
+    import yaml
+    from prefect.automations import Automation
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    block_id = CustomWebhookNotificationBlock(name="ops", url="http://127.0.0.1:9/hook").save(
+        f"pike-ops-{uuid.uuid4().hex[:8]}")
+    text = (Path(__file__).parent.parent / "docs" / "automations" / name).read_text(encoding="utf-8")
+    spec = yaml.safe_load(text.replace("BLOCK_DOCUMENT_ID", str(block_id)))
+    created = Automation(**spec).create()
+    try:
+        stored = Automation.read(id=created.id)
+        assert stored.trigger.expect <= {events.REPORT_PUBLISHED, events.DIGEST_FAILED}
+        assert str(stored.actions[0].block_document_id) == str(block_id)
+    finally:
+        created.delete()
