@@ -439,10 +439,13 @@ def build_workload_report(
     by_customer = transforms.workload_by_customer(resolved.tasks, as_of, **wanted)
     filters = scope.filters()
     totals = views.workload_totals(by_member, by_customer)
+    ref = FolderRef("workload", as_of, scope)
+    links = {"workload_csv": store.page_link(ref, rules.WORKLOAD_CSV),
+             "customers_csv": store.page_link(ref, rules.WORKLOAD_BY_CUSTOMER_CSV)}  # relative, or presigned
     view = views.workload_view(
         by_member, by_customer, as_of=as_of, generated_at=_generated_at(), filters=filters, source=source,
+        links=links,
     )
-    ref = FolderRef("workload", as_of, scope)
     files = {
         rules.WORKLOAD_CSV: csv_output.csv_bytes(by_member, rules.WORKLOAD_COLUMNS),
         rules.WORKLOAD_BY_CUSTOMER_CSV: csv_output.csv_bytes(by_customer, rules.WORKLOAD_BY_CUSTOMER_COLUMNS),
