@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, cast, overload
 from urllib.parse import quote
 
 import requests
@@ -530,8 +530,8 @@ class PikeClient:
             f"({ENV_FETCH_DEADLINE}); {arrived} had arrived."
         )
         if last_failure:
-            message += f" The last try failed: {last_failure}."
-        return PikeDeadlineExceeded(self._redact(message), code="fetch_deadline", resource=resource)
+            message += f" The last try failed: {self._redact(last_failure)}."
+        return PikeDeadlineExceeded(message, code="fetch_deadline", resource=resource)
 
     def _interpret(self, response: _Reply, path: str, resource: str) -> tuple[Any, str | None]:
         """(decoded JSON body, request id) of a 200; else the typed error, as _Retry if worth retrying."""
@@ -567,10 +567,11 @@ class PikeClient:
             body = None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             err = body["error"]
-            code = _short(err.get("code"), 60)
-            api_message = _short(err.get("message"), MAX_MESSAGE_CHARS)
-            request_id = _short(err.get("requestId"), 100)
-        request_id = request_id or _short(response.headers.get("X-Request-Id"), 100)
+            code = self._redact(_short(err.get("code"), 60))
+            api_message = self._redact(_short(err.get("message"), MAX_MESSAGE_CHARS))
+            request_id = self._redact(_short(err.get("requestId"), 100))
+        request_id = request_id or self._redact(_short(response.headers.get("X-Request-Id"), 100))
+        path = self._redact(path)  # a cursor the server handed out travels in it
         said = f" The API said: {api_message}" if api_message else ""
         if not api_message and body is None and response.content:
             said = f" The response was not JSON ({_content_type(response)})."
@@ -595,12 +596,26 @@ class PikeClient:
             cls, message = PikeInvalidRequest, f"The Pike API refused GET {path} as invalid (HTTP {status})." + said
         else:
             cls, message = PikeServerError, f"Unexpected HTTP {status} from the Pike API on GET {path}." + said
-        return cls(self._redact(message), **kwargs)
+        return cls(message, **kwargs)
 
-    def _redact(self, text: str) -> str:
-        """Belt and braces: no text we build may carry the secret, whatever a server echoes."""
+    @overload
+    def _redact(self, text: str) -> str: ...
+    @overload
+    def _redact(self, text: None) -> None: ...
+    def _redact(self, text: str | None) -> str | None:
+        """Belt and braces: no text a server sends us reaches a message with the secret in it.
+
+        Only what came from outside is redacted (the server's code, message and request id, a
+        path with its cursor): our own words never hold the secret, and a short secret such as
+        ``wrong`` must not turn "missing, wrong or revoked" into nonsense. A secret of 8
+        characters or more is redacted wherever it appears; a shorter one as a whole token.
+        """
         secret = self._settings.secret
-        return text.replace(secret, "<secret>") if secret and secret in text else text
+        if not text or not secret or secret not in text:
+            return text
+        if len(secret) >= 8:
+            return text.replace(secret, "<secret>")
+        return re.sub(rf"(?<![\w.~+/=-]){re.escape(secret)}(?![\w.~+/=-])", "<secret>", text)
 
 
 def _session_for(base_url: str) -> requests.Session:

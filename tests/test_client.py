@@ -657,3 +657,17 @@ def test_a_session_reused_for_every_page(sandbox_factory, monkeypatch):
     assert len(opened) == 1
     assert len(logged(server, 5)) == 5
 
+
+
+def test_a_short_secret_is_redacted_as_a_whole_token_in_what_the_server_said_never_in_our_words(sandbox_factory):
+    """Issue 23: with the secret ``wrong`` the 401 line read "(missing, <secret> or revoked)"."""
+    server = sandbox_factory(secrets={"wrong": {"tasks:read"}})
+    server.enqueue(ScriptedResponse(401, {"error": {"code": "unauthorized", "requestId": "r-1",
+                                                    "message": "token wrong is revoked; wrongly formed"}},
+                                    path="/tasks"))
+    client = PikeClient(ApiSettings(server.url, "wrong", rate_limit_per_sec=0, max_attempts=1))
+    with pytest.raises(PikeAuthError) as info:
+        client.list_all("tasks")
+    text = str(info.value)
+    assert "(missing, wrong or revoked)" in text
+    assert "token <secret> is revoked; wrongly formed" in text
