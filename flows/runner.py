@@ -71,6 +71,12 @@ def check_before_start(args) -> None:
         smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
         check_smtp_settings()
     open_cli_store(args).check_writable()  # a bad store: one line, before any API call
+    if not args.sandbox and _env(ENV_SECRET):
+        from pike_tasks.client import check_reachable
+
+        # last, after every setting: nobody listening at the base URL fails in seconds, not after
+        # every retry layer's patience
+        check_reachable(resolve_api_settings().base_url)
 
 
 def open_cli_store(args) -> ReportStore:

@@ -15,7 +15,9 @@ import json
 import logging
 import random
 import re
+import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,10 +41,17 @@ from pike_tasks.errors import (
     PikePaginationError,
     PikeRateLimited,
     PikeServerError,
+    PikeUnreachable,
 )
 from pike_tasks.ratelimit import shared_limiter
 from pike_tasks.records import Customer, Member, Project, Task
-from pike_tasks.settings import ENV_FETCH_DEADLINE, ENV_REQUEST_DEADLINE, ApiSettings, resolve_api_settings
+from pike_tasks.settings import (
+    ENV_BASE_URL,
+    ENV_FETCH_DEADLINE,
+    ENV_REQUEST_DEADLINE,
+    ApiSettings,
+    resolve_api_settings,
+)
 
 RESOURCES = ("projects", "tasks", "customers", "members")
 # The documented filters of each listing, by their query (camelCase) names.
@@ -59,6 +68,7 @@ BACKOFF_BASE = 0.25  # seconds; full jitter over base * 2**(retry - 1) ...
 BACKOFF_CAP = 8.0  # ... capped here
 RETRY_AFTER_MAX = 60.0  # a Retry-After beyond this is clamped, not obeyed
 MAX_MESSAGE_CHARS = 200  # no longer text from a response ever reaches an exception
+UNREACHABLE_ATTEMPTS = 3  # tries when nothing listens at the base URL (a restarting server refuses briefly)
 
 # Failures of the connection itself, all worth another try: refused, reset, dropped mid-response,
 # timed out. requests wraps most of them; the rest are listed in case one slips through.
@@ -118,11 +128,13 @@ class _BearerAuth(requests.auth.AuthBase):
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying; carries the error to raise if we give up."""
 
-    def __init__(self, error: PikeError, delay: float | None = None, reason: str = "") -> None:
+    def __init__(self, error: PikeError, delay: float | None = None, reason: str = "",
+                 max_attempts: int | None = None) -> None:
         super().__init__(reason)
         self.error = error
         self.delay = delay  # a server-imposed delay (Retry-After), else None for our backoff
         self.reason = reason
+        self.max_attempts = max_attempts  # fewer tries than the settings' for this failure (unreachable)
 
 
 class PikeClient:
@@ -421,7 +433,8 @@ class PikeClient:
                     delay = self._backoff(attempt)
                 # real time spent, or the injected sleeps when `sleep` does not really sleep
                 spent = max(time.monotonic() - started, waited)
-                if attempt >= max_attempts or spent + delay > self._settings.max_retry_seconds:
+                if attempt >= min(max_attempts, failure.max_attempts or max_attempts) \
+                        or spent + delay > self._settings.max_retry_seconds:
                     error = failure.error
                     error.message = (
                         f"{error.message} Gave up after {attempt} "
@@ -505,6 +518,15 @@ class PikeClient:
         Only the exceptions' class names are used, never their text: that can quote a request
         header (http.client's "Invalid header value b'Bearer ...'").
         """
+        if isinstance(exc, _TRANSIENT_NETWORK_ERRORS) and _unreachable(exc):
+            reason = _network_reason(exc)
+            return _Retry(
+                PikeUnreachable(
+                    f"Nothing answers at the Pike API address {self.base_url} ({reason}): check {ENV_BASE_URL}.",
+                    code="unreachable", resource=resource,
+                ),
+                reason=reason, max_attempts=UNREACHABLE_ATTEMPTS,
+            )
         if isinstance(exc, _TRANSIENT_NETWORK_ERRORS):
             reason = _network_reason(exc)
             return _Retry(
@@ -820,12 +842,37 @@ def _content_type(response: _Reply) -> str:
     return _short(response.headers.get("Content-Type"), 60) or "no content type"
 
 
-def _network_reason(exc: BaseException) -> str:
-    """A short reason for a network failure: its class, and the innermost cause's class."""
-    name = type(exc).__name__
+def check_reachable(base_url: str, timeout: float = 5.0) -> None:
+    """Before a run starts anything: is anybody listening at ``base_url``? (A TCP connect only:
+    no request, no secret sent.) Skipped when a proxy carries the traffic.
+
+    Raises:
+        PikeUnreachable: the connection is refused or the host name does not resolve (one line,
+            naming PIKE_API_BASE_URL and how long it tried).
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    if not parts.hostname or requests.utils.get_environ_proxies(base_url):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    started = time.monotonic()
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except (ConnectionRefusedError, socket.gaierror) as exc:
+        why = "connection refused" if isinstance(exc, ConnectionRefusedError) else "host name not found"
+        raise PikeUnreachable(
+            f"Nothing answers at the Pike API address {base_url} ({why}): check {ENV_BASE_URL}. "
+            f"Tried once in {time.monotonic() - started:.1f} s.", code="unreachable",
+        ) from None
+    except OSError:
+        return  # slow or filtered: the client's own retries and deadlines decide
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps, outermost first (requests -> urllib3 -> OSError ...)."""
+    chain = [exc]
     inner: BaseException = exc
     nxt: BaseException | None
-    for _ in range(6):  # requests -> urllib3 MaxRetryError -> ProtocolError -> OSError ...
+    for _ in range(6):
         if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
             nxt = inner.reason
         elif inner.args and isinstance(inner.args[-1], BaseException):
@@ -834,7 +881,21 @@ def _network_reason(exc: BaseException) -> str:
             nxt = inner.__cause__ or inner.__context__
         if nxt is None or nxt is inner:
             break
+        chain.append(nxt)
         inner = nxt
+    return chain
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A refused connection or a host name that does not resolve: nobody is listening there."""
+    return any(isinstance(e, (ConnectionRefusedError, socket.gaierror, urllib3.exceptions.NameResolutionError))
+               for e in _causes(exc))
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A short reason for a network failure: its class, and the innermost cause's class."""
+    name = type(exc).__name__
+    inner = _causes(exc)[-1]
     inner_name = type(inner).__name__
     detail = name if inner_name == name else f"{name}: {inner_name}"
     if isinstance(exc, requests.Timeout) or isinstance(inner, (TimeoutError, urllib3.exceptions.TimeoutError)):
