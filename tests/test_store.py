@@ -190,17 +190,21 @@ def test_publish_read_and_completed_dates_on_s3(moto, bucket):
     store = open_store(f"s3://{bucket}/pike", setting="output_dir")
     store.check_writable()
     ref = FolderRef("overdue", AS_OF)
-    assert store.publish(ref, FILES) == f"s3://{bucket}/pike/overdue/2026-04-09"
-    assert moto.keys(bucket) == sorted(f"pike/overdue/2026-04-09/{n}" for n in [*FILES, MARKER])
+    location = store.publish(ref, FILES)
+    run = location.rsplit("/", 1)[-1]
+    assert location == f"s3://{bucket}/pike/overdue/2026-04-09/runs/{run}"
+    assert moto.keys(bucket) == sorted([f"pike/overdue/2026-04-09/runs/{run}/{n}" for n in FILES]
+                                       + ["pike/overdue/2026-04-09/.complete", "pike/_store.json"])
     assert store.read(ref, "overdue.csv") == FILES["overdue.csv"]
     assert store.list_files(ref) == sorted(FILES)
+    assert store.files_at(location) == sorted(FILES)
 
-    # republished with one file fewer: the stale one goes, the marker comes back
-    store.publish(ref, {"index.html": b"<h1>v2</h1>"})
-    assert moto.keys(bucket, "pike/overdue/") == ["pike/overdue/2026-04-09/.complete",
-                                                 "pike/overdue/2026-04-09/index.html"]
-    assert store.read(ref, "index.html") == b"<h1>v2</h1>"
-    assert not [k for k in moto.keys(bucket) if "_probe" in k]  # check_writable cleaned up
+    # republished with one file fewer: a new run folder, the pointer names it; the old run stays
+    second = store.publish(ref, {"index.html": b"<h1>v2</h1>"})
+    assert second != location and store.list_files(ref) == ["index.html"]
+    assert store.read(ref, "index.html") == b"<h1>v2</h1>" and store.read(ref, "overdue.csv") is None
+    assert f"pike/overdue/2026-04-09/runs/{run}/overdue.csv" in moto.keys(bucket)  # links handed out still work
+    assert [k for k in moto.keys(bucket) if not k.startswith("pike/overdue/")] == ["pike/_store.json"]
 
 
 def test_retention_on_s3_removes_old_folders_and_ledger_days_and_keeps_the_newest(moto, bucket):
@@ -236,7 +240,7 @@ def test_completed_dates_ignores_folders_without_marker(moto, bucket):
     assert store.completed_dates("workload", Scope()) == []
 
 
-def test_a_failed_republish_leaves_the_folder_incomplete(moto, bucket, monkeypatch):
+def test_a_failed_republish_leaves_the_previous_report(moto, bucket, monkeypatch):
     store = open_store(f"s3://{bucket}/pike")
     ref = FolderRef("overdue", AS_OF)
     store.publish(ref, FILES)
@@ -250,13 +254,12 @@ def test_a_failed_republish_leaves_the_folder_incomplete(moto, bucket, monkeypat
         return real_pipe(path, data, **kwargs)
 
     monkeypatch.setattr(store.fs, "pipe_file", failing_pipe)
-    with pytest.raises(StoreError, match="folder stays incomplete") as info:
+    with pytest.raises(StoreError, match="not published; the previous report, if any, stays") as info:
         store.publish(ref, {"index.html": b"new", "overdue.csv": b"new"})
     assert "\n" not in str(info.value)
-    # the old marker went first: the half-new folder is not trusted, not the baseline of the next run
-    assert f"pike/overdue/2026-04-09/{MARKER}" not in moto.keys(bucket)
-    assert store.completed_dates("overdue", Scope()) == []
-    assert store.read(ref, "index.html") is None
+    # the pointer was not touched: the previous report is whole, still the baseline of the next run
+    assert store.completed_dates("overdue", Scope()) == [AS_OF]
+    assert {n: store.read(ref, n) for n in FILES} == FILES
 
 
 def test_a_store_that_goes_away_mid_publish_fails_without_marker(tmp_path, aws_env):
@@ -287,7 +290,7 @@ def test_a_store_that_goes_away_mid_publish_fails_without_marker(tmp_path, aws_e
             store.publish(FolderRef("overdue", AS_OF), FILES)
         elapsed = time.monotonic() - t
         text = _one_line(info.value)
-        assert "could not publish overdue/2026-04-09" in text and "folder stays incomplete" in text, text
+        assert "could not publish overdue/2026-04-09" in text and "not published" in text, text
         assert written == ["index.html"] and MARKER not in written
         assert elapsed < 60, f"publish took {elapsed:.0f} s to give up"
     finally:
@@ -338,7 +341,8 @@ def test_presigned_link_fetches_with_a_plain_get(moto, bucket, aws_env):
     ref = FolderRef("overdue", AS_OF)
     store.publish(ref, FILES)
     link = store.link(ref, anchor="team-1")
-    assert link.startswith(f"{moto.url}/{bucket}/pike/overdue/2026-04-09/index.html?")
+    run_folder = store.folder_location(ref).split("://", 1)[1]
+    assert link.startswith(f"{moto.url}/{run_folder}/index.html?") and "/overdue/2026-04-09/runs/" in link
     assert "X-Amz-Signature=" in link and link.endswith("#team-1")
     assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in link
     with urllib.request.urlopen(link.split("#")[0], timeout=10) as resp:
@@ -347,7 +351,7 @@ def test_presigned_link_fetches_with_a_plain_get(moto, bucket, aws_env):
     aws_env.setenv("PIKE_REPORTS_LINK_DAYS", "0.5")
     assert "X-Amz-Expires=43200" in store.link(ref, "overdue.csv")
     aws_env.setenv("PIKE_REPORTS_PUBLIC_URL", "https://reports.example.com/pike/")
-    assert store.link(ref) == "https://reports.example.com/pike/overdue/2026-04-09/index.html"
+    assert store.link(ref) == f"https://reports.example.com/pike/{run_folder.split('/', 2)[2]}/index.html"
 
 
 def test_team_pages_open_from_a_presigned_index(moto, bucket, aws_env):
