@@ -109,14 +109,15 @@ def choose_store(output_dir: str | None, *, in_deployment: bool,
     if not in_deployment:
         return StoreChoice(location, setting)
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
+    shown = redact_url(location)[:120]
     if scheme == "memory":
-        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {redact_url(location)[:120]!r} is an in-memory store "
+        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {shown!r} is an in-memory store "
                               f"that only this run's process sees: {_WHAT_TO_SET}")
     if scheme not in ("", "file"):
         return StoreChoice(location, setting)
     path = urlsplit(location).path if scheme == "file" else location
     if not Path(path).expanduser().is_absolute():
-        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {redact_url(location)[:120]!r} is a folder relative to "
+        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {shown!r} is a folder relative to "
                               "this worker (each worker would keep its own reports and once-only email record): "
                               f"{_WHAT_TO_SET}")
     return StoreChoice(location, setting, worker_local=True)

@@ -514,7 +514,7 @@ def test_a_bucket_without_delete_works_with_one_warning_and_leaves_no_probe(tmp_
             info = warning
 
         monkeypatch.setattr(common, "_run_logger", Collect)
-        for attempt in range(2):  # the second run finds _store.json: its 412 proves write access too
+        for _ in range(2):  # the second run finds _store.json: its 412 proves write access too
             store = common.open_report_store("s3://least/pike")
             assert store.can_delete is False
             for weeks in (30, 20, 0):
