@@ -15,11 +15,15 @@ a team-filtered run never overwrites the whole-workspace report of the same date
     <store>/<scope><report>/<as_of>/...            one report folder, published whole
     <store>/_ledger/<kind>/<as_of>/<source>/...    once-only records of sent email
 
+Prefixes are literal: nothing here globs (fsspec's ``glob`` reads ``[``, ``?``, ``*`` as
+patterns); a URL whose prefix has an empty, ``.`` or ``..`` segment is refused.
+
 Retention (``PIKE_REPORTS_KEEP_DAYS``, default 90, 0 keeps everything): the run that publishes
 a folder removes the folders of the same report and scope older than ``as_of - keep_days``
 (``prune``), and a digest run the ledger days older than that (``prune_ledger``), but never
 the newest few complete folders the change view reads (its baseline and trend). A folder is
-removed marker first, so a reader never takes a half-removed folder for a complete one.
+removed marker first, so a reader never takes a half-removed folder for a complete one; one
+that cannot be removed is skipped (``RetentionIncomplete``), a symlink removed as a link.
 
 Publishing a folder whole or not at all:
 
@@ -28,12 +32,19 @@ Publishing a folder whole or not at all:
   renamed into place, and the old one removed. A reader sees the old complete folder or the new
   one, never a mix (between the two renames the folder is briefly absent; a crash there is
   repaired by the next publish or read, which puts the old folder back).
-- object stores: the old ``.complete`` marker is removed first, then every file is written,
-  files the new folder does not have are removed, and the marker is written last. Readers
-  (the baseline of the next run, ``completed_dates``) trust only folders with a marker.
+- object stores (no rename): every file is written into the run's own folder
+  ``<folder>/runs/<run id>/``, then the ``.complete`` pointer (JSON: run id and files) is
+  written last: that write is the commit. Readers and links follow the pointer, so a kill at
+  any step leaves the previous complete report, and of two racing publishes the last pointer
+  wins whole. Earlier run folders stay (links handed out stay valid) until retention removes
+  the date. A marker without a run id is the old layout (files in the folder itself), still read.
+  Every store request is cut at ``PIKE_API_REQUEST_DEADLINE`` (default 60 s).
 
 Once-only records use create-only writes: ``O_CREAT | O_EXCL`` locally, a conditional put
 (``If-None-Match: *``) on S3, so two workers racing for one key cannot both win.
+
+``check_writable`` leaves nothing behind but an object store's ``_store.json`` (written once,
+create-only); a store that refuses deletes gets ``can_delete`` False: retention off, one warning.
 """
 
 from __future__ import annotations
