@@ -792,7 +792,7 @@ class RemoteStore(ReportStore):
         self.location = f"{scheme}://{rest}"
         self.deadline = store_deadline_seconds()
         self._drafts: dict[FolderRef, str] = {}  # run ids handed to links before their publish
-        self._published: dict[FolderRef, str] = {}  # run ids this store published
+        self._runs: dict[FolderRef, str] = {}  # run ids this store published, or read from a pointer for links
         try:
             import fsspec
 
@@ -853,10 +853,12 @@ class RemoteStore(ReportStore):
     def _link_folder(self, ref: FolderRef) -> str:
         """A draft of this store's (links made for the publish under way), else what it published,
         else what the pointer names: a run folder, which no later publish changes."""
-        run = self._drafts.get(ref) or self._published.get(ref)
+        run = self._drafts.get(ref) or self._runs.get(ref)
         if run is None:
             pointer = self._pointer(ref)
             run = pointer.run if pointer else None
+            if run:  # a run folder never changes: one read per folder, however many links
+                self._runs[ref] = run
         return f"{ref.key}/{RUNS}/{run}" if run else ref.key
 
     def folder_location(self, ref: FolderRef) -> str:
@@ -883,7 +885,7 @@ class RemoteStore(ReportStore):
                              f"{describe_error(exc)} (not published; the previous report, if any, stays)") from None
         finally:
             self.fs.invalidate_cache()
-        self._published[ref] = run
+        self._runs[ref] = run
         return f"{self.location}/{ref.key}/{RUNS}/{run}"
 
     def _names(self, folder: str) -> set[str]:

@@ -624,3 +624,27 @@ def test_a_store_url_with_credentials_is_never_shown(sandbox, monkeypatch, capsy
         choose_store("memory://u:pw-secret@x/y", in_deployment=True)
     assert "pw-secret" not in str(config.value)
     assert sandbox.requests == []
+
+
+def test_a_folder_of_the_old_layout_is_still_read_and_retention_removes_all_of_a_date(moto, bucket, aws_env):
+    """A ``.complete`` without a run id: the files lie in the folder itself (before run folders)."""
+    s3 = moto.client()
+    old = FolderRef("overdue", AS_OF)
+    for name, data in FILES.items():
+        s3.put_object(Bucket=bucket, Key=f"pike/overdue/2026-04-09/{name}", Body=data)
+    s3.put_object(Bucket=bucket, Key="pike/overdue/2026-04-09/.complete", Body=b'{"files": []}\n')
+    store = open_store(f"s3://{bucket}/pike")
+    assert store.completed_dates("overdue", Scope()) == [AS_OF]
+    assert _whole(store, old) == FILES
+    assert store.folder_location(old) == f"s3://{bucket}/pike/overdue/2026-04-09"
+    aws_env.setenv("PIKE_REPORTS_PUBLIC_URL", "https://reports.example.com/pike")
+    assert store.link(old) == "https://reports.example.com/pike/overdue/2026-04-09/index.html"
+
+    fresh = open_store(f"s3://{bucket}/pike")  # another run re-publishes the date in run folders
+    fresh.publish(old, {"index.html": b"v2"})
+    assert _whole(store, old) == {"index.html": b"v2"}
+    assert "/runs/" in open_store(f"s3://{bucket}/pike").link(old)
+    newer = FolderRef("overdue", date(2026, 4, 20))
+    fresh.publish(newer, FILES)
+    assert fresh.prune("overdue", Scope(), newer.as_of, 5, keep_newest=1, today=newer.as_of) == [AS_OF]
+    assert not moto.keys(bucket, "pike/overdue/2026-04-09/")  # the old files, the run folder, the pointer
