@@ -82,6 +82,7 @@ MAX_KEEP_DAYS = 36500  # a century; more overflows the date arithmetic of retent
 RUNS = "runs"  # object stores: <folder>/runs/<run id>/ holds each publish's files
 STORE_INFO = "_store.json"  # object stores: written once, create-only; later runs' 412 proves write access
 DELETE_PROBE = "_store.delete-probe"  # never written: deleting it tells whether the store allows deletes
+MIN_UPLOAD_RATE = 256 * 1024  # bytes per second a store write may be as slow as, past the deadline
 STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a run that died
 
 # scheme -> the package that implements it (named in the error when it is missing)
@@ -816,14 +817,19 @@ class RemoteStore(ReportStore):
     def _path(self, key: str) -> str:
         return f"{self.base}/{key}" if self.base else key
 
-    def _io(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        """``fn(*args)`` within the deadline: an async backend's call is abandoned past it (TimeoutError)."""
+    def _io(self, fn: Callable[..., _T], *args: Any, size: int = 0, **kwargs: Any) -> _T:
+        """``fn(*args)`` within the deadline: an async backend's call is abandoned past it (TimeoutError).
+
+        A write of ``size`` bytes gets a second more per ``MIN_UPLOAD_RATE`` bytes, so a large page
+        on a slow link is not cut where a frozen store is.
+        """
         if not self._bounded:
             return fn(*args, **kwargs)
+        seconds = self.deadline + size / MIN_UPLOAD_RATE
         try:
-            return fn(*args, timeout=self.deadline, **kwargs)
+            return fn(*args, timeout=seconds, **kwargs)
         except TimeoutError:  # fsspec's FSTimeoutError; botocore's own timeouts are ConnectionErrors
-            raise TimeoutError(f"no answer within {self.deadline:g} s ({ENV_REQUEST_DEADLINE})") from None
+            raise TimeoutError(f"no answer within {seconds:g} s ({ENV_REQUEST_DEADLINE})") from None
 
     def _call(self, what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         try:
@@ -878,7 +884,7 @@ class RemoteStore(ReportStore):
         folder = self._path(f"{ref.key}/{RUNS}/{run}")
         try:
             for name, data in files.items():
-                self._io(self.fs.pipe_file, f"{folder}/{name}", data)
+                self._io(self.fs.pipe_file, f"{folder}/{name}", data, size=len(data))
             self._io(self.fs.pipe_file, f"{self._path(ref.key)}/{MARKER}", _pointer_bytes(run, files))
         except Exception as exc:  # noqa: BLE001 - any backend error becomes one StoreError line
             raise StoreError(f"could not publish {ref.key} in {self.setting} {self.location}: "
