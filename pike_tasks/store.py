@@ -95,6 +95,7 @@ _T = TypeVar("_T")
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
 class StoreError(PikeError):
@@ -464,8 +465,9 @@ def check_store_settings() -> None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for a storage error: its kind and first line, no traceback."""
+    """One line for a storage error: its kind and first line, no traceback, no user or password of a URL."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = _USERINFO.sub(r"\1***@", text)
     kinds: dict[type[BaseException], str] = {FileNotFoundError: "not found", PermissionError: "permission denied"}
     kind = kinds.get(type(exc))
     name = kind or type(exc).__name__

@@ -368,3 +368,12 @@ def test_keep_days_has_an_upper_bound(monkeypatch, raw):
     monkeypatch.setenv("PIKE_REPORTS_KEEP_DAYS", raw)
     with pytest.raises(StoreError, match="PIKE_REPORTS_KEEP_DAYS must be a whole number of days from 0"):
         keep_days_setting()
+
+
+def test_store_urls_and_errors_are_shown_without_credentials():
+    from pike_tasks.store import describe_error, redact_url
+
+    assert redact_url("sftp://u:pw@h:22/x?token=t#f") == "sftp://***@h:22/x?***"
+    assert redact_url("memory://u:pw@x") == "memory://***@x"
+    assert redact_url("/srv/reports") == "/srv/reports"
+    assert "pw" not in describe_error(ConnectionError('Could not connect to "https://u:pw@h.example.com/b/k"'))
