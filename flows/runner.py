@@ -26,7 +26,7 @@ from pike_tasks import settings as api_settings
 from pike_tasks import supervise
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, open_store
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store
 from pike_tasks.teams_config import load_teams_config
 
 
@@ -70,6 +70,7 @@ def check_before_start(args) -> None:
 
         smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
         check_smtp_settings()
+    check_store_settings()  # keep days, link days, public URL: one line, before any API call
     open_cli_store(args).check_writable()  # a bad store: one line, before any API call
     if not args.sandbox and _env(ENV_SECRET):
         from pike_tasks.client import check_reachable

@@ -38,7 +38,7 @@ from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
-from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError, keep_days_setting
+from pike_tasks.store import FolderRef, ReportStore, RetentionIncomplete, Scope, StoreError, keep_days_setting
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -232,6 +232,9 @@ def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> li
     try:
         removed = store.prune(published.report, published.scope, published.as_of, keep_days_setting(),
                               keep_newest=HISTORY_POINTS)
+    except RetentionIncomplete as exc:  # the others went; the next run tries the rest again
+        logger.warning("retention: %s", exc)
+        removed = exc.removed
     except StoreError as exc:
         logger.warning("retention: old %s folders not removed: %s", published.report, exc)
         return []
@@ -247,6 +250,9 @@ def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> lis
     logger = logger or get_run_logger()
     try:
         removed = store.prune_ledger(kind, as_of, keep_days_setting())
+    except RetentionIncomplete as exc:
+        logger.warning("retention: %s", exc)
+        removed = exc.removed
     except StoreError as exc:
         logger.warning("retention: old %s email records not removed: %s", kind, exc)
         return []
