@@ -206,6 +206,13 @@ class ReportStore:
     def delete_record(self, key: str) -> None:
         raise NotImplementedError
 
+    def list_records(self, prefix: str) -> list[str]:
+        """The keys of the records directly in the folder ``prefix`` (``a/b/``), sorted; [] when none.
+
+        Literal: no character of ``prefix`` is a pattern (fsspec's glob treats ``[ ? *`` specially).
+        """
+        raise NotImplementedError
+
     # ---- retention -----------------------------------------------------------------------
     def folder_dates(self, report: str, scope: Scope) -> list[date]:
         """The as_of dates of every folder of ``report`` in ``scope``, complete or not, oldest first."""
@@ -515,17 +522,18 @@ class LocalStore(ReportStore):
                              f"{self.location}: {describe_error(exc)}") from None
 
     def create_record(self, key: str, data: bytes) -> bool:
+        # written whole beside the target, then linked into place: link fails if the target exists
+        # (create-only), and a reader never sees a half-written record (a full disk leaves no empty one)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        _write_synced(tmp, data)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            os.link(tmp, path)
         except FileExistsError:
             return False
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
         finally:
-            os.close(fd)
+            tmp.unlink(missing_ok=True)
         return True
 
     def read_record(self, key: str) -> bytes | None:
@@ -543,6 +551,15 @@ class LocalStore(ReportStore):
 
     def delete_record(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list_records(self, prefix: str) -> list[str]:
+        folder = self._path(prefix)
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file() and not entry.name.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        base = prefix if prefix.endswith("/") else f"{prefix}/"
+        return [f"{base}{name}" for name in names]
 
     def check_writable(self) -> None:
         try:
@@ -782,6 +799,15 @@ class RemoteStore(ReportStore):
     def delete_record(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._call("deleting a record", self.fs.rm_file, self._path(key))
+
+    def list_records(self, prefix: str) -> list[str]:
+        base = prefix if prefix.endswith("/") else f"{prefix}/"
+        try:  # ls is literal (never a glob); refresh: another worker may have written since
+            entries = self._call("listing records", self.fs.ls, self._path(base.rstrip("/")), detail=True, refresh=True)
+        except FileNotFoundError:
+            return []
+        names = {str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") != "directory"}
+        return [f"{base}{name}" for name in sorted(names) if name and not name.startswith(".")]
 
     def check_writable(self) -> None:
         """Write a probe create-only and remove it; any failure is one line naming the cause.
