@@ -7,15 +7,16 @@ digest.
 
 Once and only once, for a (workspace, as_of, scope, channel, recipient), across every worker:
 the record lives in the report store (``output_dir``), not on the machine that ran the flow,
-as create-only claim generations that say how far the send got (``pike_tasks.once``). Two workers racing for one recipient send one email; a retried flow run
-on another machine sends only what was not sent; a run that dies before handing a message over
+as create-only claim generations that say how far the send got (``pike_tasks.once``). Two
+workers racing for one recipient send one email; a retried flow run on another machine sends
+only what was not sent; a run that dies before handing a message over
 leaves a claim the next run takes over once its lease lapses; one that dies after (or gets no
 final reply) leaves the digest ``unknown``, which is never resent automatically (``resend_to``
 resends to those recipients on purpose, ``force`` to everyone).
 
-``preview_to`` sends every digest to that address only, ``[Preview]`` in the subject, and
-records nothing: a preview never counts as sent. ``dry_run`` writes ``.eml`` files into the
-digest folder and records nothing.
+``preview_to`` sends every digest to that address only, ``[Preview]`` in the subject: a preview
+never counts as sent. ``dry_run`` writes ``.eml`` files into the digest folder. Both are written
+to the delivery log, and never replace a real send's status in ``summary.json``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from pike_tasks.mailer import (
 )
 from pike_tasks.once import (
     FAILED,
+    MANAGER_DIGEST,
     SENT,
     Claim,
     ClaimLost,
@@ -84,7 +86,7 @@ if TYPE_CHECKING:
     from pike_tasks.digest import Digest  # imports pandas: loaded when digests are built
 
 
-DIGEST_KIND = "manager"
+DIGEST_KIND = MANAGER_DIGEST
 DRY_RUN_SENDER = "pike-reports <pike-reports@localhost>"
 
 
@@ -646,7 +648,8 @@ def send_manager_digests(
         resolved, as_of=as_of, config=config, store=store, settings=smtp,
         overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
         workspace=workspace, team_ids=team_ids, dry_run=dry_run,
-        force=force, resend_to=resend_to, preview_to=preview_to, skip_if_empty=skip_if_empty, skip_if_unchanged=skip_if_unchanged,
+        force=force, resend_to=resend_to, preview_to=preview_to, skip_if_empty=skip_if_empty,
+        skip_if_unchanged=skip_if_unchanged,
         report_url=report_url or overdue.link or overdue.folder,
         csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
     )

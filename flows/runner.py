@@ -24,8 +24,8 @@ from pathlib import Path
 
 from pike_tasks import settings as api_settings
 from pike_tasks import supervise
-from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
 from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, open_store
 from pike_tasks.teams_config import load_teams_config
@@ -264,6 +264,7 @@ def _build(args, as_of: date | None, teams_source: str | None) -> int:
         _stop_prefect(state.state_details.flow_run_id if state is not None else None, keep=already_running)
         if sandbox is not None:
             sandbox.stop()
+            os.environ.pop(ENV_SANDBOX_RUN, None)
     if state.is_failed() or state.is_crashed():
         print(f"pike-reports: error: {_failure_reason(state)}", file=sys.stderr)
         return 1

@@ -62,6 +62,7 @@ from pike_tasks.store import ReportStore, Scope
 logger = logging.getLogger(__name__)
 
 CHANNEL_EMAIL = "email"
+MANAGER_DIGEST = "manager"  # the ledger kind of the manager digests
 DEFAULT_WORKSPACE = "default"
 SANDBOX_WORKSPACE = "sandbox"  # the built-in demo data: never a real workspace's records
 ENV_WORKSPACE = "PIKE_REPORTS_WORKSPACE"
@@ -186,10 +187,11 @@ class ClaimLost(Exception):
 class DeliveryLedger:
     """The once-only records of one (kind, as_of, workspace, scope, channel) in a report store."""
 
-    def __init__(self, store: ReportStore, kind: str, as_of: date, workspace: str, scope: Scope | None = None,
+    def __init__(self, store: ReportStore, kind: str, as_of: date, workspace: str, scope: Scope | str | None = None,
                  channel: str = CHANNEL_EMAIL, lease: float | None = None) -> None:
         self.store = store
-        self.day = f"_ledger/{kind}/{as_of.isoformat()}/{workspace}/{scope_slug(scope or Scope())}/"
+        slug = scope if isinstance(scope, str) else scope_slug(scope or Scope())  # a str: a slug as listed
+        self.day = f"_ledger/{kind}/{as_of.isoformat()}/{workspace}/{slug}/"
         self.prefix = f"{self.day}{channel}/"
         self.channel = channel
         self.lease = float(lease if lease is not None else lease_seconds())
@@ -204,10 +206,13 @@ class DeliveryLedger:
 
     def standing(self, recipient: str) -> Standing:
         """Where the recipient stands now (see :class:`Standing`)."""
-        numbers = self.generations(recipient)
+        return self._standing_at(self._folder(recipient))
+
+    def _standing_at(self, folder: str) -> Standing:
+        numbers = _generations(self.store.list_records(folder))
         if not numbers:
             return Standing("free")
-        key = f"{self._folder(recipient)}claim.{numbers[-1]}"
+        key = f"{folder}claim.{numbers[-1]}"
         info = _load(self.store.read_record(key))
         if info is None or info.get("unreadable"):
             age = record_age_seconds(self.store, key)
@@ -248,9 +253,68 @@ class DeliveryLedger:
         """Every logged outcome of the day (every run), oldest first."""
         entries: list[dict[str, Any]] = []
         for key in self.store.list_records(f"{self.day}log/"):
+            if key.endswith("/"):
+                continue
             data = _load(self.store.read_record(key)) or {}
             entries.extend(e for e in data.get("entries") or [] if isinstance(e, dict))
         return sorted(entries, key=lambda e: str(e.get("at", "")))
+
+
+    def recipients(self) -> list[Standing]:
+        """The standing of every recipient with a record in this ledger (``info["recipient"]`` names them)."""
+        return [self._standing_at(key) for key in self.store.list_records(self.prefix) if key.endswith("/")]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One line of ``pike-reports deliveries``: where one recipient stands in one scope and channel."""
+
+    scope: str
+    channel: str
+    recipient: str
+    status: str
+    detail: str
+
+
+def day_deliveries(store: ReportStore, kind: str, as_of: date, workspace: str,
+                   managers: list[str] | None = None) -> list[Delivery]:
+    """Every recipient's standing for the day, per scope and channel (read-only). ``managers`` (from
+    the teams config) without a record in the whole-workspace email ledger are listed ``not tried``."""
+    out: list[Delivery] = []
+    for scope_key in store.list_records(f"_ledger/{kind}/{as_of.isoformat()}/{workspace}/"):
+        if not scope_key.endswith("/"):
+            continue
+        scope = scope_key.rstrip("/").rsplit("/", 1)[-1]
+        for channel_key in store.list_records(scope_key):
+            channel = channel_key.rstrip("/").rsplit("/", 1)[-1]
+            if not channel_key.endswith("/") or channel == "log":
+                continue
+            ledger = DeliveryLedger(store, kind, as_of, workspace, scope, channel)
+            for standing in ledger.recipients():
+                who = str(standing.info.get("recipient") or "(unreadable claim)")
+                out.append(Delivery(scope, channel, who, *_explain(standing)))
+    seen = {(d.scope, d.channel, d.recipient.casefold()) for d in out}
+    for manager in managers or []:
+        if ("whole", CHANNEL_EMAIL, manager.casefold()) not in seen:
+            out.append(Delivery("whole", CHANNEL_EMAIL, manager, "not tried", "no record for this day"))
+    return sorted(out, key=lambda d: (d.scope != "whole", d.scope, d.channel, d.recipient.casefold()))
+
+
+def _explain(standing: Standing) -> tuple[str, str]:
+    """(status, what it means) for people."""
+    info = standing.info
+    run = info.get("flow_run") or info.get("host") or "?"
+    if standing.status == "sent":
+        return "sent", f"at {info.get('settled_at', '?')} by {run}"
+    if standing.status == "unknown":
+        return "unknown", (f"handed over at {info.get('renewed_at', '?')} by {run}, no final reply: it may have "
+                           "arrived; resend with --resend-to if it did not")
+    if standing.status == "in-progress":
+        stage = info.get("stage", "unreadable claim")
+        return "in progress", f"{stage} by {run}, lease renewed {info.get('renewed_at', '?')}"
+    if standing.status == "lapsed":
+        return "lapsed", f"{info.get('stage', 'unreadable claim')} by {run}, which stopped: the next run sends it"
+    return "failed", f"{info.get('reason', 'not taken by the server')}: the next run sends it"
 
 
 # the outcomes that say what happened to a message; the others say what a run saw
@@ -332,7 +396,9 @@ def _status(info: dict[str, Any], lease: float) -> str:
 def _generations(keys: list[str]) -> list[int]:
     numbers = []
     for key in keys:
-        name = key.rstrip("/").rsplit("/", 1)[-1]
+        if key.endswith("/"):
+            continue
+        name = key.rsplit("/", 1)[-1]
         if name.startswith("claim.") and name[6:].isdigit():
             numbers.append(int(name[6:]))
     return sorted(numbers)

@@ -207,7 +207,8 @@ class ReportStore:
         raise NotImplementedError
 
     def list_records(self, prefix: str) -> list[str]:
-        """The keys of the records directly in the folder ``prefix`` (``a/b/``), sorted; [] when none.
+        """The keys directly in the folder ``prefix`` (``a/b/``), sorted: records, and sub-folders
+        with a trailing ``/`` (as S3 lists common prefixes); [] when none. Hidden names are left out.
 
         Literal: no character of ``prefix`` is a pattern (fsspec's glob treats ``[ ? *`` specially).
         """
@@ -553,13 +554,15 @@ class LocalStore(ReportStore):
         self._path(key).unlink(missing_ok=True)
 
     def list_records(self, prefix: str) -> list[str]:
-        folder = self._path(prefix)
+        base = prefix if prefix.endswith("/") else f"{prefix}/"
         try:
-            names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file() and not entry.name.startswith("."))
+            with os.scandir(self._path(prefix)) as entries:
+                names = [e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries
+                         if not e.name.startswith(".")
+                         and (e.is_file(follow_symlinks=False) or e.is_dir(follow_symlinks=False))]
         except (FileNotFoundError, NotADirectoryError):
             return []
-        base = prefix if prefix.endswith("/") else f"{prefix}/"
-        return [f"{base}{name}" for name in names]
+        return [f"{base}{name}" for name in sorted(names)]
 
     def check_writable(self) -> None:
         try:
@@ -806,8 +809,9 @@ class RemoteStore(ReportStore):
             entries = self._call("listing records", self.fs.ls, self._path(base.rstrip("/")), detail=True, refresh=True)
         except FileNotFoundError:
             return []
-        names = {str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") != "directory"}
-        return [f"{base}{name}" for name in sorted(names) if name and not name.startswith(".")]
+        names = {str(e["name"]).rstrip("/").rsplit("/", 1)[-1] + ("/" if e.get("type") == "directory" else "")
+                 for e in entries}
+        return [f"{base}{name}" for name in sorted(names) if name.strip("/") and not name.startswith(".")]
 
     def check_writable(self) -> None:
         """Write a probe create-only and remove it; any failure is one line naming the cause.
