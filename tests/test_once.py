@@ -50,10 +50,10 @@ def _ledger(out, workspace: str = SOURCE, team_ids=None):
 
 def _scoped_flow():
     from prefect import flow
+    from test_email import plain_settings
 
     from flows.digest import PreparedDigest, send_prepared
     from pike_tasks.store import open_store
-    from test_email import plain_settings
 
     @flow(name="test-send-scoped")
     def send(recipients: list[str], port: int, out: str, team_ids: list[str] | None = None):
@@ -112,7 +112,8 @@ def test_url_spellings_and_a_rotated_secret_are_one_workspace_and_filtered_runs_
         monkeypatch.setenv("PIKE_REPORTS_SMTP_PORT", str(smtp.port))
         send_manager_digests(teams_config=EXAMPLE_TEAMS, output_dir=out, team_ids=[PLATFORM])
         assert [m.rcpt_tos for m in smtp.messages] == [["platform.lead@example.com"]]
-        for url, secret in ((f"http://127.0.0.1:{port}", "first-secret-a1"), (f"HTTP://127.0.0.1:{port}", "first-secret-a1"),
+        for url, secret in ((f"http://127.0.0.1:{port}", "first-secret-a1"),
+                            (f"HTTP://127.0.0.1:{port}", "first-secret-a1"),
                             (f"http://localhost:{port}", "rotated-secret-b2")):
             monkeypatch.setenv("PIKE_API_BASE_URL", url)
             monkeypatch.setenv("PIKE_API_SECRET", secret)
@@ -289,10 +290,10 @@ def test_a_run_killed_after_the_message_went_out_is_unknown_not_resent_until_res
 
 def _resend_flow():
     from prefect import flow
+    from test_email import plain_settings
 
     from flows.digest import PreparedDigest, send_prepared
     from pike_tasks.store import open_store
-    from test_email import plain_settings
 
     @flow(name="test-resend")
     def resend(recipients: list[str], port: int, out: str, resend_to: list[str]):
