@@ -507,3 +507,53 @@ def test_subject_is_bounded_and_keeps_its_shape_for_short_lists():
     assert many.endswith(" more teams)")
     long_name = digest_subject(AS_OF, 1, ["x" * 5000])
     assert len(long_name) <= 120 and long_name.endswith("\u2026)")
+
+
+# --- the same protocol on S3 (moto on 127.0.0.1) --------------------------------------------------
+
+
+@pytest.fixture
+def s3_store(tmp_path, monkeypatch):
+    import uuid
+
+    import s3fs
+    from moto_server import start_moto
+
+    from pike_tasks.store import open_store
+
+    server = start_moto(tmp_path / "moto")
+    try:
+        for name in list(os.environ):
+            if name.startswith("AWS_"):
+                monkeypatch.delenv(name)
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+        s3fs.S3FileSystem.clear_instance_cache()
+        bucket = f"pike-{uuid.uuid4().hex[:12]}"
+        server.client().create_bucket(Bucket=bucket)
+        yield open_store(f"s3://{bucket}/x[1]?")  # a prefix fsspec's glob would misread
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+        server.stop()
+
+
+def test_claims_takeover_and_the_log_on_s3(s3_store):
+    from pike_tasks.once import DeliveryLedger
+
+    ledger = DeliveryLedger(s3_store, "manager", AS_OF, SOURCE, lease=2)
+    claim = ledger.claim(MANAGERS[0], {"flow_run": "a"}, after=0)
+    assert claim is not None and ledger.claim(MANAGERS[0], {"flow_run": "b"}, after=0) is None
+    assert ledger.standing(MANAGERS[0]).status == "in-progress"
+    s3_store.put_record(f"{ledger._folder(MANAGERS[1])}claim.1", b"")  # an empty claim, written now
+    assert ledger.standing(MANAGERS[1]).status == "in-progress"  # its age is the object's: not taken yet
+    _wait_for(lambda: ledger.standing(MANAGERS[0]).status == "lapsed", 10)
+    taken = ledger.claim(MANAGERS[0], {"flow_run": "b"}, after=1)
+    assert taken is not None and ledger.generations(MANAGERS[0]) == [1, 2]
+    with pytest.raises(Exception, match="taken over"):
+        claim.stage("handed-over")
+    taken.settle("sent")
+    ledger.append_log("r1", "send", [{"recipient": MANAGERS[0], "status": "sent"}])
+    ledger.append_log("r2", "dry-run", [{"recipient": MANAGERS[0], "status": "dry-run"}])
+    assert ledger.standing(MANAGERS[0]).status == "sent" and [e["run"] for e in ledger.log_entries()] == ["r1", "r2"]
