@@ -533,6 +533,8 @@ class LocalStore(ReportStore):
             os.link(tmp, path)
         except FileExistsError:
             return False
+        except OSError:  # a file system without hard links (some SMB mounts): create-only in place
+            return _create_exclusive(path, data)
         finally:
             tmp.unlink(missing_ok=True)
         return True
@@ -599,6 +601,19 @@ def _mtime(path: Path) -> float:
 def _check_name(name: str) -> None:
     if not name or "/" in name or "\\" in name or name.startswith(".") or name in (".", ".."):
         raise ValueError(f"not a plain file name: {name!r}")
+
+
+def _create_exclusive(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -557,3 +557,16 @@ def test_claims_takeover_and_the_log_on_s3(s3_store):
     ledger.append_log("r1", "send", [{"recipient": MANAGERS[0], "status": "sent"}])
     ledger.append_log("r2", "dry-run", [{"recipient": MANAGERS[0], "status": "dry-run"}])
     assert ledger.standing(MANAGERS[0]).status == "sent" and [e["run"] for e in ledger.log_entries()] == ["r1", "r2"]
+
+
+def test_local_create_only_records_without_hard_links_still_create_once(tmp_path, monkeypatch):
+    from pike_tasks.store import open_store
+
+    store = open_store(str(tmp_path))
+
+    def no_links(src, dst):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    assert store.create_record("_ledger/y/claim.1", b"1") and not store.create_record("_ledger/y/claim.1", b"2")
+    assert store.read_record("_ledger/y/claim.1") == b"1" and store.list_records("_ledger/y/") == ["_ledger/y/claim.1"]
