@@ -73,14 +73,6 @@ def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Pref
     return True
 
 
-def source_id() -> str:
-    """The fingerprint of the workspace being read (base URL and secret), for once-only records."""
-    from pike_tasks.once import source_fingerprint
-
-    settings = resolve_api_settings()
-    return source_fingerprint(settings.base_url, settings.secret)
-
-
 def api_source_label() -> str:
     """Where the data came from, for page footers: the API host, never the secret."""
     settings = resolve_api_settings()

@@ -249,6 +249,14 @@ class ReportStore:
     def delete_record(self, key: str) -> None:
         raise NotImplementedError
 
+    def list_records(self, prefix: str) -> list[str]:
+        """The keys directly in the folder ``prefix`` (``a/b/``), sorted: records, and sub-folders
+        with a trailing ``/`` (as S3 lists common prefixes); [] when none. Hidden names are left out.
+
+        Literal: no character of ``prefix`` is a pattern (fsspec's glob treats ``[ ? *`` specially).
+        """
+        raise NotImplementedError
+
     # ---- retention -----------------------------------------------------------------------
     def folder_dates(self, report: str, scope: Scope) -> list[date]:
         """The as_of dates of every folder of ``report`` in ``scope``, complete or not, oldest first."""
@@ -626,17 +634,20 @@ class LocalStore(ReportStore):
                              f"{self.location}: {describe_error(exc)}") from None
 
     def create_record(self, key: str, data: bytes) -> bool:
+        # written whole beside the target, then linked into place: link fails if the target exists
+        # (create-only), and a reader never sees a half-written record (a full disk leaves no empty one)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        _write_synced(tmp, data)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            os.link(tmp, path)
         except FileExistsError:
             return False
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
+        except OSError:  # a file system without hard links (some SMB mounts): create-only in place
+            return _create_exclusive(path, data)
         finally:
-            os.close(fd)
+            tmp.unlink(missing_ok=True)
         return True
 
     def read_record(self, key: str) -> bytes | None:
@@ -654,6 +665,17 @@ class LocalStore(ReportStore):
 
     def delete_record(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list_records(self, prefix: str) -> list[str]:
+        base = prefix if prefix.endswith("/") else f"{prefix}/"
+        try:
+            with os.scandir(self._path(prefix)) as entries:
+                names = [e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries
+                         if not e.name.startswith(".")
+                         and (e.is_file(follow_symlinks=False) or e.is_dir(follow_symlinks=False))]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [f"{base}{name}" for name in sorted(names)]
 
     def check_writable(self) -> None:
         try:
@@ -708,6 +730,19 @@ def _mtime(path: Path) -> float:
 def _check_name(name: str) -> None:
     if not name or "/" in name or "\\" in name or name.startswith(".") or name in (".", ".."):
         raise ValueError(f"not a plain file name: {name!r}")
+
+
+def _create_exclusive(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -1002,6 +1037,16 @@ class RemoteStore(ReportStore):
     def delete_record(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._call("deleting a record", self.fs.rm_file, self._path(key))
+
+    def list_records(self, prefix: str) -> list[str]:
+        base = prefix if prefix.endswith("/") else f"{prefix}/"
+        try:  # ls is literal (never a glob); refresh: another worker may have written since
+            entries = self._call("listing records", self.fs.ls, self._path(base.rstrip("/")), detail=True, refresh=True)
+        except FileNotFoundError:
+            return []
+        names = {str(e["name"]).rstrip("/").rsplit("/", 1)[-1] + ("/" if e.get("type") == "directory" else "")
+                 for e in entries}
+        return [f"{base}{name}" for name in sorted(names) if name.strip("/") and not name.startswith(".")]
 
     # ---- checks and links ----------------------------------------------------------------
     def check_writable(self) -> None:

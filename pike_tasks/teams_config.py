@@ -51,6 +51,7 @@ class TeamsConfig:
     timezone: str = "UTC"
     teams: Mapping[str, TeamConfig] = field(default_factory=dict)
     app_url_template: str | None = None
+    workspace: str | None = None  # the name of the once-only records (pike_tasks.once); None: see there
 
     def team_names(self) -> dict[str, str]:
         return {tid: t.name for tid, t in self.teams.items() if t.name}
@@ -67,6 +68,7 @@ class TeamsConfig:
                 tid: {"name": t.name, "managers": list(t.managers)} for tid, t in self.teams.items()
             },
             "app_url_template": self.app_url_template,
+            **({"workspace": self.workspace} if self.workspace else {}),
         }
 
 
@@ -101,10 +103,15 @@ def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
     url = raw.get("app_url_template")
     if url is not None:
         _check_url_template(url)
-    return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url)
+    workspace = raw.get("workspace")
+    if workspace is not None:
+        from pike_tasks.once import check_workspace_name
+
+        workspace = check_workspace_name(str(workspace), "teams config: workspace")
+    return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url, workspace=workspace)
 
 
-_TOP_KEYS = ("timezone", "teams", "app_url_template")
+_TOP_KEYS = ("workspace", "timezone", "teams", "app_url_template")
 _TEAM_KEYS = ("name", "managers")
 
 
