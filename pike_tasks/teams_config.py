@@ -6,6 +6,8 @@ or inline JSON (:func:`read_teams_source`), or from the raw value stored on the 
 (:func:`parse_stored_config`). It never talks to Prefect: where the config is stored, and the
 order a run looks in (the ``teams_config`` parameter, then the block ``pike-teams-config``, then
 the legacy Variable, then the empty config), is :func:`pike_tasks.teams_store.load_teams_config`.
+(The one exception, until flows/ import that from teams_store: the transitional alias
+:func:`load_teams_config` at the end of this module.)
 """
 
 from __future__ import annotations
