@@ -15,7 +15,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store, redact_url
-from pike_tasks.teams_config import TeamsConfig, load_teams_config
+from pike_tasks.teams_config import TeamsConfig
+from pike_tasks.teams_store import load_teams_config
 
 # Flow parameter type for the teams config: a path to YAML/JSON, inline JSON, or a mapping.
 TeamsConfigParam = str | dict[str, Any] | None

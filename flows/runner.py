@@ -28,7 +28,7 @@ from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
 from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store
-from pike_tasks.teams_config import load_teams_config
+from pike_tasks.teams_store import load_teams_config
 
 
 def parse_as_of(text: str | None) -> date | None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast, overload
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import quote
 
 import requests
@@ -182,7 +182,7 @@ class PikeClient:
         page_limit: int = MAX_PAGE_LIMIT,
         max_pages: int = 10_000,
         sleep: Callable[[float], None] = time.sleep,
-        log: logging.Logger | logging.LoggerAdapter | None = None,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
         progress: Callable[[ListingStats], None] | None = None,
     ) -> None:
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
@@ -202,7 +202,7 @@ class PikeClient:
         self._sleep = sleep
         self._log = log or logging.getLogger(__name__)
         self._progress = progress
-        self._random = random.Random()
+        self._random = random.Random()  # noqa: S311 - retry jitter, not a secret
         self.stats: dict[str, ListingStats] = {}
 
     @classmethod
@@ -291,7 +291,7 @@ class PikeClient:
                 query[name] = str(value)
         return query
 
-    def _paginate(self, resource: str, query: dict[str, str]) -> Iterator[dict]:
+    def _paginate(self, resource: str, query: dict[str, str]) -> Iterator[dict[str, Any]]:
         stats = self.stats[resource] = ListingStats(resource)
         started = time.monotonic()
         deadline_at = started + self._settings.fetch_deadline
@@ -366,23 +366,23 @@ class PikeClient:
 
     # -- retrieves -----------------------------------------------------------------------------
 
-    def get_project(self, project_id: str) -> dict:
+    def get_project(self, project_id: str) -> dict[str, Any]:
         """One project (with ``phases``), as sent by the API."""
         return self._get_one("projects", project_id)
 
-    def get_task(self, task_id: str) -> dict:
+    def get_task(self, task_id: str) -> dict[str, Any]:
         """One task, as sent by the API."""
         return self._get_one("tasks", task_id)
 
-    def get_customer(self, customer_id: str) -> dict:
+    def get_customer(self, customer_id: str) -> dict[str, Any]:
         """One customer, as sent by the API."""
         return self._get_one("customers", customer_id)
 
-    def get_member(self, member_id: str) -> dict:
+    def get_member(self, member_id: str) -> dict[str, Any]:
         """One member, as sent by the API."""
         return self._get_one("members", member_id)
 
-    def _get_one(self, resource: str, item_id: str) -> dict:
+    def _get_one(self, resource: str, item_id: str) -> dict[str, Any]:
         if not isinstance(item_id, str) or not item_id:
             raise ValueError(f"a {resource[:-1]} id must be a non-empty string")
         stats = ListingStats(resource)
@@ -712,8 +712,10 @@ class _Prefetch:
 # page at 20 ms latency).
 DECODE_HEAD_START = 0.002
 
+_T = TypeVar("_T")
 
-def _after(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
+
+def _after(seconds: float, func: Callable[..., _T], *args: object) -> _T:
     time.sleep(seconds)
     return func(*args)
 
@@ -768,7 +770,7 @@ def _peek_next_cursor(raw: bytes) -> str | None:
     return found.group(1).decode("ascii") if found else None
 
 
-def _envelope(body: Any, resource: str, request_id: str | None) -> tuple[list, bool, Any]:
+def _envelope(body: Any, resource: str, request_id: str | None) -> tuple[list[Any], bool, Any]:
     """(items, hasMore, nextCursor) of a list page, or PikeServerError if it is not an envelope."""
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         raise PikeServerError(

@@ -14,7 +14,8 @@ from datetime import date
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.once import MANAGER_DIGEST, SANDBOX_WORKSPACE, day_deliveries, workspace_name
 from pike_tasks.store import ENV_REPORTS_STORE, open_store
-from pike_tasks.teams_config import TeamsConfig, load_teams_config
+from pike_tasks.teams_config import TeamsConfig
+from pike_tasks.teams_store import load_teams_config
 
 
 def run_deliveries_command(args) -> int:

@@ -306,6 +306,23 @@ def _closing_reason(settings: SmtpSettings, code: int | None, reply: bytes | str
     return f"{_where(settings)} unavailable: it is closing the connection ({_reply_text(code, reply)})"
 
 
+def _starttls(smtp: smtplib.SMTP, settings: SmtpSettings, recipient: str, context: ssl.SSLContext) -> None:
+    """Upgrade the connection to TLS, or raise ``SmtpSecurityError`` (never on in clear text)."""
+    if not smtp.has_extn("starttls"):
+        raise SmtpSecurityError(
+            recipient,
+            f"{_where(settings)} does not offer STARTTLS, which is required "
+            "(PIKE_REPORTS_SMTP_SECURITY=starttls); nothing was sent and no credentials were used",
+        )
+    code, reply = smtp.starttls(context=context)
+    if code != 220:  # smtplib carries on in clear text after a refused STARTTLS
+        raise SmtpSecurityError(
+            recipient, f"{_where(settings)} refused STARTTLS ({_reply_text(code, reply)}); "
+            "nothing was sent and no credentials were used",
+        )
+    smtp.ehlo()
+
+
 def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
     """Connect, EHLO and (``starttls``) upgrade the connection.
 
@@ -324,19 +341,7 @@ def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
             smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         _raise_if_closing(smtp.ehlo())
         if settings.security == "starttls":
-            if not smtp.has_extn("starttls"):
-                raise SmtpSecurityError(
-                    recipient,
-                    f"{_where(settings)} does not offer STARTTLS, which is required "
-                    "(PIKE_REPORTS_SMTP_SECURITY=starttls); nothing was sent and no credentials were used",
-                )
-            code, reply = smtp.starttls(context=context)
-            if code != 220:  # smtplib carries on in clear text after a refused STARTTLS
-                raise SmtpSecurityError(
-                    recipient, f"{_where(settings)} refused STARTTLS ({_reply_text(code, reply)}); "
-                    "nothing was sent and no credentials were used",
-                )
-            smtp.ehlo()
+            _starttls(smtp, settings, recipient, context)
         return smtp
     except DigestDeliveryError:
         if smtp is not None:
