@@ -30,7 +30,7 @@ Escaping (nothing from the data can ping, link or restyle):
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -80,7 +80,7 @@ class SlackLimits:
 
 def clip(text: str, limit: int) -> str:
     """``text`` on one line, at most ``limit`` characters (an ellipsis where it was cut)."""
-    text = single_line(text)
+    text = single_line(text[: limit * 4 + 16])  # cut first: single_line looks at every character
     return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "\u2026"
 
 
@@ -156,7 +156,7 @@ def _cut_escaped(text: str, limit: int) -> str:
     return cut + "\u2026"
 
 
-def fit_lines(title: str, lines: Sequence[str], total: int, more: str = "more",
+def fit_lines(title: str, lines: Iterable[str], total: int, more: str = "more",
               limit: int = MAX_SECTION_TEXT) -> str:
     """``title`` and as many ``lines`` as fit in ``limit`` characters, then "and N more" where
     ``total`` (every item the list has, shown or not) is more than the lines shown."""
@@ -212,17 +212,20 @@ def rest_tasks(view: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
     return sorted(rows, key=lambda pair: urgency_key(pair[0]))
 
 
-def _new_lines(view: Mapping[str, Any]) -> list[str]:
-    rows = sorted(view["new"]["rows"], key=urgency_key)
-    return [task_line(t, t.get("overdue", ""), t.get("team", "")) for t in rows]
+# Lines are made lazily: a list stops taking them when its section is full.
 
 
-def _soon_lines(view: Mapping[str, Any]) -> list[str]:
-    return [task_line(t, t.get("due_in", ""), t.get("team", "")) for t in view["due_soon"]["rows"]]
+def _new_lines(view: Mapping[str, Any], cap: int) -> Iterator[str]:
+    rows = sorted(view["new"]["rows"], key=urgency_key)[:cap]
+    return (task_line(t, t.get("overdue", ""), t.get("team", "")) for t in rows)
 
 
-def _rest_lines(view: Mapping[str, Any], with_team: bool) -> list[str]:
-    return [task_line(t, t.get("overdue", ""), team if with_team else "") for t, team in rest_tasks(view)]
+def _soon_lines(view: Mapping[str, Any], cap: int) -> Iterator[str]:
+    return (task_line(t, t.get("due_in", ""), t.get("team", "")) for t in view["due_soon"]["rows"][:cap])
+
+
+def _rest_lines(view: Mapping[str, Any], with_team: bool, cap: int) -> Iterator[str]:
+    return (task_line(t, t.get("overdue", ""), team if with_team else "") for t, team in rest_tasks(view)[:cap])
 
 
 # --- the parts of a message -----------------------------------------------------------------------
@@ -302,28 +305,28 @@ def digest_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -
                               "not recorded as sent."))
     if multi:
         rows = view["team_rows"]
-        lines = [f"\u25b8 {_team_line(r, bool(view.get('has_baseline')))}" for r in rows[: limits.teams]]
-        blocks.append(section(fit_lines("*Your teams*", lines, len(rows), "teams")))
+        lines = (f"\u25b8 {_team_line(r, bool(view.get('has_baseline')))}" for r in rows[: limits.teams])
+        blocks.append(section(fit_lines("*Your teams*", lines, len(rows), "more teams")))
     reassign = view.get("reassign") or []
     if reassign:
-        lines = [f":warning: {escape_mrkdwn(r, 200)}" for r in reassign[: limits.reassign]]
+        lines = (f":warning: {escape_mrkdwn(r, 200)}" for r in reassign[: limits.reassign])
         total = len(reassign) + int(view.get("reassign_more") or 0)
-        blocks.append(section(fit_lines("*People to reassign work from*", lines, total, "people")))
+        blocks.append(section(fit_lines("*People to reassign work from*", lines, total, "more people")))
     shown = 0
     blocks.append(divider())
     if view.get("has_baseline") and view["new_count"]:
-        text = fit_lines(f"*New overdue since {escape_mrkdwn(view['since'], 40)}* ({view['new_count']})",
-                         _new_lines(view)[: limits.new], int(view["new_count"]))
+        title = f"*New overdue since {escape_mrkdwn(view['since'], 40)}* ({wording.fmt_int(view['new_count'])})"
+        text = fit_lines(title, _new_lines(view, limits.new), int(view["new_count"]))
         shown += _shown(text)
         blocks.append(section(text))
     soon = view.get("due_soon") or {}
     if soon.get("shown") and soon.get("count"):
-        blocks.append(section(fit_lines(f"*Due in the next 7 days* ({soon['count']})",
-                                        _soon_lines(view)[: limits.due_soon], int(soon["count"]))))
+        blocks.append(section(fit_lines(f"*Due in the next 7 days* ({wording.fmt_int(soon['count'])})",
+                                        _soon_lines(view, limits.due_soon), int(soon["count"]))))
     rest = view["rest"]
     if rest["count"]:
         title = "*Most urgent of the rest*" if view.get("has_baseline") else "*Most urgent*"
-        text = fit_lines(f"{title} ({rest['count']})", _rest_lines(view, multi)[: limits.urgent],
+        text = fit_lines(f"{title} ({wording.fmt_int(rest['count'])})", _rest_lines(view, multi, limits.urgent),
                          int(rest["count"]))
         shown += _shown(text)
         blocks.append(section(text))
@@ -368,13 +371,13 @@ def team_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -> 
     blocks.append(fields(counts))
     shown = 0
     if view.get("has_baseline") and view["new_count"]:
-        text = fit_lines("*New overdue*", _new_lines(view)[: limits.new], int(view["new_count"]))
+        text = fit_lines("*New overdue*", _new_lines(view, limits.new), int(view["new_count"]))
         shown += _shown(text)
         blocks.append(section(text))
     if soon.get("shown") and soon.get("count"):
-        blocks.append(section(fit_lines("*Due soon*", _soon_lines(view)[: limits.due_soon], int(soon["count"]))))
+        blocks.append(section(fit_lines("*Due soon*", _soon_lines(view, limits.due_soon), int(soon["count"]))))
     if view["rest"]["count"]:
-        text = fit_lines("*Most urgent*", _rest_lines(view, False)[: limits.urgent], int(view["rest"]["count"]))
+        text = fit_lines("*Most urgent*", _rest_lines(view, False, limits.urgent), int(view["rest"]["count"]))
         shown += _shown(text)
         blocks.append(section(text))
     footer = _full_report(view, shown, team_url, "team page")
