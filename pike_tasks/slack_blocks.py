@@ -257,10 +257,11 @@ def _team_line(row: Mapping[str, Any], has_baseline: bool) -> str:
 
 
 def _full_report(view: Mapping[str, Any], shown_overdue: int, url: str | None, label: str) -> str:
-    """``N more: full report`` (linked when there is a link), "" when everything is shown."""
+    """``N more: the full report`` (linked when there is a link); when everything is shown, the
+    link alone, else nothing."""
     hidden = max(0, int(view["overdue_count"]) - shown_overdue)
     if not hidden:
-        return f"<{safe_url(url)}|{label}>" if safe_url(url) else ""
+        return f"Every overdue task: <{safe_url(url)}|{label}>" if safe_url(url) else ""
     words = f"{wording.fmt_int(hidden)} more: "
     target = safe_url(url)
     return words + (f"<{target}|{label}>" if target else label)
@@ -299,11 +300,31 @@ def digest_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -
     limits = limits or SlackLimits()
     multi = bool(view.get("multi_team"))
     blocks: list[dict[str, Any]] = [header(_header_text(view))]
-    blocks.append(context(*[t for t in (changes_line(view), _about(view)) if t]))
+    blocks.append(context(_about(view)))
+    if changes_line(view):
+        blocks.append(section(changes_line(view)))
     if view.get("preview_for"):
         blocks.append(context(f"Preview: this would go to {escape_mrkdwn(view['preview_for'], 200)}; "
                               "not recorded as sent."))
-    if multi:
+    blocks += _teams_and_people(view, limits)
+    blocks.append(divider())
+    since = escape_mrkdwn(view.get("since", ""), 40)
+    titles = (f"*New overdue since {since}*", "*Due in the next 7 days*",
+              "*Most urgent of the rest*" if view.get("has_baseline") else "*Most urgent*")
+    lists, shown = _task_lists(view, limits, titles, with_team=multi)
+    blocks += lists
+    if not view["overdue_count"]:
+        blocks.append(section("Nothing overdue in your teams."))
+    footer = _full_report(view, shown, view.get("report_url"), "the full report")
+    if footer:
+        blocks.append(context(footer))
+    return {"text": fallback_text(view), "blocks": blocks[:MAX_BLOCKS]}
+
+
+def _teams_and_people(view: Mapping[str, Any], limits: SlackLimits) -> list[dict[str, Any]]:
+    """A DM's team lines (several teams only) and its reassign callouts."""
+    blocks = []
+    if view.get("multi_team"):
         rows = view["team_rows"]
         lines = (f"\u25b8 {_team_line(r, bool(view.get('has_baseline')))}" for r in rows[: limits.teams])
         blocks.append(section(fit_lines("*Your teams*", lines, len(rows), "more teams")))
@@ -312,30 +333,32 @@ def digest_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -
         lines = (f":warning: {escape_mrkdwn(r, 200)}" for r in reassign[: limits.reassign])
         total = len(reassign) + int(view.get("reassign_more") or 0)
         blocks.append(section(fit_lines("*People to reassign work from*", lines, total, "more people")))
+    return blocks
+
+
+def _task_lists(view: Mapping[str, Any], limits: SlackLimits, titles: tuple[str, str, str], *,
+                with_team: bool) -> tuple[list[dict[str, Any]], int]:
+    """The new, due-soon and most-urgent sections (each with its count and "and N more") and how
+    many overdue tasks they show."""
+    new_title, soon_title, rest_title = titles
+    blocks = []
     shown = 0
-    blocks.append(divider())
     if view.get("has_baseline") and view["new_count"]:
-        title = f"*New overdue since {escape_mrkdwn(view['since'], 40)}* ({wording.fmt_int(view['new_count'])})"
-        text = fit_lines(title, _new_lines(view, limits.new), int(view["new_count"]))
+        text = fit_lines(f"{new_title} ({wording.fmt_int(view['new_count'])})", _new_lines(view, limits.new),
+                         int(view["new_count"]))
         shown += _shown(text)
         blocks.append(section(text))
     soon = view.get("due_soon") or {}
     if soon.get("shown") and soon.get("count"):
-        blocks.append(section(fit_lines(f"*Due in the next 7 days* ({wording.fmt_int(soon['count'])})",
+        blocks.append(section(fit_lines(f"{soon_title} ({wording.fmt_int(soon['count'])})",
                                         _soon_lines(view, limits.due_soon), int(soon["count"]))))
     rest = view["rest"]
     if rest["count"]:
-        title = "*Most urgent of the rest*" if view.get("has_baseline") else "*Most urgent*"
-        text = fit_lines(f"{title} ({wording.fmt_int(rest['count'])})", _rest_lines(view, multi, limits.urgent),
-                         int(rest["count"]))
+        text = fit_lines(f"{rest_title} ({wording.fmt_int(rest['count'])})",
+                         _rest_lines(view, with_team, limits.urgent), int(rest["count"]))
         shown += _shown(text)
         blocks.append(section(text))
-    elif not view["overdue_count"]:
-        blocks.append(section("Nothing overdue in your teams."))
-    footer = _full_report(view, shown, view.get("report_url"), "full report")
-    if footer:
-        blocks.append(context(footer))
-    return {"text": fallback_text(view), "blocks": blocks[:MAX_BLOCKS]}
+    return blocks, shown
 
 
 def _about(view: Mapping[str, Any]) -> str:
@@ -359,8 +382,8 @@ def team_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -> 
     team_url = rows[0].get("url") if rows else view.get("report_url")
     head = escape_plain(team, NAME_CHARS)
     blocks: list[dict[str, Any]] = [header(f"{head}: {escape_plain(view['overdue_headline'], 60)}")]
-    blocks.append(context(*[t for t in (changes_line(view),
-                                        f"Pike, {escape_mrkdwn(view.get('as_of_long', ''), 40)}") if t]))
+    since = f"{SEP}compared with {escape_mrkdwn(view['since'], 40)}" if view.get("has_baseline") else ""
+    blocks.append(context(f"Pike, {escape_mrkdwn(view.get('as_of_long', ''), 40)}{since}"))
     soon = view.get("due_soon") or {}
     counts = [("Overdue", wording.fmt_int(int(view["overdue_count"])))]
     if view.get("has_baseline"):
@@ -369,18 +392,9 @@ def team_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -> 
     if soon.get("shown"):
         counts.append(("Due in 7 days", wording.fmt_int(int(soon.get("count") or 0))))
     blocks.append(fields(counts))
-    shown = 0
-    if view.get("has_baseline") and view["new_count"]:
-        text = fit_lines("*New overdue*", _new_lines(view, limits.new), int(view["new_count"]))
-        shown += _shown(text)
-        blocks.append(section(text))
-    if soon.get("shown") and soon.get("count"):
-        blocks.append(section(fit_lines("*Due soon*", _soon_lines(view, limits.due_soon), int(soon["count"]))))
-    if view["rest"]["count"]:
-        text = fit_lines("*Most urgent*", _rest_lines(view, False, limits.urgent), int(view["rest"]["count"]))
-        shown += _shown(text)
-        blocks.append(section(text))
-    footer = _full_report(view, shown, team_url, "team page")
+    lists, shown = _task_lists(view, limits, ("*New overdue*", "*Due soon*", "*Most urgent*"), with_team=False)
+    blocks += lists
+    footer = _full_report(view, shown, team_url, "the team page")
     if footer:
         blocks.append(context(footer))
     return {"text": fallback_text(view, prefix=f"{escape_plain(team, NAME_CHARS)}: "), "blocks": blocks[:MAX_BLOCKS]}

@@ -64,13 +64,14 @@ def test_the_lead_dm_reads_header_changes_callouts_then_lists():
     slack_sdk_accepts(payload)
     blocks = payload["blocks"]
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "6 overdue tasks", "emoji": False}}
-    assert blocks[1]["elements"][0]["text"] == "+2 new \u00b7 3 resolved since Thu 2 Apr"
+    assert blocks[1]["elements"][0]["text"] == "Pike digest, Thursday 9 April 2026 \u00b7 Delivery, Platform"
+    assert blocks[2]["text"]["text"] == "+2 new \u00b7 3 resolved since Thu 2 Apr"
     body = "\n".join(texts(payload))
     assert body.index("Your teams") < body.index("Reassign 2 open tasks from Sam Inactive") < body.index(
         "New overdue since Thu 2 Apr") < body.index("Due in the next 7 days") < body.index("Most urgent of the rest")
     line = "\u2022 *Urgent* \u00b7 <https://app.pike.example/tasks/n1|Renew TLS certificate> \u00b7 2 days overdue"
     assert line in body
-    assert blocks[-1]["elements"][0]["text"] == f"<{REPORT}|full report>"
+    assert blocks[-1]["elements"][0]["text"] == f"Every overdue task: <{REPORT}|the full report>"
 
 
 def test_the_text_fallback_names_the_overdue_count():
@@ -97,14 +98,14 @@ def test_a_cut_list_says_how_many_more_and_links_the_full_report():
     payload = sb.digest_message(lead_view(), sb.SlackLimits(urgent=1, due_soon=1))
     body = "\n".join(texts(payload))
     assert "_and 3 more_" in body and "_and 1 more_" in body
-    assert f"3 more: <{REPORT}|full report>" in body
+    assert f"3 more: <{REPORT}|the full report>" in body
 
 
 def test_without_links_the_titles_are_plain_and_the_footer_unlinked():
     digest = build_digests(**sample.inputs())[1]
     payload = sb.digest_message(digest_view(digest), sb.SlackLimits(urgent=1))
     body = "\n".join(texts(payload))
-    assert "http" not in body and "Renew TLS certificate" in body and "3 more: full report" in body
+    assert "http" not in body and "Renew TLS certificate" in body and "3 more: the full report" in body
 
 
 def test_a_team_channel_post_has_counts_lists_and_the_team_page():
@@ -119,7 +120,8 @@ def test_a_team_channel_post_has_counts_lists_and_the_team_page():
     assert fields == ["*Overdue*\n4", "*New*\n+1", "*Resolved*\n1", "*Due in 7 days*\n1"]
     body = "\n".join(texts(payload))
     assert "Delivery" not in body and "Sam Inactive" not in body  # another team; no people lines
-    assert f"<{pages['T2']}|team page>" in body
+    assert f"Every overdue task: <{pages['T2']}|the team page>" in body
+    assert "*Most urgent* (3)" in body
 
 
 def test_team_digest_refuses_a_team_the_digest_does_not_cover():
