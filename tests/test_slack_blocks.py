@@ -45,7 +45,11 @@ def assert_inert(payload):
 
 
 def slack_sdk_accepts(payload):
-    blocks = pytest.importorskip("slack_sdk.models.blocks")
+    """slack_sdk's Block Kit models agree (when the `slack` extra is installed)."""
+    try:
+        from slack_sdk.models import blocks
+    except ImportError:
+        return
     for block in payload["blocks"]:
         blocks.Block.parse(block).validate_json()  # the SDK's own length checks
 
