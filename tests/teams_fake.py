@@ -4,8 +4,10 @@ received" -> "Post card in a chat or channel"), over real HTTP on 127.0.0.1.
 Like Teams: a POST of JSON ``{"type": "message", "attachments": [{"contentType":
 "application/vnd.microsoft.card.adaptive", "content": {...}}]}`` is answered 202 Accepted; a body
 over 28 KB is refused with 413 (Teams' message size limit) and one that is not such a message with
-400. Every accepted card is in :attr:`TeamsFake.cards`; the URL carries a secret path, as a real
-Workflows URL carries its signature, and a POST to any other path is 404.
+400. Knobs: :meth:`TeamsFake.rate_limit` (429 with ``Retry-After``) and
+:meth:`TeamsFake.drop_reply_after_accept`. Every accepted card is in :attr:`TeamsFake.cards`; the
+URL carries a secret path, as a real Workflows URL carries its signature, and a POST to any other
+path is 404.
 """
 
 from __future__ import annotations
@@ -26,12 +28,24 @@ class TeamsFake:
     def __init__(self) -> None:
         self.cards: list[dict[str, Any]] = []
         self.refused: list[tuple[int, int]] = []  # (status, body bytes)
+        self.rate_limits: list[float] = []  # Retry-After of the next 429s
+        self.drops = 0  # accepted cards whose answer is never sent
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
                                        name="teams-fake", daemon=True)
+
+    def rate_limit(self, times: int = 1, retry_after: float = 0) -> None:
+        """The next ``times`` posts answer 429 with ``Retry-After``."""
+        with self.lock:
+            self.rate_limits.extend([retry_after] * times)
+
+    def drop_reply_after_accept(self, times: int = 1) -> None:
+        """The next ``times`` accepted cards are recorded, then the connection closes unanswered."""
+        with self.lock:
+            self.drops += times
 
     @property
     def url(self) -> str:
@@ -71,6 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.fake.lock:
+            wait = self.fake.rate_limits.pop(0) if self.fake.rate_limits else None
+        if wait is not None:
+            self.send_response(429)
+            self.send_header("Retry-After", f"{wait:g}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if self.path != SECRET_PATH:
             return self._answer(404, body, {"error": {"code": "TriggerNotFound"}})
         if len(body) > MAX_MESSAGE_BYTES:
@@ -85,6 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(400, body, {"error": {"code": "InvalidRequestContent", "message": problem}})
         with self.fake.lock:
             self.fake.cards.append(message)
+            if self.fake.drops:
+                self.fake.drops -= 1
+                self.close_connection = True
+                return None
         return self._answer(202, body, None)
 
     def _answer(self, status: int, body: bytes, answer: dict[str, Any] | None) -> None:
