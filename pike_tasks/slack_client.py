@@ -334,8 +334,11 @@ class SlackClient:
 
         Returns:
             True (posted), False (the history was read and it is not there), or None when the
-            history cannot be read (no ``*:history`` scope, not in the channel, Slack unreachable).
+            history cannot be read (no ``*:history`` scope, not in the channel, Slack unreachable,
+            or ``channel`` is a ``#name``: conversations.history takes ids only).
         """
+        if channel.startswith("#"):
+            return None
         try:
             for message in self.history(channel, oldest):
                 meta = message.get("metadata") or {}

@@ -34,6 +34,15 @@ def block_kit_builder_url(payload: Mapping[str, Any]) -> str:
     return BUILDER_URL + urllib.parse.quote(blocks, safe="")
 
 
+def dry_run_json(payload: Mapping[str, Any], channel: str) -> bytes:
+    """What ``--dry-run`` writes as ``<key>.slack.json``: where it would go, the payload as it would be
+    posted, and the Block Kit Builder link to see it (deterministic JSON bytes)."""
+    from pike_tasks.outputs import json_bytes
+
+    return json_bytes({"channel": channel, "text": payload.get("text", ""), "blocks": payload.get("blocks", []),
+                       "block_kit_builder": block_kit_builder_url(payload)})
+
+
 def _unslack(text: str) -> str:
     """Slack's three entities back to characters (what Slack shows)."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -166,7 +166,7 @@ class SlackFake:
     def conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         if not self.state.history_scope:
             return {"ok": False, "error": "missing_scope", "needed": "channels:history,im:history"}
-        channel = self.resolve(str(params.get("channel", "")))
+        channel = self.state.channels.get(str(params.get("channel", "")))  # an id only, as Slack
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
         if not channel.member:

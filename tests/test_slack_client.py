@@ -148,6 +148,7 @@ def test_find_posted_settles_an_unknown_outcome_by_metadata(client, slack):
     assert client.find_posted("C0PLATFORM", sc.EVENT_TYPE, "ws1/2026-04-10/slack/U0ADA") is False
     assert client.find_posted("C0PLATFORM", "other_event", KEY) is False
     assert client.find_posted("C0PLATFORM", sc.EVENT_TYPE, KEY, oldest="9999999999.000000") is False
+    assert client.find_posted("#platform", sc.EVENT_TYPE, KEY) is None  # history takes channel ids only
     slack.state.history_scope = False
     assert client.find_posted("C0PLATFORM", sc.EVENT_TYPE, KEY) is None
 

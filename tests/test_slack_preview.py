@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pike_tasks import slack_blocks as sb
 from pike_tasks.digest import build_digests, digest_view
-from pike_tasks.slack_preview import block_kit_builder_url, mrkdwn_html, preview_html
+from pike_tasks.slack_preview import block_kit_builder_url, dry_run_json, mrkdwn_html, preview_html
 
 sys.path.insert(0, str(Path(__file__).parent))
 import digest_sample as sample  # noqa: E402 - a tests/ helper
@@ -40,3 +40,11 @@ def test_the_builder_link_carries_the_blocks():
     url = block_kit_builder_url(payload)
     assert url.startswith("https://app.slack.com/block-kit-builder#%7B%22blocks%22")
     assert json.loads(urllib.parse.unquote(url.split("#", 1)[1])) == {"blocks": payload["blocks"]}
+
+
+def test_the_dry_run_file_says_where_what_and_how_to_see_it():
+    payload = {"text": "t", "blocks": [{"type": "divider"}]}
+    data = json.loads(dry_run_json(payload, "#platform"))
+    assert data == {"channel": "#platform", "text": "t", "blocks": [{"type": "divider"}],
+                    "block_kit_builder": block_kit_builder_url(payload)}
+    assert dry_run_json(payload, "#platform") == dry_run_json(dict(payload), "#platform")
