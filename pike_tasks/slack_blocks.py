@@ -397,7 +397,7 @@ def team_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -> 
     footer = _full_report(view, shown, team_url, "the team page")
     if footer:
         blocks.append(context(footer))
-    return {"text": fallback_text(view, prefix=f"{escape_plain(team, NAME_CHARS)}: "), "blocks": blocks[:MAX_BLOCKS]}
+    return {"text": fallback_text(view, prefix=f"{escape_mrkdwn(team, NAME_CHARS)}: "), "blocks": blocks[:MAX_BLOCKS]}
 
 
 # --- limits -----------------------------------------------------------------------------------------

@@ -176,7 +176,8 @@ def test_every_field_from_the_data_is_escaped():
     assert "&lt;!channel&gt;" in body and "\u2217bold\u2217" in body
     team = sb.team_message(digest_view(team_digest(lead, "T1"), report_url=REPORT, app_url_template=APP))
     assert_inert(team)
-    assert team["blocks"][0]["text"]["text"].startswith("Fix &lt;!channel&gt; &amp; &lt;@U01&gt;")
+    assert team["blocks"][0]["text"]["text"].startswith("Fix &lt;!channel&gt; &amp; &lt;@U01&gt; now *bold*")
+    assert team["text"].startswith("Fix &lt;!channel&gt; &amp; &lt;@U01&gt; now \u2217bold\u2217")  # mrkdwn
 
 
 # --- Slack's limits, always ---------------------------------------------------------------------------
