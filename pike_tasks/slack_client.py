@@ -29,7 +29,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.error import URLError
 
 from pike_tasks.settings import is_loopback_host
@@ -194,7 +194,7 @@ class SlackClient:
         sleep: how to wait (tests pass a fast one).
     """
 
-    def __init__(self, settings: SlackSettings, *, timeout: int = DEFAULT_TIMEOUT, rate_limit_retries: int = 3,
+    def __init__(self, settings: SlackSettings, *, timeout: float = DEFAULT_TIMEOUT, rate_limit_retries: int = 3,
                  max_wait: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> None:
         from slack_sdk import WebClient
         from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
@@ -202,10 +202,11 @@ class SlackClient:
         check_api_url(settings.api_url)
         self._token = settings.token
         rate = _rate_limit_handler(rate_limit_retries, max_wait, sleep)
+        seconds = cast(int, timeout)  # typed int by the SDK, handed to urlopen, which takes a float
         # Reads may be repeated after a dropped connection; a post never is.
-        self._read = WebClient(token=settings.token, base_url=settings.api_url, timeout=timeout,
+        self._read = WebClient(token=settings.token, base_url=settings.api_url, timeout=seconds,
                                retry_handlers=[rate, ConnectionErrorRetryHandler(max_retry_count=1)])
-        self._write = WebClient(token=settings.token, base_url=settings.api_url, timeout=timeout,
+        self._write = WebClient(token=settings.token, base_url=settings.api_url, timeout=seconds,
                                 retry_handlers=[rate])
         self._users: dict[str, str | None] = {}
 

@@ -14,7 +14,8 @@ no history scope.
 
 Fault knobs: :meth:`SlackFake.rate_limit` (the next N calls of a method answer 429),
 :meth:`SlackFake.drop_reply_after_post` (the next N accepted posts are recorded, then the
-connection is closed without an answer). Every accepted message is in :attr:`SlackFake.messages`;
+connection is closed without an answer), :meth:`SlackFake.stall_reply_after_post` (recorded, then
+no answer until the fake stops: the client's read times out). Every accepted message is in :attr:`SlackFake.messages`;
 every request in :attr:`SlackFake.calls`.
 """
 
@@ -59,6 +60,7 @@ class State:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     rate_limits: dict[str, list[float]] = field(default_factory=dict)  # method -> Retry-After of the next 429s
     drops: int = 0
+    stalls: int = 0
     clock: int = 1_775_000_000
 
 
@@ -68,6 +70,7 @@ class SlackFake:
     def __init__(self) -> None:
         self.state = State()
         self.lock = threading.Lock()
+        self.released = threading.Event()  # set on exit: a stalled answer is never sent
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -83,6 +86,7 @@ class SlackFake:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
@@ -104,6 +108,12 @@ class SlackFake:
         """The next ``times`` accepted posts are recorded, then the connection closes unanswered."""
         with self.lock:
             self.state.drops += times
+
+    def stall_reply_after_post(self, times: int = 1) -> None:
+        """The next ``times`` accepted posts are recorded and never answered (the client's read
+        times out) until the fake stops."""
+        with self.lock:
+            self.state.stalls += times
 
     @property
     def messages(self) -> list[Message]:
@@ -235,6 +245,13 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.state.drops -= 1
                 self.close_connection = True
                 return None  # recorded, no answer: the client sees the connection closed
+            stall = method == "chat.postMessage" and answer.get("ok") and fake.state.stalls > 0
+            if stall:
+                fake.state.stalls -= 1
+        if stall:
+            fake.released.wait()
+            self.close_connection = True
+            return None
         self._send(answer)
 
     def _send(self, body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> None:

@@ -139,6 +139,16 @@ def test_a_reply_dropped_after_the_post_is_an_unknown_outcome_never_resent(clien
     assert len(slack.calls_of("chat.postMessage")) == 1 and len(slack.messages) == 1
 
 
+def test_a_read_timeout_after_the_post_is_an_unknown_outcome_never_resent(slack, waits):
+    client = sc.SlackClient(sc.SlackSettings(api_url=slack.url, token=TOKEN), timeout=0.3, sleep=waits.append)
+    slack.stall_reply_after_post()
+    with pytest.raises(sc.SlackOutcomeUnknown) as err:
+        client.post("C0PLATFORM", small(), sc.digest_metadata(KEY))
+    assert "timed out" in str(err.value).lower() or "timeout" in str(err.value).lower()
+    assert len(slack.calls_of("chat.postMessage")) == 1 and len(slack.messages) == 1
+    assert client.find_posted("C0PLATFORM", sc.EVENT_TYPE, KEY) is True
+
+
 def test_find_posted_settles_an_unknown_outcome_by_metadata(client, slack):
     slack.drop_reply_after_post()
     with pytest.raises(sc.SlackOutcomeUnknown):
