@@ -303,9 +303,7 @@ def digest_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -
     blocks.append(context(_about(view)))
     if changes_line(view):
         blocks.append(section(changes_line(view)))
-    if view.get("preview_for"):
-        blocks.append(context(f"Preview: this would go to {escape_mrkdwn(view['preview_for'], 200)}; "
-                              "not recorded as sent."))
+    blocks += _preview_note(view)
     blocks += _teams_and_people(view, limits)
     blocks.append(divider())
     since = escape_mrkdwn(view.get("since", ""), 40)
@@ -315,10 +313,20 @@ def digest_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -
     blocks += lists
     if not view["overdue_count"]:
         blocks.append(section("Nothing overdue in your teams."))
-    footer = _full_report(view, shown, view.get("report_url"), "the full report")
+    rows = view.get("team_rows") or []
+    # One team: its own page (every one of its overdue tasks); several: the overview.
+    page = rows[0].get("url") if rows and not multi else None
+    footer = _full_report(view, shown, page or view.get("report_url"), "the team page" if page else "the full report")
     if footer:
         blocks.append(context(footer))
     return {"text": fallback_text(view), "blocks": blocks[:MAX_BLOCKS]}
+
+
+def _preview_note(view: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A preview (``--preview-to``) says whom it stands for and that it is not recorded as sent."""
+    if not view.get("preview_for"):
+        return []
+    return [context(f"Preview: this would go to {escape_mrkdwn(view['preview_for'], 200)}; not recorded as sent.")]
 
 
 def _teams_and_people(view: Mapping[str, Any], limits: SlackLimits) -> list[dict[str, Any]]:
@@ -392,6 +400,7 @@ def team_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -> 
     if soon.get("shown"):
         counts.append(("Due in 7 days", wording.fmt_int(int(soon.get("count") or 0))))
     blocks.append(fields(counts))
+    blocks += _preview_note(view)
     lists, shown = _task_lists(view, limits, ("*New overdue*", "*Due soon*", "*Most urgent*"), with_team=False)
     blocks += lists
     footer = _full_report(view, shown, team_url, "the team page")

@@ -277,3 +277,17 @@ def test_check_limits_names_each_problem():
     assert codes[0] == "msg_too_long" and codes.count("invalid_blocks") == 8
     assert sb.check_limits({}) == [sb.Problem("no_text", "neither text nor blocks")]
     assert sb.check_limits({"text": "ok"}) == []
+
+
+def test_a_one_team_dm_links_its_team_page_and_a_preview_says_so():
+    design = build_digests(**sample.inputs())[0]
+    page = "https://reports.example.com/2026-04-09/overdue/design.html"
+    view = digest_view(design, report_url=REPORT, app_url_template=APP, team_pages={"T3": page},
+                       preview_for="design@example.com")
+    payload = sb.digest_message(view)
+    assert_inert(payload)
+    body = "\n".join(texts(payload))
+    assert f"<{page}|the team page>" in body and "Your teams" not in body
+    assert "Preview: this would go to design@example.com; not recorded as sent." in body
+    team = sb.team_message(digest_view(team_digest(design, "T3"), preview_for="#design"))
+    assert "Preview: this would go to #design" in "\n".join(texts(team))
