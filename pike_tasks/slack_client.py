@@ -34,7 +34,7 @@ from urllib.error import URLError
 
 from pike_tasks.settings import is_loopback_host
 
-ENV_TOKEN = "PIKE_REPORTS_SLACK_TOKEN"
+ENV_TOKEN = "PIKE_REPORTS_SLACK_TOKEN"  # noqa: S105 - the variable's name, not a token
 ENV_API_URL = "PIKE_REPORTS_SLACK_API_URL"
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENT_TYPE = "pike_digest_posted"

@@ -81,7 +81,7 @@ def mrkdwn_html(text: str) -> Markup:
 
 def _text(obj: Mapping[str, Any]) -> Markup:
     text = str(obj.get("text", ""))
-    return mrkdwn_html(text) if obj.get("type") == "mrkdwn" else Markup(escape(_unslack(text)))
+    return mrkdwn_html(text) if obj.get("type") == "mrkdwn" else escape(_unslack(text))
 
 
 def preview_view(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
