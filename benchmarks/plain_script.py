@@ -283,20 +283,8 @@ def changes_rows(today_overdue: list[list], baseline: list[dict] | None, data: d
         raise ValueError("a baseline needs its as_of date")
     since = baseline_as_of.isoformat()
     key = _cell  # ids match as the CSV writes them
-    seen_today, new = set(), []
-    for row in today_overdue:
-        k = key(row[0])
-        if k in seen_today:
-            continue
-        seen_today.add(k)
-        new.append(row)
-    seen_b, old = set(), []
-    for row in baseline:
-        k = key(row["task_id"])
-        if k in seen_b:
-            continue
-        seen_b.add(k)
-        old.append(row)
+    seen_today, new = _first_of_each(today_overdue, lambda row: row[0])
+    seen_b, old = _first_of_each(baseline, lambda row: row["task_id"])
     out = [["new", "became_overdue" if r[9] >= since else "added", r[0], r[1], r[2], r[3], r[7], r[8], r[9], r[10]]
            for r in new if key(r[0]) not in seen_b]
     listing = {}
@@ -311,19 +299,35 @@ def changes_rows(today_overdue: list[list], baseline: list[dict] | None, data: d
             continue
         record = listing.get(k)
         status = "" if record is None else (record.get("status") or "")
-        if record is None:
-            reason = "gone"
-        elif record.get("status") in CLOSED:
-            reason = "closed"
-        elif (due := _due_date(record.get("dueDate"))) is None or not due < as_of:
-            reason = "rescheduled"
-        elif team_ids and team_of[k] not in team_ids:
-            reason = "out_of_scope"
-        else:
-            raise ValueError(f"task {row['task_id']} is overdue and in scope but not in today's rows")
+        reason = _resolved_reason(row, record, as_of, team_ids, team_of, k)
         out.append(["resolved", reason, row["task_id"], row["team_id"], row["team"], row["title"], row["priority"],
                     status, row["due_date"], row["days_overdue"]])
     return out
+
+
+def _first_of_each(rows, task_id) -> tuple[set, list]:
+    """The ids seen (as the CSV writes them) and the rows with their first occurrence only."""
+    seen, kept = set(), []
+    for row in rows:
+        k = _cell(task_id(row))
+        if k in seen:
+            continue
+        seen.add(k)
+        kept.append(row)
+    return seen, kept
+
+
+def _resolved_reason(row: dict, record: dict | None, as_of: date, team_ids, team_of: dict, k: str) -> str:
+    """Why a row of B is not in today's report: gone, closed, rescheduled or out_of_scope."""
+    if record is None:
+        return "gone"
+    if record.get("status") in CLOSED:
+        return "closed"
+    if (due := _due_date(record.get("dueDate"))) is None or not due < as_of:
+        return "rescheduled"
+    if team_ids and team_of[k] not in team_ids:
+        return "out_of_scope"
+    raise ValueError(f"task {row['task_id']} is overdue and in scope but not in today's rows")
 
 
 def workload_rows(tasks: pd.DataFrame, member_records: list[dict]) -> list[list]:

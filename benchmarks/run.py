@@ -249,82 +249,118 @@ def _ok(fig: dict) -> str:
     return {True: "yes", False: "**no**"}.get(fig.get("ok"), "n/a")
 
 
+def _figure1_rows(f: dict) -> list[str]:
+    rows: list[str] = []
+    if "error" in f:
+        rows.append(f"| 1 | fetch vs lower bound | error: {f['error']} | <= 1.10 | n/a |")
+    else:
+        s = f["sizes"]
+        extra = (f"; with the client's rate limiter off (`PIKE_API_RATE_LIMIT=0`): "
+                 f"{f['limiter_off']['seconds']:.2f} s = {f['limiter_off']['ratio']:.2f}x"
+                 if "limiter_off" in f else "")
+        floor = (f"; bare http.client floor on this machine {f['floor']['median_s']:.2f} s = "
+                 f"{f['floor']['ratio']:.2f}x "
+                 f"(ours / floor = {f['floor']['ours_over_floor']:.2f})" if "floor" in f else "")
+        rows.append(f"| 1 | fetch {s['tasks']:,} tasks / {s['projects']:,} projects / {s['members']:,} members / "
+                    f"{s['customers']:,} customers, 20 ms latency, default settings | "
+                    f"{f['median_s']:.2f} s vs bound "
+                    f"{f['lower_bound_s']:.1f} s = **{f['ratio']:.2f}x**{floor}{extra} | <= 1.10 | {_ok(f)} |")
+    return rows
+
+
+def _figure2_rows(f: dict) -> list[str]:
+    rows: list[str] = []
+    if "error" in f:
+        rows.append(f"| 2 | flow vs plain script | error: {f['error']} | <= 1.3 | n/a |")
+    else:
+        ip = f["in_process"]
+        extra = (f"; ours with the rate limiter off: {f['limiter_off']['seconds']:.1f} s = "
+                 f"{f['limiter_off']['ratio']:.2f}x" if "limiter_off" in f else "")
+        rows.append(f"| 2 | `run all` vs plain script, {f['sizes']['tasks']:,} tasks, 20 ms, prefect server | "
+                    f"{f['ours_s']:.2f} s vs {f['plain_s']:.2f} s = **{f['ratio']:.2f}x** (CSVs identical: "
+                    f"{f['csvs_identical']}); in one process: import {ip['import_s']:.1f} s, first run "
+                    f"{ip['first_s']:.2f} s, repeats {ip['repeat_median_s']:.2f} s "
+                    f"(= {ip['repeat_median_s'] / f['plain_s']:.2f}x the plain script's whole run){extra} "
+                    f"| <= 1.3 | {_ok(f)} |")
+    return rows
+
+
+def _figure3_rows(f: dict) -> list[str]:
+    rows: list[str] = []
+    if "error" in f:
+        rows.append(f"| 3 | Prefect fixed cost | error: {f['error']} | < 3 s | n/a |")
+    else:
+        for mode, name in (("temporary_api", "temporary API"), ("server", "running server")):
+            m = f[mode]
+            rows.append(f"| 3 | `run all` on demo data vs trivial flow, {name} | {m['ours_s']:.1f} s vs "
+                        f"{m['trivial_s']:.1f} s: **+{m['added_s']:.1f} s** | < 3 s | "
+                        f"{'yes' if m['added_s'] < 3 else '**no**'} |")
+    return rows
+
+
+def _figure4_rows(f: dict) -> list[str]:
+    rows: list[str] = []
+    if "error" in f:
+        rows.append(f"| 4 | transform scale | error: {f['error']} | | n/a |")
+    else:
+        for n, s in f["sizes"].items():
+            rows.append(f"| 4 | transforms {int(n):,} tasks: join + aggregate (records -> frames; "
+                        f"all + render) | **{s['join_only_aggregate_s']:.2f} s** ({s['frames_s']:.2f} s; "
+                        f"{s['total_s']:.2f} s), peak RSS {s['peak_rss_mb']:.0f} MB "
+                        f"(input alone {s['rss_input_mb']:.0f} MB) | | |")
+        g = f["growth"]
+        rows.append(f"| 4 | growth x{g['tasks_factor']:.0f} tasks | "
+                    f"time x{g['join_only_aggregate_time_factor']:.1f} "
+                    f"(join + aggregate), x{g['join_aggregate_time_factor']:.1f} (with records -> frames), "
+                    f"x{g['total_time_factor']:.1f} (total); RSS x{g['peak_rss_factor']:.1f} | "
+                    f"500k: < 5 s, < 2 GB | {_ok(f)} |")
+    return rows
+
+
+def _figure5_rows(f: dict) -> list[str]:
+    rows: list[str] = []
+    if "error" in f:
+        rows.append(f"| 5 | digests | error: {f['error']} | < 100 KB | n/a |")
+    else:
+        rows.append(f"| 5 | {f['digests']} digests, {f['managers']} managers over {f['tasks']:,} tasks | "
+                    f"{f['seconds']:.2f} s (build {f['build_s']:.2f} s, render {f['render_s']:.2f} s); largest "
+                    f"HTML {f['largest_html_bytes']:,} B | < 100,000 B | {_ok(f)} |")
+    return rows
+
+
+def _figure6_rows(f: dict) -> list[str]:
+    rows: list[str] = []
+    if "error" in f:
+        rows.append(f"| 6 | rate-limited API | error: {f['error']} | <= 1.25x, 429s <= 5% | n/a |")
+    else:
+        for r in f["rates"].values():
+            limit = f"{r['server_rate']} req/s" if r["server_rate"] else "no"
+            bound = (f"max({f['page_bound_s']:.1f} s, {r['pages']} pages / {r['server_rate']}/s)"
+                     if r["server_rate"] else "page bound")
+            rows.append(f"| 6 | fetch {f['sizes']['tasks']:,} tasks, 20 ms, {limit} server limit, default "
+                        f"settings | {r['median_s']:.2f} s vs {bound} = {r['bound_s']:.1f} s: "
+                        f"**{r['ratio']:.2f}x**, 429s {100 * r['share_429']:.1f}% ({r['rate_note']})"
+                        + (f"; limiter off: {r['limiter_off']['median_s']:.2f} s = {r['limiter_off']['ratio']:.2f}x"
+                           if "limiter_off" in r else "") + " | "
+                        f"<= 1.25x, 429s <= 5% | {'yes' if r['ok'] else '**no**'} |")
+    return rows
+
+
 def table(results: dict) -> str:
     figs, runs = results["figures"], results["runs"]
     rows = ["| # | figure | measured | target | met |", "|---|---|---|---|---|"]
     if f := figs.get("1"):
-        if "error" in f:
-            rows.append(f"| 1 | fetch vs lower bound | error: {f['error']} | <= 1.10 | n/a |")
-        else:
-            s = f["sizes"]
-            extra = (f"; with the client's rate limiter off (`PIKE_API_RATE_LIMIT=0`): "
-                     f"{f['limiter_off']['seconds']:.2f} s = {f['limiter_off']['ratio']:.2f}x"
-                     if "limiter_off" in f else "")
-            floor = (f"; bare http.client floor on this machine {f['floor']['median_s']:.2f} s = "
-                     f"{f['floor']['ratio']:.2f}x "
-                     f"(ours / floor = {f['floor']['ours_over_floor']:.2f})" if "floor" in f else "")
-            rows.append(f"| 1 | fetch {s['tasks']:,} tasks / {s['projects']:,} projects / {s['members']:,} members / "
-                        f"{s['customers']:,} customers, 20 ms latency, default settings | "
-                        f"{f['median_s']:.2f} s vs bound "
-                        f"{f['lower_bound_s']:.1f} s = **{f['ratio']:.2f}x**{floor}{extra} | <= 1.10 | {_ok(f)} |")
+        rows += _figure1_rows(f)
     if f := figs.get("2"):
-        if "error" in f:
-            rows.append(f"| 2 | flow vs plain script | error: {f['error']} | <= 1.3 | n/a |")
-        else:
-            ip = f["in_process"]
-            extra = (f"; ours with the rate limiter off: {f['limiter_off']['seconds']:.1f} s = "
-                     f"{f['limiter_off']['ratio']:.2f}x" if "limiter_off" in f else "")
-            rows.append(f"| 2 | `run all` vs plain script, {f['sizes']['tasks']:,} tasks, 20 ms, prefect server | "
-                        f"{f['ours_s']:.2f} s vs {f['plain_s']:.2f} s = **{f['ratio']:.2f}x** (CSVs identical: "
-                        f"{f['csvs_identical']}); in one process: import {ip['import_s']:.1f} s, first run "
-                        f"{ip['first_s']:.2f} s, repeats {ip['repeat_median_s']:.2f} s "
-                        f"(= {ip['repeat_median_s'] / f['plain_s']:.2f}x the plain script's whole run){extra} "
-                        f"| <= 1.3 | {_ok(f)} |")
+        rows += _figure2_rows(f)
     if f := figs.get("3"):
-        if "error" in f:
-            rows.append(f"| 3 | Prefect fixed cost | error: {f['error']} | < 3 s | n/a |")
-        else:
-            for mode, name in (("temporary_api", "temporary API"), ("server", "running server")):
-                m = f[mode]
-                rows.append(f"| 3 | `run all` on demo data vs trivial flow, {name} | {m['ours_s']:.1f} s vs "
-                            f"{m['trivial_s']:.1f} s: **+{m['added_s']:.1f} s** | < 3 s | "
-                            f"{'yes' if m['added_s'] < 3 else '**no**'} |")
+        rows += _figure3_rows(f)
     if f := figs.get("4"):
-        if "error" in f:
-            rows.append(f"| 4 | transform scale | error: {f['error']} | | n/a |")
-        else:
-            for n, s in f["sizes"].items():
-                rows.append(f"| 4 | transforms {int(n):,} tasks: join + aggregate (records -> frames; "
-                            f"all + render) | **{s['join_only_aggregate_s']:.2f} s** ({s['frames_s']:.2f} s; "
-                            f"{s['total_s']:.2f} s), peak RSS {s['peak_rss_mb']:.0f} MB "
-                            f"(input alone {s['rss_input_mb']:.0f} MB) | | |")
-            g = f["growth"]
-            rows.append(f"| 4 | growth x{g['tasks_factor']:.0f} tasks | "
-                        f"time x{g['join_only_aggregate_time_factor']:.1f} "
-                        f"(join + aggregate), x{g['join_aggregate_time_factor']:.1f} (with records -> frames), "
-                        f"x{g['total_time_factor']:.1f} (total); RSS x{g['peak_rss_factor']:.1f} | "
-                        f"500k: < 5 s, < 2 GB | {_ok(f)} |")
+        rows += _figure4_rows(f)
     if f := figs.get("5"):
-        if "error" in f:
-            rows.append(f"| 5 | digests | error: {f['error']} | < 100 KB | n/a |")
-        else:
-            rows.append(f"| 5 | {f['digests']} digests, {f['managers']} managers over {f['tasks']:,} tasks | "
-                        f"{f['seconds']:.2f} s (build {f['build_s']:.2f} s, render {f['render_s']:.2f} s); largest "
-                        f"HTML {f['largest_html_bytes']:,} B | < 100,000 B | {_ok(f)} |")
+        rows += _figure5_rows(f)
     if f := figs.get("6"):
-        if "error" in f:
-            rows.append(f"| 6 | rate-limited API | error: {f['error']} | <= 1.25x, 429s <= 5% | n/a |")
-        else:
-            for r in f["rates"].values():
-                limit = f"{r['server_rate']} req/s" if r["server_rate"] else "no"
-                bound = (f"max({f['page_bound_s']:.1f} s, {r['pages']} pages / {r['server_rate']}/s)"
-                         if r["server_rate"] else "page bound")
-                rows.append(f"| 6 | fetch {f['sizes']['tasks']:,} tasks, 20 ms, {limit} server limit, default "
-                            f"settings | {r['median_s']:.2f} s vs {bound} = {r['bound_s']:.1f} s: "
-                            f"**{r['ratio']:.2f}x**, 429s {100 * r['share_429']:.1f}% ({r['rate_note']})"
-                            + (f"; limiter off: {r['limiter_off']['median_s']:.2f} s = {r['limiter_off']['ratio']:.2f}x"
-                               if "limiter_off" in r else "") + " | "
-                            f"<= 1.25x, 429s <= 5% | {'yes' if r['ok'] else '**no**'} |")
+        rows += _figure6_rows(f)
     if f := figs.get("7"):  # its own table: "At scale" in the README
         if len(rows) == 2:
             rows.clear()

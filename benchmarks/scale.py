@@ -306,6 +306,26 @@ def _console_facts(main: Console) -> dict[str, Any]:
     }
 
 
+def _store_facts(store: Path, folders: dict, day: str) -> dict:
+    """Files and bytes of each report folder and of the day's ledger, and their totals."""
+    reports = {name: folder_facts(folder) for name, folder in folders.items()}
+    ledger = ledger_facts(store, day)
+    return {"per_report": reports, "ledger": ledger,
+            "total_bytes": sum(r["bytes"] for r in reports.values()) + ledger["bytes"],
+            "total_files": sum(r["files"] for r in reports.values()) + ledger["files"]}
+
+
+def _db_growth(db_before: dict, db_after: dict) -> dict:
+    """What the measured run (reports and digests, sent) added to the Prefect database."""
+    return {
+        "before": db_before, "after": db_after,
+        "growth_bytes": db_after["bytes"] - db_before["bytes"],
+        "task_runs": db_after.get("task_run", 0) - db_before.get("task_run", 0),
+        "events": db_after.get("events", 0) - db_before.get("events", 0),
+        "logs": db_after.get("log", 0) - db_before.get("log", 0),
+    }
+
+
 def figure_at_scale(opts) -> dict:
     sizes = QUICK if opts.quick else AGENCY
     slow_s = 5.0 if opts.quick else 20.0
@@ -368,18 +388,8 @@ def figure_at_scale(opts) -> dict:
                 facts["built_at"], max(r.answered_at for r in received))
         digests["build_s"] = facts["build_s"]
         result["digests"] = digests
-        reports = {name: folder_facts(folder) for name, folder in folders.items()}
-        ledger = ledger_facts(store, day)
-        result["store"] = {"per_report": reports, "ledger": ledger,
-                           "total_bytes": sum(r["bytes"] for r in reports.values()) + ledger["bytes"],
-                           "total_files": sum(r["files"] for r in reports.values()) + ledger["files"]}
-        result["prefect_db"] = {  # what the measured run (reports and digests, sent) added
-            "before": db_before, "after": db_after,
-            "growth_bytes": db_after["bytes"] - db_before["bytes"],
-            "task_runs": db_after.get("task_run", 0) - db_before.get("task_run", 0),
-            "events": db_after.get("events", 0) - db_before.get("events", 0),
-            "logs": db_after.get("log", 0) - db_before.get("log", 0),
-        }
+        result["store"] = _store_facts(store, folders, day)
+        result["prefect_db"] = _db_growth(db_before, db_after)
         log("figure 7: pages in headless Chromium")
         result["pages"] = pages(folders["overdue"], folders["workload"], work)
         d = result["digests"]

@@ -7,7 +7,7 @@ from typing import Literal, cast
 from prefect import flow
 
 from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
-from flows.digest import deliver_digests, overdue_csv_location, smtp_settings_for
+from flows.digest import deliver_digests, digest_workspace, overdue_csv_location, smtp_settings_for
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     api_source_label,
@@ -28,6 +28,7 @@ def run_all_reports(
     teams_config: TeamsConfigParam = None,
     digests: Literal["off", "dry-run", "send"] = "off",
     force_digests: bool = False,
+    resend_to: list[str] | None = None,
 ) -> dict:
     """Overdue and workload reports (and optionally the manager digests) sharing one fetch.
 
@@ -37,11 +38,13 @@ def run_all_reports(
         output_dir: Report store: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); one subfolder per report and date (e.g. overdue/2026-04-09); empty means the worker's PIKE_REPORTS_STORE.
         teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
         digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
-        force_digests: With digests=send: send again even if already sent for this as_of.
+        force_digests: With digests=send: send every digest again even if already sent for this as_of (resend_to with every recipient).
+        resend_to: With digests=send: send only to these manager addresses, whatever their record says; everyone else is left alone.
     """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     smtp = smtp_settings_for(digests != "send", None) if digests != "off" else None
+    workspace = digest_workspace(config, store, team_ids, resend_to) if digests != "off" else ""
     resolved = resolve_workspace(fetch_workspace(), config)
     check_team_filter(resolved, team_ids)
     source = api_source_label()
@@ -54,7 +57,7 @@ def run_all_reports(
         folders["digest"] = deliver_digests(
             resolved, as_of=as_of, config=config, store=store, settings=smtp,
             overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
-            team_ids=team_ids,
+            workspace=workspace, team_ids=team_ids, resend_to=resend_to,
             dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
             csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
         )

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 from pydantic.json_schema import SkipJsonSchema
 
 from pike_tasks.errors import PikeConfigError, PikeError
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, keep_days_setting, open_store
-from pike_tasks.teams_config import TeamsConfig, load_teams_config
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store, redact_url
+from pike_tasks.teams_config import TeamsConfig
+from pike_tasks.teams_store import load_teams_config
 
 # Flow parameter type for the teams config: a path to YAML/JSON, inline JSON, or a mapping.
 TeamsConfigParam = str | dict[str, Any] | None
@@ -109,14 +110,15 @@ def choose_store(output_dir: str | None, *, in_deployment: bool,
     if not in_deployment:
         return StoreChoice(location, setting)
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
+    shown = redact_url(location)[:120]
     if scheme == "memory":
-        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {location[:120]!r} is an in-memory store "
+        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {shown!r} is an in-memory store "
                               f"that only this run's process sees: {_WHAT_TO_SET}")
     if scheme not in ("", "file"):
         return StoreChoice(location, setting)
     path = urlsplit(location).path if scheme == "file" else location
     if not Path(path).expanduser().is_absolute():
-        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {location[:120]!r} is a folder relative to "
+        raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, but {setting} {shown!r} is a folder relative to "
                               "this worker (each worker would keep its own reports and once-only email record): "
                               f"{_WHAT_TO_SET}")
     return StoreChoice(location, setting, worker_local=True)
@@ -134,9 +136,11 @@ def in_deployment_run() -> bool:
 def open_report_store(output_dir: str | None) -> ReportStore:
     """The run's report store (``choose_store``), checked writable before any API call (one line if not).
 
-    ``PIKE_REPORTS_KEEP_DAYS`` is checked here too, so a bad value fails before any API call.
+    The store settings (``PIKE_REPORTS_KEEP_DAYS``, ``PIKE_REPORTS_LINK_DAYS``,
+    ``PIKE_REPORTS_PUBLIC_URL``, the deadline) are checked here too, so a bad value fails before
+    any API call. A store that refuses deletes costs one warning: retention is off.
     """
-    keep_days_setting()
+    check_store_settings()
     choice = choose_store(output_dir, in_deployment=in_deployment_run())
     store = open_store(choice.location, setting="output_dir" if choice.setting == "the default" else choice.setting)
     store.check_writable()
@@ -144,6 +148,10 @@ def open_report_store(output_dir: str | None) -> ReportStore:
         _run_logger().warning(
             "report store %s is a folder on this machine: every worker must see the same folder (a shared "
             "mount), or reports and the once-only email record split between workers", store.location)
+    if store.can_delete is False:
+        _run_logger().warning(
+            "report store %s refuses deletes: retention (PIKE_REPORTS_KEEP_DAYS) is off for this run; reports "
+            "are published as usual (allow DeleteObject to turn it on)", store.location)
     return store
 
 

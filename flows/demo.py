@@ -45,7 +45,8 @@ def serve_store(folder: Path, port: int = DEMO_PORT) -> ThreadingHTTPServer:
 
 
 def _point_at(sandbox) -> None:
-    os.environ.update(PIKE_API_BASE_URL=sandbox.url, PIKE_API_SECRET=sandbox.secret)
+    # PIKE_REPORTS_SANDBOX_RUN: the demo's once-only records are the sandbox's, never a real workspace's
+    os.environ.update(PIKE_API_BASE_URL=sandbox.url, PIKE_API_SECRET=sandbox.secret, PIKE_REPORTS_SANDBOX_RUN="1")
 
 
 def main(out: str = "demo-out") -> int:

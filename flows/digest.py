@@ -5,20 +5,24 @@ task run per recipient, a few at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, defaul
 that fails does not stop the others; the flow run then fails naming exactly who did not get their
 digest.
 
-Once and only once, for a (digest kind, as_of, workspace, recipient), across every worker:
+Once and only once, for a (workspace, as_of, scope, channel, recipient), across every worker:
 the record lives in the report store (``output_dir``), not on the machine that ran the flow,
-as a create-only claim taken before sending and a ``sent`` record written after the SMTP 250
-(``pike_tasks.once``). Two workers racing for one recipient send one email; a retried flow run
-on another machine sends only what was not sent; a crash between the 250 and the record leaves
-the digest ``unknown``, which is never resent automatically (``force`` resends on purpose).
+as create-only claim generations that say how far the send got (``pike_tasks.once``). Two
+workers racing for one recipient send one email; a retried flow run on another machine sends
+only what was not sent; a run that dies before handing a message over
+leaves a claim the next run takes over once its lease lapses; one that dies after (or gets no
+final reply) leaves the digest ``unknown``, which is never resent automatically (``resend_to``
+resends to those recipients on purpose, ``force`` to everyone).
 
-``preview_to`` sends every digest to that address only, ``[Preview]`` in the subject, and
-records nothing: a preview never counts as sent. ``dry_run`` writes ``.eml`` files into the
-digest folder and records nothing.
+``preview_to`` sends every digest to that address only, ``[Preview]`` in the subject: a preview
+never counts as sent. ``dry_run`` writes ``.eml`` files into the digest folder. Both are written
+to the delivery log, and never replace a real send's status in ``summary.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -46,7 +50,22 @@ from pike_tasks.mailer import (
     send_message,
     smtp_connections,
 )
-from pike_tasks.once import DeliveryLedger, claim_info, recipient_key
+from pike_tasks.once import (
+    FAILED,
+    MANAGER_DIGEST,
+    SENT,
+    Claim,
+    ClaimLost,
+    DeliveryLedger,
+    Standing,
+    bind_workspace,
+    claim_info,
+    latest_real_outcomes,
+    lease_seconds,
+    new_run_id,
+    recipient_key,
+    workspace_name,
+)
 from pike_tasks.outputs import json_bytes
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
@@ -59,7 +78,6 @@ from pike_tasks.prefect_tasks import (
     fetch_workspace,
     prune_ledger,
     resolve_workspace,
-    source_id,
 )
 from pike_tasks.progress import ProgressLog
 from pike_tasks.store import FolderRef, ReportStore, Scope
@@ -69,7 +87,7 @@ if TYPE_CHECKING:
     from pike_tasks.digest import Digest  # imports pandas: loaded when digests are built
 
 
-DIGEST_KIND = "manager"
+DIGEST_KIND = MANAGER_DIGEST
 DRY_RUN_SENDER = "pike-reports <pike-reports@localhost>"
 
 
@@ -110,56 +128,88 @@ def send_digest(
     settings: SmtpSettings,
     *,
     store: ReportStore,
-    source: str,
+    workspace: str,
+    team_ids: list[str] | None = None,
     kind: str = DIGEST_KIND,
-    force: bool = False,
+    resend: bool = False,
     preview: bool = False,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """Send one digest unless the store's ledger says it went (or may have gone) already."""
     logger = get_run_logger()
-    message_id = str(message["Message-ID"])
     if preview:
         send_message(settings, message)
         logger.info("preview of %s's digest sent to %s", recipient, message["To"])
-        return {"recipient": recipient, "status": "preview", "message_id": message_id}
-    ledger = DeliveryLedger(store, kind, as_of, source)
-    who = claim_info(_flow_run_name())
-    if force:
-        ledger.force_claim(recipient, {**who, "message_id": message_id})
-    else:
-        previous = ledger.sent(recipient)
-        if previous is not None:
-            logger.info("digest for %s already sent at %s; not sending again", recipient, previous.get("sent_at"))
-            return {"recipient": recipient, "status": "already-sent", "message_id": previous.get("message_id")}
-        if not ledger.claim(recipient, {**who, "message_id": message_id}):
-            return _held_elsewhere(ledger, recipient, logger)
+        return {"recipient": recipient, "status": "preview", "message_id": str(message["Message-ID"])}
+    ledger = DeliveryLedger(store, kind, as_of, workspace, Scope.of(team_ids))
+    return deliver_once(recipient, message, settings, ledger, resend=resend, run_id=run_id,
+                        flow_run=_flow_run_name(), logger=logger)
+
+
+def deliver_once(recipient: str, message: EmailMessage, settings: SmtpSettings, ledger: DeliveryLedger, *,
+                 resend: bool = False, run_id: str | None = None, flow_run: str | None = None,
+                 logger: Any = None) -> dict[str, Any]:
+    """Claim, send and settle one digest (``pike_tasks.once`` gives the protocol); no Prefect needed.
+
+    Returns the outcome: ``sent``, ``already-sent``, ``unknown`` (handed over, no final reply: never
+    resent unless ``resend``) or ``claimed-elsewhere`` (another run holds a live claim).
+
+    Raises:
+        DigestDeliveryError: the server did not take the message (the claim is settled ``failed``,
+            so a later try, here or on another worker, sends it).
+    """
+    logger = logger or logging.getLogger(__name__)
+    message_id = str(message["Message-ID"])
+    standing = ledger.standing(recipient)
+    if not resend:
+        held = _not_ours(standing, recipient, logger)
+        if held is not None:
+            return held
+        if standing.status == "lapsed":
+            logger.warning("digest for %s: taking over a claim whose run stopped before handing it over (%s)",
+                           recipient, standing.describe())
+    claim = ledger.claim(recipient, {**claim_info(flow_run, run_id), "message_id": message_id, "resend": resend},
+                         after=standing.generation)
+    if claim is None:  # another run created that generation first: it sends
+        return {"recipient": recipient, "status": "claimed-elsewhere",
+                "reason": ledger.standing(recipient).describe() + "; that run is sending it"}
+    claim.start_heartbeat()
     try:
-        send_message(settings, message)
+        send_message(settings, message, on_stage=claim.stage)
     except SmtpOutcomeUnknown as exc:  # the body went out, no final reply: maybe delivered
-        ledger.settle_unknown(recipient, exc.reason)
-        logger.warning("digest for %s: outcome unknown (%s); not resending (force resends)", recipient, exc.reason)
+        claim.settle("unknown", reason=exc.reason)
+        logger.warning("digest for %s: outcome unknown (%s); not resending (--resend-to resends)", recipient,
+                       exc.reason)
         return {"recipient": recipient, "status": "unknown", "reason": exc.reason, "message_id": message_id}
-    except Exception:
-        ledger.release(recipient)  # the server did not take it: a retry, here or elsewhere, may send it
+    except ClaimLost as exc:  # our lease lapsed and another run took over before the end of the message
+        _settle_quietly(claim, FAILED, str(exc))
+        return {"recipient": recipient, "status": "claimed-elsewhere", "reason": str(exc)}
+    except BaseException as exc:
+        _settle_quietly(claim, FAILED, str(exc)[:300])  # not taken: a retry, here or elsewhere, may send it
         raise
-    ledger.settle_sent(recipient, {"recipient": recipient, "message_id": message_id, "forced": force, **who})
+    claim.settle(SENT)
     logger.info("digest for %s sent (%s)", recipient, message_id)
     return {"recipient": recipient, "status": "sent", "message_id": message_id}
 
 
-def _held_elsewhere(ledger: DeliveryLedger, recipient: str, logger) -> dict[str, Any]:
-    sent = ledger.sent(recipient)  # the holder may have finished since our check
-    if sent is not None:
-        return {"recipient": recipient, "status": "already-sent", "message_id": sent.get("message_id")}
-    holder = ledger.holder(recipient)
-    if holder is None:  # released between our two reads: the other run failed; leave it to a retry
-        return {"recipient": recipient, "status": "claimed-elsewhere", "reason": "another run tried at the same time"}
-    status = "unknown" if holder.unknown else "claimed-elsewhere"
-    reason = holder.describe() + (
-        "; it may have been sent: not resending (use force to resend)" if holder.unknown else "; that run is sending it"
-    )
+def _not_ours(standing: Standing, recipient: str, logger: Any) -> dict[str, Any] | None:
+    """The outcome when the record says this run must not send, else None."""
+    if standing.status == "sent":
+        logger.info("digest for %s already sent at %s; not sending again", recipient, standing.info.get("settled_at"))
+        return {"recipient": recipient, "status": "already-sent", "message_id": standing.info.get("message_id")}
+    if standing.status not in ("unknown", "in-progress"):
+        return None
+    unknown = standing.status == "unknown"
+    reason = standing.describe() + ("; the message was handed over and no final reply came, so it may have "
+                                    "been sent: not resending (resend with --resend-to ADDRESS)"
+                                    if unknown else "; that run is sending it")
     logger.warning("digest for %s not sent by this run: %s", recipient, reason)
-    return {"recipient": recipient, "status": status, "reason": reason}
+    return {"recipient": recipient, "status": "unknown" if unknown else "claimed-elsewhere", "reason": reason}
+
+
+def _settle_quietly(claim: Claim, outcome: str, reason: str) -> None:
+    with contextlib.suppress(Exception):  # the store may be what failed; the lease then lapses
+        claim.settle(outcome, reason=reason)
 
 
 def _flow_run_name() -> str | None:
@@ -251,10 +301,11 @@ def send_prepared(
     as_of: date,
     settings: SmtpSettings | None,
     store: ReportStore,
-    source: str,
+    workspace: str,
     team_ids: list[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
+    resend_to: list[str] | None = None,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
     skip_if_unchanged: bool = False,
@@ -266,27 +317,74 @@ def send_prepared(
     once, each task run on its own SMTP connection, so one slow recipient holds up one slot,
     not the run. Before that, one connection and login (``check_smtp``): a dead server or a
     wrong password fails every digest as "not tried" after a single try. At the first
-    unreachable server or refused login while sending nothing more is started: the sends
+    unreachable server, refused login or 421 while sending nothing more is started: the sends
     already under way finish, and every digest not yet started fails as "not tried" (a later
     run sends it).
 
-    The folder ``digest/<as_of>/`` holds ``summary.json`` (the delivery log: each recipient's
-    status, sorted by address) and, in a dry run, one ``.eml`` per digest. Returns (folder,
-    outcomes). Raises ``DigestSendFailed`` naming every recipient that did not get their digest,
-    after all were tried.
+    ``resend_to``: send to these recipients only, whatever their record says (everyone else is
+    left alone); ``force``: the same for every recipient.
+
+    Each run appends its outcomes to the ledger's delivery log (``pike_tasks.once``). The folder
+    ``digest/<as_of>/`` holds ``summary.json`` (each recipient's latest real outcome from that log,
+    sorted by address; ``run_status`` when this run's differs) and, in a dry run, one ``.eml`` per
+    digest. Returns (folder, outcomes). Raises ``DigestSendFailed`` naming every recipient that did
+    not get their digest, after all were tried.
     """
     logger = get_run_logger()
-    window = connections if connections is not None else smtp_connections()
     entries = {item.recipient: {"recipient": item.recipient, "subject": item.subject,
                                 "overdue_count": item.overdue_count, "attachment": item.attachment,
                                 "attachment_bytes": item.attachment_bytes} for item in prepared}
+    chosen = None if force or resend_to is None else {a.strip().casefold() for a in resend_to}
+    outcomes, files, to_send = _sort_out(prepared, entries, chosen, dry_run=dry_run, skip_if_empty=skip_if_empty,
+                                         skip_if_unchanged=skip_if_unchanged, logger=logger)
+    run = _Run(as_of, store, workspace, team_ids, resend=force or chosen is not None, run_id=new_run_id(),
+               preview=bool(preview_to))
+    failures = _send_all(to_send, entries, outcomes, cast(SmtpSettings, settings), run,
+                         connections if connections is not None else smtp_connections(), logger)
+    mode = "preview" if preview_to else ("dry-run" if dry_run else "send")
+    ledger = DeliveryLedger(store, DIGEST_KIND, as_of, workspace, Scope.of(team_ids))
+    files["summary.json"] = _summary(ledger, run.run_id, mode, as_of, team_ids, entries, outcomes, logger)
+    ref = FolderRef("digest", as_of, Scope.of(team_ids))
+    folder = store.publish(ref, files)
+    apply_retention(store, ref, logger)
+    if not dry_run and not preview_to:
+        prune_ledger(store, DIGEST_KIND, as_of, logger)
+    for status in ("unknown", "claimed-elsewhere"):
+        held = sorted(r for r, o in outcomes.items() if o["status"] == status)
+        if held:
+            logger.warning("%d digests %s (not sent by this run): %s", len(held), status, "; ".join(held))
+    if failures:
+        names = "; ".join(f"{r} ({failures[r]})" for r in sorted(failures, key=str.casefold))
+        tried = sum(1 for o in outcomes.values() if o["status"] != "not-selected")
+        raise DigestSendFailed(f"{len(failures)} of {tried} digests not delivered: {names}")
+    return folder, {r: outcomes[r] for r in entries if r in outcomes}
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every send of one run shares."""
+
+    as_of: date
+    store: ReportStore
+    workspace: str
+    team_ids: list[str] | None
+    resend: bool
+    run_id: str
+    preview: bool
+
+
+def _sort_out(prepared: list[PreparedDigest], entries: dict[str, dict[str, Any]], chosen: set[str] | None, *,
+              dry_run: bool, skip_if_empty: bool, skip_if_unchanged: bool, logger: Any,
+              ) -> tuple[dict[str, dict[str, Any]], dict[str, bytes], list[PreparedDigest]]:
+    """(outcomes of the digests this run does not send, the dry run's files, the digests to send)."""
     outcomes: dict[str, dict[str, Any]] = {}
-    failures: dict[str, str] = {}
     files: dict[str, bytes] = {}
     to_send: list[PreparedDigest] = []
     for item in prepared:
         entry = entries[item.recipient]
-        if skip_if_empty and item.overdue_count == 0:
+        if chosen is not None and item.recipient.strip().casefold() not in chosen:
+            outcomes[item.recipient] = {**entry, "status": "not-selected"}  # --resend-to others: untouched
+        elif skip_if_empty and item.overdue_count == 0:
             logger.info("nothing overdue for %s: not sending (skip_if_empty)", item.recipient)
             outcomes[item.recipient] = {**entry, "status": "skipped-empty"}
         elif skip_if_unchanged and item.has_baseline and not (item.new_count or item.resolved_count):
@@ -298,15 +396,21 @@ def send_prepared(
             outcomes[item.recipient] = {**entry, "status": "dry-run", "eml": name}
         else:
             to_send.append(item)
+    return outcomes, files, to_send
 
-    smtp = cast(SmtpSettings, settings)  # None only in a dry run, and then to_send is empty
+
+def _send_all(to_send: list[PreparedDigest], entries: dict[str, dict[str, Any]], outcomes: dict[str, dict[str, Any]],
+              smtp: SmtpSettings, run: _Run, window: int, logger: Any) -> dict[str, str]:
+    """Send with up to ``window`` at once; stop starting new sends once the server is down.
+    Fills ``outcomes``; returns the failure reason per recipient."""
+    failures: dict[str, str] = {}
     progress = SendProgress(
-        len(to_send), logger, what="previews sent" if preview_to else "digests sent", key="digests-sent",
-        description=f"{'Previews' if preview_to else 'Manager digests'} sent for {as_of.isoformat()}",
+        len(to_send), logger, what="previews sent" if run.preview else "digests sent", key="digests-sent",
+        description=f"{'Previews' if run.preview else 'Manager digests'} sent for {run.as_of.isoformat()}",
     )
     waiting = deque(to_send)
     running: dict[Any, PreparedDigest] = {}
-    server_down: str | None = None  # set at the first unreachable server or refused login
+    server_down: str | None = None  # set at the first unreachable server, refused login or 421
     if window > 1 and len(to_send) > 1:
         # one connection and login first: a dead server or a wrong password then costs one try,
         # not one per connection (a provider may lock the account after a few refused logins)
@@ -318,8 +422,8 @@ def send_prepared(
         while waiting and server_down is None and len(running) < window:
             item = waiting.popleft()
             future = send_digest.submit(
-                item.recipient, as_of, item.message, smtp, store=store, source=source, kind=DIGEST_KIND,
-                force=force, preview=bool(preview_to),
+                item.recipient, run.as_of, item.message, smtp, store=run.store, workspace=run.workspace,
+                team_ids=run.team_ids, kind=DIGEST_KIND, resend=run.resend, preview=run.preview, run_id=run.run_id,
             )
             running[future] = item
         future = next(as_completed(list(running)))
@@ -337,26 +441,33 @@ def send_prepared(
         failures[item.recipient] = reason
         outcomes[item.recipient] = {**entries[item.recipient], "status": "failed", "reason": reason}
     progress.finish()
+    return failures
 
-    files["summary.json"] = json_bytes({
-        "report": "digest", "as_of": as_of.isoformat(),
-        "filters": Scope.of(team_ids).filters(),
-        "mode": "preview" if preview_to else ("dry-run" if dry_run else "send"),
-        "digests": [outcomes[r] for r in sorted(outcomes, key=str.casefold)],
+
+def _summary(ledger: DeliveryLedger, run_id: str, mode: str, as_of: date, team_ids: list[str] | None,
+             entries: dict[str, dict[str, Any]], outcomes: dict[str, dict[str, Any]], logger: Any) -> bytes:
+    """Append this run's outcomes to the delivery log; summary.json from the latest real outcome of each."""
+    logged = [{"recipient": r, "status": o["status"], **({"reason": o["reason"]} if o.get("reason") else {})}
+              for r, o in outcomes.items() if o["status"] != "not-selected"]
+    try:
+        ledger.append_log(run_id, mode, logged)
+        latest = latest_real_outcomes(ledger.log_entries())
+    except PikeError as exc:  # the digests went out; only the log could not be written or read
+        logger.warning("delivery log not written or read: %s", exc)
+        latest = {}
+    digests = []
+    for recipient in sorted(outcomes, key=str.casefold):
+        row = dict(outcomes[recipient])
+        real = latest.get(recipient.casefold())
+        if real is not None and real["status"] != row["status"]:
+            row.pop("reason", None)
+            row.update(run_status=row["status"], status=real["status"],
+                       **({"reason": real["reason"]} if real.get("reason") else {}))
+        digests.append(row)
+    return json_bytes({
+        "report": "digest", "as_of": as_of.isoformat(), "filters": Scope.of(team_ids).filters(),
+        "mode": mode, "digests": digests,
     })
-    ref = FolderRef("digest", as_of, Scope.of(team_ids))
-    folder = store.publish(ref, files)
-    apply_retention(store, ref, logger)
-    if not dry_run and not preview_to:
-        prune_ledger(store, DIGEST_KIND, as_of, logger)
-    for status in ("unknown", "claimed-elsewhere"):
-        held = sorted(r for r, o in outcomes.items() if o["status"] == status)
-        if held:
-            logger.warning("%d digests %s (not sent by this run): %s", len(held), status, "; ".join(held))
-    if failures:
-        names = "; ".join(f"{r} ({failures[r]})" for r in sorted(failures, key=str.casefold))
-        raise DigestSendFailed(f"{len(failures)} of {len(prepared)} digests not delivered: {names}")
-    return folder, {r: outcomes[r] for r in entries if r in outcomes}
 
 
 def _outcome_of(state, recipient: str) -> tuple[dict[str, Any], str | None, str | None]:
@@ -388,9 +499,11 @@ def deliver_digests(
     store: ReportStore,
     settings: SmtpSettings | None,
     overdue: OverdueFrames,
+    workspace: str,
     team_ids: list[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
+    resend_to: list[str] | None = None,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
     skip_if_unchanged: bool = False,
@@ -399,8 +512,9 @@ def deliver_digests(
 ) -> str:
     """The digest steps after fetch/resolve (call inside a flow; ``run_all_reports`` reuses it).
 
-    ``csv_url``: the overdue report's stored overdue.csv (:func:`overdue_csv_location`), which
-    a digest links when its CSV is too large to attach even zipped.
+    ``workspace``: the identity :func:`digest_workspace` gave before the fetch. ``csv_url``: the
+    overdue report's stored overdue.csv (:func:`overdue_csv_location`), which a digest links when
+    its CSV is too large to attach even zipped.
 
     Raises:
         DigestSendFailed: naming every recipient that did not get their digest, after trying all.
@@ -412,11 +526,41 @@ def deliver_digests(
         team_pages=overdue.team_links,
     )
     folder, _ = send_prepared(
-        prepared, as_of=as_of, settings=settings, store=store, source=source_id(), team_ids=team_ids,
-        dry_run=dry_run, force=force, preview_to=preview_to, skip_if_empty=skip_if_empty,
+        prepared, as_of=as_of, settings=settings, store=store, workspace=workspace, team_ids=team_ids,
+        dry_run=dry_run, force=force, resend_to=resend_to, preview_to=preview_to, skip_if_empty=skip_if_empty,
         skip_if_unchanged=skip_if_unchanged,
     )
     return folder
+
+
+def digest_workspace(config: TeamsConfig, store: ReportStore, team_ids: list[str] | None = None,
+                     resend_to: list[str] | None = None) -> str:
+    """The workspace name of the once-only records, checked (with every digest setting) before any API
+    call: the name and its binding to the config's team ids, the claim lease, and that each
+    ``resend_to`` address is a manager of the run's teams.
+
+    Raises:
+        PikeConfigError: one line naming what to fix.
+    """
+    lease_seconds()
+    check_resend_to(config, team_ids, resend_to)
+    name = workspace_name(config.workspace)
+    bind_workspace(store, name, list(config.teams))
+    return name
+
+
+def check_resend_to(config: TeamsConfig, team_ids: list[str] | None, resend_to: list[str] | None) -> None:
+    """Each address must be a manager of a team of this run (one line naming the first that is not)."""
+    if not resend_to:
+        return
+    wanted = set(team_ids) if team_ids else None
+    managers = {m.strip().casefold() for tid, team in config.teams.items() if wanted is None or tid in wanted
+                for m in team.managers}
+    for address in resend_to:
+        if address.strip().casefold() not in managers:
+            where = "the teams of this run (--team)" if wanted else "the teams config"
+            raise PikeConfigError(f"--resend-to {address.strip()[:120]!r} is not a manager in {where}; "
+                                  "nothing was sent")
 
 
 def overdue_csv_location(store: ReportStore, as_of: date, team_ids: list[str] | None, folder: str) -> str:
@@ -466,6 +610,7 @@ def send_manager_digests(
     output_dir: OutputDirParam = None,
     dry_run: bool = False,
     force: bool = False,
+    resend_to: list[str] | None = None,
     preview_to: str | None = None,
     skip_if_empty: bool = False,
     skip_if_unchanged: bool = False,
@@ -473,7 +618,8 @@ def send_manager_digests(
     report_url: str | None = None,
 ) -> dict:
     """One email per manager address in the teams config: their teams' overdue tasks and their
-    members' workload. Each (as_of, recipient) digest is sent once; ``force`` resends.
+    members' workload. Each (workspace, as_of, scope, channel, recipient) digest is sent once;
+    ``resend_to`` resends to those recipients only, ``force`` to everyone.
 
     Args:
         as_of: Digest date; empty means today in the configured timezone.
@@ -481,7 +627,8 @@ def send_manager_digests(
         team_ids: Only digest these Pike team ids; empty means every team in the config.
         output_dir: Report store that also holds the once-only email record: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); its digest/YYYY-MM-DD subfolder gets the .eml files (dry run) and summary.json; empty means the worker's PIKE_REPORTS_STORE.
         dry_run: Write .eml files instead of sending; nothing is recorded as sent.
-        force: Send again even if this as-of date's digest was already sent.
+        force: Send every digest again even if already sent (or its outcome is unknown): resend_to with every recipient.
+        resend_to: Send only to these manager addresses, whatever their record says (e.g. after an unknown outcome); everyone else is left alone.
         preview_to: Send every digest to this one address only, marked [Preview]; not recorded as sent.
         skip_if_empty: Do not send a digest with nothing overdue.
         skip_if_unchanged: Do not send a digest with nothing new and nothing resolved since the previous report.
@@ -492,6 +639,7 @@ def send_manager_digests(
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     smtp = smtp_settings_for(dry_run, smtp_block)
+    workspace = digest_workspace(config, store, team_ids, resend_to)
     resolved = resolve_workspace(fetch_workspace(), config)
     check_team_filter(resolved, team_ids)
     overdue = build_overdue_report(  # stored too: it is the page the digests link and tomorrow's baseline
@@ -500,8 +648,9 @@ def send_manager_digests(
     folder = deliver_digests(
         resolved, as_of=as_of, config=config, store=store, settings=smtp,
         overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
-        team_ids=team_ids, dry_run=dry_run,
-        force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, skip_if_unchanged=skip_if_unchanged,
+        workspace=workspace, team_ids=team_ids, dry_run=dry_run,
+        force=force, resend_to=resend_to, preview_to=preview_to, skip_if_empty=skip_if_empty,
+        skip_if_unchanged=skip_if_unchanged,
         report_url=report_url or overdue.link or overdue.folder,
         csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
     )

@@ -25,9 +25,10 @@ from pathlib import Path
 from pike_tasks import settings as api_settings
 from pike_tasks import supervise
 from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, open_store
-from pike_tasks.teams_config import load_teams_config
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store
+from pike_tasks.teams_config import read_teams_source
 
 
 def parse_as_of(text: str | None) -> date | None:
@@ -69,8 +70,38 @@ def check_before_start(args) -> None:
         from pike_tasks.mailer import smtp_connections
 
         smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
+    if getattr(args, "resend_to", None) and digest_mode(args) != "send":
+        raise PikeConfigError("--resend-to sends digests: use it with `run digest` (or `run all --send-digests`), "
+                              "not with --dry-run")
+    check_store_settings()  # keep days, link days, public URL: one line, before any API call
+    store = open_cli_store(args)
+    store.check_writable()  # a bad store: one line, before any API call
+    if digest_mode(args) != "off":
+        check_digest_identity(args, store)
+    if digest_mode(args) == "send":
         check_smtp_settings()
-    open_cli_store(args).check_writable()  # a bad store: one line, before any API call
+    if not args.sandbox and _env(ENV_SECRET):
+        from pike_tasks.client import check_reachable
+
+        # last, after every setting: nobody listening at the base URL fails in seconds, not after
+        # every retry layer's patience
+        check_reachable(resolve_api_settings().base_url)
+
+
+def check_digest_identity(args, store: ReportStore) -> None:
+    """The once-only identity's settings (workspace name and its binding, lease, --resend-to), with
+    the teams config when it is a file (else the flow checks them, still before any API call)."""
+    from flows.digest import check_resend_to
+    from pike_tasks.once import bind_workspace, lease_seconds, workspace_name
+
+    lease_seconds()
+    if not args.teams_config:
+        workspace_name(None, {} if args.sandbox else None)
+        return
+    config = read_teams_source(args.teams_config)  # a file given: no Prefect needed to read it
+    check_resend_to(config, args.team or None, getattr(args, "resend_to", None))
+    if not args.sandbox:
+        bind_workspace(store, workspace_name(config.workspace), list(config.teams))
 
 
 def open_cli_store(args) -> ReportStore:
@@ -101,6 +132,7 @@ def _start_sandbox(as_of: date | None):
     server = start_sandbox(today=as_of or date.today())
     os.environ[ENV_BASE_URL] = server.url
     os.environ[ENV_SECRET] = server.secret
+    os.environ[ENV_SANDBOX_RUN] = "1"  # its own once-only identity: demo data never marks a manager served
     ignoring = f"ignoring {' and '.join(overridden)} from the environment; " if overridden else ""
     print(f"pike-reports: --sandbox: {ignoring}using the built-in sandbox at {server.url} (demo data, "
           "not your workspace)", file=sys.stderr)
@@ -207,7 +239,7 @@ def run_command(args) -> int:
     as_of = parse_as_of(args.as_of)
     teams_source = args.teams_config
     if teams_source:
-        load_teams_config(teams_source)  # fail fast on an unreadable or invalid file
+        read_teams_source(teams_source)  # fail fast on an unreadable or invalid file
         teams_source = str(Path(teams_source).resolve())
     argv = getattr(args, "argv", None)
     if supervise.is_child():
@@ -239,6 +271,7 @@ def _build(args, as_of: date | None, teams_source: str | None) -> int:
         _stop_prefect(state.state_details.flow_run_id if state is not None else None, keep=already_running)
         if sandbox is not None:
             sandbox.stop()
+            os.environ.pop(ENV_SANDBOX_RUN, None)
     if state.is_failed() or state.is_crashed():
         print(f"pike-reports: error: {_failure_reason(state)}", file=sys.stderr)
         return 1
@@ -268,10 +301,10 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
     if args.report == "digest":
         return send_manager_digests(
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
-            dry_run=args.dry_run, force=args.force, preview_to=args.preview_to,
+            dry_run=args.dry_run, force=args.force, resend_to=args.resend_to or None, preview_to=args.preview_to,
             skip_if_empty=args.skip_if_empty, skip_if_unchanged=args.skip_if_unchanged, return_state=True,
         )
     return run_all_reports(
         as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
-        digests=digest_mode(args), force_digests=args.force, return_state=True,
+        digests=digest_mode(args), force_digests=args.force, resend_to=args.resend_to or None, return_state=True,
     )

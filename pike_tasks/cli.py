@@ -22,6 +22,7 @@ HANDLERS = {
     "sandbox": "pike_tasks.sandbox.cli:run_sandbox_command",
     "run": "flows.runner:run_command",
     "setup": "pike_tasks.setup_blocks:run_setup_command",
+    "deliveries": "pike_tasks.deliveries:run_deliveries_command",
 }
 
 
@@ -102,7 +103,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--send-digests", action="store_true",
                    help="all: also email the manager digests (once per day and manager).")
     p.add_argument("--force", action="store_true",
-                   help="Digest: send again even if already sent (or its outcome is unknown).")
+                   help="Digest: send every digest again even if already sent (or its outcome is unknown); "
+                   "--resend-to for everyone.")
+    p.add_argument("--resend-to", action="append", default=[], metavar="ADDRESS",
+                   help="Digest: send only to this manager, whatever the record says (the way out of 'unknown'); "
+                   "everyone else is left alone. Repeatable.")
     p.add_argument("--preview-to", metavar="ADDRESS",
                    help="Digest: send every digest to this address only, as a preview.")
     p.add_argument("--skip-if-empty", action="store_true", help="Digest: do not send a digest with nothing overdue.")
@@ -121,6 +126,21 @@ def _add_setup(sub: argparse._SubParsersAction) -> None:
                    help="Teams config (YAML/JSON, any size) to store as the Prefect block pike-teams-config.")
 
 
+def _add_deliveries(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "deliveries",
+        help="List where each digest of a day stands (sent, unknown, in progress, ...); read-only.",
+        description="Read the report store's once-only records of one day and print each recipient's "
+        "state per scope and channel. Changes nothing.",
+    )
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="Digest date (default: today in the configured timezone).")
+    p.add_argument("--out", metavar="DIR|URL",
+                   help="Report store (default: PIKE_REPORTS_STORE if set, else ./out).")
+    p.add_argument("--teams-config", metavar="FILE",
+                   help="Teams config: its workspace name, and its managers listed even without a record.")
+    p.add_argument("--sandbox", action="store_true", help="The records of `run --sandbox` runs and the demo.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pike-reports",
@@ -133,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox(sub)
     _add_run(sub)
     _add_setup(sub)
+    _add_deliveries(sub)
     return parser
 
 

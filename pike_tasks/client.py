@@ -15,12 +15,14 @@ import json
 import logging
 import random
 import re
+import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import quote
 
 import requests
@@ -39,10 +41,17 @@ from pike_tasks.errors import (
     PikePaginationError,
     PikeRateLimited,
     PikeServerError,
+    PikeUnreachable,
 )
 from pike_tasks.ratelimit import shared_limiter
 from pike_tasks.records import Customer, Member, Project, Task
-from pike_tasks.settings import ENV_FETCH_DEADLINE, ENV_REQUEST_DEADLINE, ApiSettings, resolve_api_settings
+from pike_tasks.settings import (
+    ENV_BASE_URL,
+    ENV_FETCH_DEADLINE,
+    ENV_REQUEST_DEADLINE,
+    ApiSettings,
+    resolve_api_settings,
+)
 
 RESOURCES = ("projects", "tasks", "customers", "members")
 # The documented filters of each listing, by their query (camelCase) names.
@@ -59,6 +68,7 @@ BACKOFF_BASE = 0.25  # seconds; full jitter over base * 2**(retry - 1) ...
 BACKOFF_CAP = 8.0  # ... capped here
 RETRY_AFTER_MAX = 60.0  # a Retry-After beyond this is clamped, not obeyed
 MAX_MESSAGE_CHARS = 200  # no longer text from a response ever reaches an exception
+UNREACHABLE_ATTEMPTS = 3  # tries when nothing listens at the base URL (a restarting server refuses briefly)
 
 # Failures of the connection itself, all worth another try: refused, reset, dropped mid-response,
 # timed out. requests wraps most of them; the rest are listed in case one slips through.
@@ -118,11 +128,13 @@ class _BearerAuth(requests.auth.AuthBase):
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying; carries the error to raise if we give up."""
 
-    def __init__(self, error: PikeError, delay: float | None = None, reason: str = "") -> None:
+    def __init__(self, error: PikeError, delay: float | None = None, reason: str = "",
+                 max_attempts: int | None = None) -> None:
         super().__init__(reason)
         self.error = error
         self.delay = delay  # a server-imposed delay (Retry-After), else None for our backoff
         self.reason = reason
+        self.max_attempts = max_attempts  # fewer tries than the settings' for this failure (unreachable)
 
 
 class PikeClient:
@@ -170,7 +182,7 @@ class PikeClient:
         page_limit: int = MAX_PAGE_LIMIT,
         max_pages: int = 10_000,
         sleep: Callable[[float], None] = time.sleep,
-        log: logging.Logger | logging.LoggerAdapter | None = None,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
         progress: Callable[[ListingStats], None] | None = None,
     ) -> None:
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
@@ -190,7 +202,7 @@ class PikeClient:
         self._sleep = sleep
         self._log = log or logging.getLogger(__name__)
         self._progress = progress
-        self._random = random.Random()
+        self._random = random.Random()  # noqa: S311 - retry jitter, not a secret
         self.stats: dict[str, ListingStats] = {}
 
     @classmethod
@@ -279,7 +291,7 @@ class PikeClient:
                 query[name] = str(value)
         return query
 
-    def _paginate(self, resource: str, query: dict[str, str]) -> Iterator[dict]:
+    def _paginate(self, resource: str, query: dict[str, str]) -> Iterator[dict[str, Any]]:
         stats = self.stats[resource] = ListingStats(resource)
         started = time.monotonic()
         deadline_at = started + self._settings.fetch_deadline
@@ -354,23 +366,23 @@ class PikeClient:
 
     # -- retrieves -----------------------------------------------------------------------------
 
-    def get_project(self, project_id: str) -> dict:
+    def get_project(self, project_id: str) -> dict[str, Any]:
         """One project (with ``phases``), as sent by the API."""
         return self._get_one("projects", project_id)
 
-    def get_task(self, task_id: str) -> dict:
+    def get_task(self, task_id: str) -> dict[str, Any]:
         """One task, as sent by the API."""
         return self._get_one("tasks", task_id)
 
-    def get_customer(self, customer_id: str) -> dict:
+    def get_customer(self, customer_id: str) -> dict[str, Any]:
         """One customer, as sent by the API."""
         return self._get_one("customers", customer_id)
 
-    def get_member(self, member_id: str) -> dict:
+    def get_member(self, member_id: str) -> dict[str, Any]:
         """One member, as sent by the API."""
         return self._get_one("members", member_id)
 
-    def _get_one(self, resource: str, item_id: str) -> dict:
+    def _get_one(self, resource: str, item_id: str) -> dict[str, Any]:
         if not isinstance(item_id, str) or not item_id:
             raise ValueError(f"a {resource[:-1]} id must be a non-empty string")
         stats = ListingStats(resource)
@@ -421,7 +433,8 @@ class PikeClient:
                     delay = self._backoff(attempt)
                 # real time spent, or the injected sleeps when `sleep` does not really sleep
                 spent = max(time.monotonic() - started, waited)
-                if attempt >= max_attempts or spent + delay > self._settings.max_retry_seconds:
+                if attempt >= min(max_attempts, failure.max_attempts or max_attempts) \
+                        or spent + delay > self._settings.max_retry_seconds:
                     error = failure.error
                     error.message = (
                         f"{error.message} Gave up after {attempt} "
@@ -505,6 +518,15 @@ class PikeClient:
         Only the exceptions' class names are used, never their text: that can quote a request
         header (http.client's "Invalid header value b'Bearer ...'").
         """
+        if isinstance(exc, _TRANSIENT_NETWORK_ERRORS) and _unreachable(exc):
+            reason = _network_reason(exc)
+            return _Retry(
+                PikeUnreachable(
+                    f"Nothing answers at the Pike API address {self.base_url} ({reason}): check {ENV_BASE_URL}.",
+                    code="unreachable", resource=resource,
+                ),
+                reason=reason, max_attempts=UNREACHABLE_ATTEMPTS,
+            )
         if isinstance(exc, _TRANSIENT_NETWORK_ERRORS):
             reason = _network_reason(exc)
             return _Retry(
@@ -530,8 +552,8 @@ class PikeClient:
             f"({ENV_FETCH_DEADLINE}); {arrived} had arrived."
         )
         if last_failure:
-            message += f" The last try failed: {last_failure}."
-        return PikeDeadlineExceeded(self._redact(message), code="fetch_deadline", resource=resource)
+            message += f" The last try failed: {self._redact(last_failure)}."
+        return PikeDeadlineExceeded(message, code="fetch_deadline", resource=resource)
 
     def _interpret(self, response: _Reply, path: str, resource: str) -> tuple[Any, str | None]:
         """(decoded JSON body, request id) of a 200; else the typed error, as _Retry if worth retrying."""
@@ -567,10 +589,11 @@ class PikeClient:
             body = None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             err = body["error"]
-            code = _short(err.get("code"), 60)
-            api_message = _short(err.get("message"), MAX_MESSAGE_CHARS)
-            request_id = _short(err.get("requestId"), 100)
-        request_id = request_id or _short(response.headers.get("X-Request-Id"), 100)
+            code = self._redact(_short(err.get("code"), 60))
+            api_message = self._redact(_short(err.get("message"), MAX_MESSAGE_CHARS))
+            request_id = self._redact(_short(err.get("requestId"), 100))
+        request_id = request_id or self._redact(_short(response.headers.get("X-Request-Id"), 100))
+        path = self._redact(path)  # a cursor the server handed out travels in it
         said = f" The API said: {api_message}" if api_message else ""
         if not api_message and body is None and response.content:
             said = f" The response was not JSON ({_content_type(response)})."
@@ -595,12 +618,26 @@ class PikeClient:
             cls, message = PikeInvalidRequest, f"The Pike API refused GET {path} as invalid (HTTP {status})." + said
         else:
             cls, message = PikeServerError, f"Unexpected HTTP {status} from the Pike API on GET {path}." + said
-        return cls(self._redact(message), **kwargs)
+        return cls(message, **kwargs)
 
-    def _redact(self, text: str) -> str:
-        """Belt and braces: no text we build may carry the secret, whatever a server echoes."""
+    @overload
+    def _redact(self, text: str) -> str: ...
+    @overload
+    def _redact(self, text: None) -> None: ...
+    def _redact(self, text: str | None) -> str | None:
+        """Belt and braces: no text a server sends us reaches a message with the secret in it.
+
+        Only what came from outside is redacted (the server's code, message and request id, a
+        path with its cursor): our own words never hold the secret, and a short secret such as
+        ``wrong`` must not turn "missing, wrong or revoked" into nonsense. A secret of 8
+        characters or more is redacted wherever it appears; a shorter one as a whole token.
+        """
         secret = self._settings.secret
-        return text.replace(secret, "<secret>") if secret and secret in text else text
+        if not text or not secret or secret not in text:
+            return text
+        if len(secret) >= 8:
+            return text.replace(secret, "<secret>")
+        return re.sub(rf"(?<![\w.~+/=-]){re.escape(secret)}(?![\w.~+/=-])", "<secret>", text)
 
 
 def _session_for(base_url: str) -> requests.Session:
@@ -675,8 +712,10 @@ class _Prefetch:
 # page at 20 ms latency).
 DECODE_HEAD_START = 0.002
 
+_T = TypeVar("_T")
 
-def _after(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
+
+def _after(seconds: float, func: Callable[..., _T], *args: object) -> _T:
     time.sleep(seconds)
     return func(*args)
 
@@ -731,7 +770,7 @@ def _peek_next_cursor(raw: bytes) -> str | None:
     return found.group(1).decode("ascii") if found else None
 
 
-def _envelope(body: Any, resource: str, request_id: str | None) -> tuple[list, bool, Any]:
+def _envelope(body: Any, resource: str, request_id: str | None) -> tuple[list[Any], bool, Any]:
     """(items, hasMore, nextCursor) of a list page, or PikeServerError if it is not an envelope."""
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         raise PikeServerError(
@@ -805,12 +844,37 @@ def _content_type(response: _Reply) -> str:
     return _short(response.headers.get("Content-Type"), 60) or "no content type"
 
 
-def _network_reason(exc: BaseException) -> str:
-    """A short reason for a network failure: its class, and the innermost cause's class."""
-    name = type(exc).__name__
+def check_reachable(base_url: str, timeout: float = 5.0) -> None:
+    """Before a run starts anything: is anybody listening at ``base_url``? (A TCP connect only:
+    no request, no secret sent.) Skipped when a proxy carries the traffic.
+
+    Raises:
+        PikeUnreachable: the connection is refused or the host name does not resolve (one line,
+            naming PIKE_API_BASE_URL and how long it tried).
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    if not parts.hostname or requests.utils.get_environ_proxies(base_url):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    started = time.monotonic()
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except (ConnectionRefusedError, socket.gaierror) as exc:
+        why = "connection refused" if isinstance(exc, ConnectionRefusedError) else "host name not found"
+        raise PikeUnreachable(
+            f"Nothing answers at the Pike API address {base_url} ({why}): check {ENV_BASE_URL}. "
+            f"Tried once in {time.monotonic() - started:.1f} s.", code="unreachable",
+        ) from None
+    except OSError:
+        return  # slow or filtered: the client's own retries and deadlines decide
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps, outermost first (requests -> urllib3 -> OSError ...)."""
+    chain = [exc]
     inner: BaseException = exc
     nxt: BaseException | None
-    for _ in range(6):  # requests -> urllib3 MaxRetryError -> ProtocolError -> OSError ...
+    for _ in range(6):
         if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
             nxt = inner.reason
         elif inner.args and isinstance(inner.args[-1], BaseException):
@@ -819,7 +883,21 @@ def _network_reason(exc: BaseException) -> str:
             nxt = inner.__cause__ or inner.__context__
         if nxt is None or nxt is inner:
             break
+        chain.append(nxt)
         inner = nxt
+    return chain
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A refused connection or a host name that does not resolve: nobody is listening there."""
+    return any(isinstance(e, (ConnectionRefusedError, socket.gaierror, urllib3.exceptions.NameResolutionError))
+               for e in _causes(exc))
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A short reason for a network failure: its class, and the innermost cause's class."""
+    name = type(exc).__name__
+    inner = _causes(exc)[-1]
     inner_name = type(inner).__name__
     detail = name if inner_name == name else f"{name}: {inner_name}"
     if isinstance(exc, requests.Timeout) or isinstance(inner, (TimeoutError, urllib3.exceptions.TimeoutError)):

@@ -128,6 +128,9 @@ def _count(changes: pd.DataFrame | None, kind: str) -> int:
     return int((changes["change"] == kind).sum())
 
 
+SUBJECT_MAX_CHARS = 120  # a subject longer than this is cut by most mail clients (and 212 teams made 8.4 KB)
+
+
 def digest_subject(
     as_of: date,
     overdue_count: int,
@@ -135,16 +138,29 @@ def digest_subject(
     new: int | None = None,
     resolved: int | None = None,
 ) -> str:
-    """The subject, always one line (REPORTS.md Report 3).
+    """The subject, always one line of at most ``SUBJECT_MAX_CHARS`` characters (REPORTS.md Report 3).
 
     ``Pike digest 2026-04-09: 7 overdue tasks (Delivery, Platform)``; with a baseline (``new``
     and ``resolved`` given) ``Pike digest 2026-04-09: 7 overdue tasks, 2 new, 3 resolved (Delivery, Platform)``.
+    Too many teams to fit: as many names as fit, then ``& 210 more teams``.
     """
-    teams = ", ".join(single_line(n) for n in team_names)
+    names = [single_line(n) for n in team_names]
     subject = f"Pike digest {as_of.isoformat()}: {wording.plural(overdue_count, 'overdue task', 'overdue tasks')}"
     if new is not None and resolved is not None:
         subject += f", {wording.fmt_int(new)} new, {wording.fmt_int(resolved)} resolved"
-    return single_line(f"{subject} ({teams})" if teams else subject)
+    subject = single_line(subject)
+    if not names:
+        return subject
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        more = f" & {wording.plural(rest, 'more team', 'more teams')}" if rest else ""
+        candidate = f"{subject} ({', '.join(names[:shown])}{more})"
+        if len(candidate) <= SUBJECT_MAX_CHARS:
+            return candidate
+    room = SUBJECT_MAX_CHARS - len(subject) - 3  # " (" and ")"
+    if len(names) == 1 and room > 1:  # one team with a very long name: the start of it
+        return f"{subject} ({names[0][:room - 1]}…)"
+    return f"{subject} ({wording.plural(len(names), 'team', 'teams')})"
 
 
 def team_label(team_id: str, name: str | None) -> str:

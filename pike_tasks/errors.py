@@ -104,6 +104,16 @@ class PikeConnectionError(PikeError):
     retryable = True
 
 
+class PikeUnreachable(PikeConnectionError):
+    """Nothing answers at the base URL (connection refused, or the host name does not resolve).
+
+    Tried a few times by the client (a server restarting refuses for a moment), then final: a
+    wrong ``PIKE_API_BASE_URL`` must fail in seconds, not after every retry layer's patience.
+    """
+
+    retryable = False
+
+
 class PikeDeadlineExceeded(PikeError):
     """A whole listing did not finish within its deadline (``PIKE_API_FETCH_DEADLINE``).
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,27 @@ class _SaveToFolder:
         self.received: list[Received] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
         data_at = time.monotonic()
         with self._lock:
             self.count += 1
             number = self.count
         for rcpt in envelope.rcpt_tos:
             safe = re.sub(r"[^A-Za-z0-9@._-]", "_", rcpt)
-            (self.folder / f"{number:03d}-{safe}.eml").write_bytes(envelope.original_content or envelope.content)
+            (self.folder / f"{number:03d}-{safe}.eml").write_bytes(_message_bytes(envelope))
         delay = max((self.slow.get(r.casefold(), 0.0) for r in envelope.rcpt_tos), default=0.0)
         if delay:
             await asyncio.sleep(delay)  # only this session waits; the others are served meanwhile
         with self._lock:
             self.received.append(Received(number, tuple(envelope.rcpt_tos), data_at, time.monotonic()))
         return "250 Message accepted"
+
+
+def _message_bytes(envelope: Envelope) -> bytes:
+    """The message as received: ``original_content`` (bytes); ``content`` is str only when a
+    controller decodes data, which this one does not."""
+    data = envelope.original_content or envelope.content or b""
+    return data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
 
 
 class LocalSmtpServer:
@@ -75,7 +83,7 @@ class LocalSmtpServer:
         self._controller.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._controller.stop()
 
 
@@ -84,4 +92,5 @@ def _free_port(host: str) -> int:
 
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port

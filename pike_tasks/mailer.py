@@ -22,7 +22,7 @@ import os
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -294,6 +294,35 @@ def _unavailable_reason(exc: BaseException, settings: SmtpSettings) -> str:
     return f"{_where(settings)} unavailable: {why}"
 
 
+SERVICE_CLOSING = 421  # "service not available, closing transmission channel", at any point
+
+
+def _raise_if_closing(reply: tuple[int, bytes]) -> None:
+    if reply[0] == SERVICE_CLOSING:
+        raise smtplib.SMTPResponseException(reply[0], reply[1])
+
+
+def _closing_reason(settings: SmtpSettings, code: int | None, reply: bytes | str | None) -> str:
+    return f"{_where(settings)} unavailable: it is closing the connection ({_reply_text(code, reply)})"
+
+
+def _starttls(smtp: smtplib.SMTP, settings: SmtpSettings, recipient: str, context: ssl.SSLContext) -> None:
+    """Upgrade the connection to TLS, or raise ``SmtpSecurityError`` (never on in clear text)."""
+    if not smtp.has_extn("starttls"):
+        raise SmtpSecurityError(
+            recipient,
+            f"{_where(settings)} does not offer STARTTLS, which is required "
+            "(PIKE_REPORTS_SMTP_SECURITY=starttls); nothing was sent and no credentials were used",
+        )
+    code, reply = smtp.starttls(context=context)
+    if code != 220:  # smtplib carries on in clear text after a refused STARTTLS
+        raise SmtpSecurityError(
+            recipient, f"{_where(settings)} refused STARTTLS ({_reply_text(code, reply)}); "
+            "nothing was sent and no credentials were used",
+        )
+    smtp.ehlo()
+
+
 def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
     """Connect, EHLO and (``starttls``) upgrade the connection.
 
@@ -310,21 +339,9 @@ def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
             smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
         else:
             smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-        smtp.ehlo()
+        _raise_if_closing(smtp.ehlo())
         if settings.security == "starttls":
-            if not smtp.has_extn("starttls"):
-                raise SmtpSecurityError(
-                    recipient,
-                    f"{_where(settings)} does not offer STARTTLS, which is required "
-                    "(PIKE_REPORTS_SMTP_SECURITY=starttls); nothing was sent and no credentials were used",
-                )
-            code, reply = smtp.starttls(context=context)
-            if code != 220:  # smtplib carries on in clear text after a refused STARTTLS
-                raise SmtpSecurityError(
-                    recipient, f"{_where(settings)} refused STARTTLS ({_reply_text(code, reply)}); "
-                    "nothing was sent and no credentials were used",
-                )
-            smtp.ehlo()
+            _starttls(smtp, settings, recipient, context)
         return smtp
     except DigestDeliveryError:
         if smtp is not None:
@@ -337,9 +354,12 @@ def _connect(settings: SmtpSettings, recipient: str) -> smtplib.SMTP:
             recipient,
             _scrub(f"{_where(settings)}: TLS certificate not accepted ({exc.verify_message or exc})", settings),
         ) from None
-    except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, unreachable, no greeting, TLS
+    except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, unreachable, no greeting, TLS, 421
         if smtp is not None:
             _quit(smtp)
+        if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == SERVICE_CLOSING:
+            raise SmtpUnavailable(recipient, _scrub(_closing_reason(settings, exc.smtp_code, exc.smtp_error),
+                                                    settings)) from None
         raise SmtpUnavailable(recipient, _scrub(_unavailable_reason(exc, settings), settings)) from None
 
 
@@ -370,6 +390,9 @@ def _login(smtp: smtplib.SMTP, settings: SmtpSettings, recipient: str) -> None:
     try:
         smtp.auth(mechanism, getattr(smtp, "auth_" + mechanism.lower().replace("-", "_")), initial_response_ok=True)
     except smtplib.SMTPAuthenticationError as exc:
+        if exc.smtp_code == SERVICE_CLOSING:
+            raise SmtpUnavailable(recipient, _scrub(_closing_reason(settings, exc.smtp_code, exc.smtp_error),
+                                                    settings)) from None
         raise SmtpAuthFailed(recipient, _scrub(
             f"{_where(settings)} refused the login as {settings.username}: "
             f"{_reply_text(exc.smtp_code, exc.smtp_error)}",
@@ -409,22 +432,31 @@ def check_smtp(settings: SmtpSettings) -> None:
         _quit(smtp)
 
 
-def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
+def send_message(settings: SmtpSettings, msg: EmailMessage, *, on_stage: Callable[[str], None] | None = None) -> None:
     """Send one message to its single ``To`` recipient.
 
+    ``on_stage`` (the once-only record) is called with ``"connected"`` once connected and logged
+    in, and with ``"handed-over"`` just before the message's final ``CRLF.CRLF`` is written: from
+    then on the server may take it. An exception from it stops the send before that point (the
+    server never gets a complete message) and propagates as it is.
+
     Raises:
-        SmtpUnavailable: the server cannot be reached (the same for every recipient).
+        SmtpUnavailable: the server cannot be reached, or answered 421 (closing) at any point:
+            the same for every recipient.
         SmtpAuthFailed: the login was refused (permanent; tried once).
         SmtpSecurityError: STARTTLS required but not offered or refused, or AUTH over a plain
             connection to a non-loopback host (both before any credential is sent).
+        SmtpOutcomeUnknown: the whole message went out and no final reply came.
         DigestDeliveryError: the recipient refused (``permanent`` for 5xx), or any other SMTP or
             connection error; its text never contains the password.
     """
     recipient = getaddresses([str(msg["To"])])[0][1] or str(msg["To"])
     smtp = _connect(settings, recipient)
-    body_sent = _watch_end_of_data(smtp, settings.data_timeout)
+    body_sent = _watch_end_of_data(smtp, settings.data_timeout, on_stage)
     try:
         _login(smtp, settings, recipient)
+        if on_stage is not None:
+            on_stage("connected")
         refused = smtp.send_message(msg, from_addr=getaddresses([settings.sender])[0][1], to_addrs=[recipient])
         if refused:
             code, reply = refused.get(recipient, next(iter(refused.values())))
@@ -433,9 +465,14 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
         got_code, got_reply = exc.recipients.get(recipient, next(iter(exc.recipients.values()), (None, b"refused")))
+        if got_code == SERVICE_CLOSING:
+            raise SmtpUnavailable(recipient, _scrub(_closing_reason(settings, got_code, got_reply), settings)) from None
         raise DigestDeliveryError(recipient, _scrub(_reply_text(got_code, got_reply), settings),
                                   permanent=bool(got_code and got_code >= 500)) from None
-    except smtplib.SMTPResponseException as exc:  # sender refused, data refused, ...
+    except smtplib.SMTPResponseException as exc:  # sender refused, data refused, 421 ...
+        if exc.smtp_code == SERVICE_CLOSING:  # after the end of DATA too: the message was not taken
+            raise SmtpUnavailable(recipient, _scrub(_closing_reason(settings, exc.smtp_code, exc.smtp_error),
+                                                    settings)) from None
         raise DigestDeliveryError(recipient, _scrub(_reply_text(exc.smtp_code, exc.smtp_error), settings),
                                   permanent=exc.smtp_code >= 500) from None
     except smtplib.SMTPNotSupportedError as exc:
@@ -452,9 +489,10 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
         _quit(smtp)
 
 
-def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float):
+def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float, on_stage: Callable[[str], None] | None = None):
     """Note when the message's terminating ``CRLF.CRLF`` has been written, and from then on wait
     ``data_timeout`` for the server's final reply (RFC 5321 4.5.3.2.6: up to 10 minutes).
+    ``on_stage("handed-over")`` is called just before those bytes go out.
 
     Returns a function telling whether the body went out: after that, no reply means an
     unknown outcome, not a failure.
@@ -464,8 +502,11 @@ def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float):
 
     def send(data):
         nonlocal sent
+        end = isinstance(data, (bytes, bytearray)) and bytes(data).endswith(b"\r\n.\r\n")
+        if end and on_stage is not None:
+            on_stage("handed-over")  # may raise: then the server never gets the end of the message
         write(data)
-        if isinstance(data, (bytes, bytearray)) and bytes(data).endswith(b"\r\n.\r\n"):
+        if end:
             sent = True
             if smtp.sock is not None:
                 smtp.sock.settimeout(data_timeout)

@@ -1,8 +1,13 @@
-"""Where a report's files go, and writing them so a failed run never leaves half a file.
+"""Two helpers for bytes that end up in files, so a failed run never leaves half a file.
 
-Layout: ``<output_dir>/<report>/<as_of>/`` holds the CSVs, ``index.html`` and
-``summary.json`` of one (report, as_of). ``summary.json`` is deterministic (sorted keys,
-no timestamps) so re-running a past day gives byte-identical output.
+- :func:`atomic_writer`: a local file written whole or not at all (a temp file beside it,
+  renamed over it on success), with ordinary permissions. Used for the files written straight
+  to a local path: ``csv_output.write_csv``, ``pike-reports export`` and the mailer's ``.eml``
+  outbox.
+- :func:`json_bytes`: deterministic JSON (sorted keys, no timestamps added), the bytes of a
+  report folder's ``summary.json``, so re-running a past day gives byte-identical output.
+
+Where report folders go and how they are published whole is :mod:`pike_tasks.store`'s business.
 """
 
 from __future__ import annotations
@@ -12,16 +17,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import IO, Any
-
-
-def report_dir(output_dir: str | os.PathLike[str], report: str, as_of: date) -> Path:
-    """The folder of one (report, as_of), created if missing."""
-    path = Path(output_dir) / report / as_of.isoformat()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _umask() -> int:
@@ -54,20 +51,6 @@ def atomic_writer(
         raise
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write UTF-8 text atomically (see ``atomic_writer``)."""
-    with atomic_writer(path) as fh:
-        fh.write(text)
-    return path
-
-
 def json_bytes(data: dict[str, Any]) -> bytes:
     """Deterministic JSON: sorted keys, two-space indent, UTF-8, trailing newline."""
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def write_json(path: Path, data: dict[str, Any]) -> Path:
-    """``json_bytes(data)`` written atomically."""
-    with atomic_writer(path, binary=True) as fh:
-        fh.write(json_bytes(data))
-    return path

@@ -32,13 +32,13 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
-from pike_tasks import rules
+from pike_tasks import events, rules
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
-from pike_tasks.store import FolderRef, ReportStore, Scope, StoreError, keep_days_setting
+from pike_tasks.store import FolderRef, ReportStore, RetentionIncomplete, Scope, StoreError, keep_days_setting
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -71,14 +71,6 @@ def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Pref
     except Exception:  # noqa: BLE001 - not the API's fault (a bad limit name, a bug): retrying won't help
         return False
     return True
-
-
-def source_id() -> str:
-    """The fingerprint of the workspace being read (base URL and secret), for once-only records."""
-    from pike_tasks.once import source_fingerprint
-
-    settings = resolve_api_settings()
-    return source_fingerprint(settings.base_url, settings.secret)
 
 
 def api_source_label() -> str:
@@ -211,10 +203,14 @@ def _generated_at() -> str:
     return rules.generated_at()
 
 
-def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes]) -> tuple[str, list[str], str | None]:
+def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes],
+             counts: dict[str, Any]) -> tuple[str, list[str], str | None]:
+    """Publish the folder whole, apply retention, and tell Prefect's event feed (``pike.report.published``)."""
     location = store.publish(ref, files)
     apply_retention(store, ref)
-    return location, sorted(files), store.link(ref)
+    link = store.link(ref)
+    events.report_published(ref.report, ref.scope.prefix, ref.as_of, counts, link)
+    return location, sorted(files), link
 
 
 def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> list[date]:
@@ -228,6 +224,9 @@ def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> li
     try:
         removed = store.prune(published.report, published.scope, published.as_of, keep_days_setting(),
                               keep_newest=HISTORY_POINTS)
+    except RetentionIncomplete as exc:  # the others went; the next run tries the rest again
+        logger.warning("retention: %s", exc)
+        removed = exc.removed
     except StoreError as exc:
         logger.warning("retention: old %s folders not removed: %s", published.report, exc)
         return []
@@ -243,6 +242,9 @@ def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> lis
     logger = logger or get_run_logger()
     try:
         removed = store.prune_ledger(kind, as_of, keep_days_setting())
+    except RetentionIncomplete as exc:
+        logger.warning("retention: %s", exc)
+        removed = exc.removed
     except StoreError as exc:
         logger.warning("retention: old %s email records not removed: %s", kind, exc)
         return []
@@ -401,7 +403,8 @@ def build_overdue_report(
         rules.SUMMARY_JSON: json_bytes(report),
         **team_pages,
     }
-    folder, names, link = _publish(store, ref, files)
+    folder, names, link = _publish(store, ref, files, {**totals, "new": counts["new"], "resolved": counts["resolved"],
+                                                       "baseline_as_of": report["baseline_as_of"]})
     get_run_logger().info(
         "overdue report: %d tasks in %d teams (%d new, %d resolved since %s) -> %s",
         len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
@@ -434,17 +437,20 @@ def build_workload_report(
     by_customer = transforms.workload_by_customer(resolved.tasks, as_of, **wanted)
     filters = scope.filters()
     totals = views.workload_totals(by_member, by_customer)
+    ref = FolderRef("workload", as_of, scope)
+    links = {"workload_csv": store.page_link(ref, rules.WORKLOAD_CSV),
+             "customers_csv": store.page_link(ref, rules.WORKLOAD_BY_CUSTOMER_CSV)}  # relative, or presigned
     view = views.workload_view(
         by_member, by_customer, as_of=as_of, generated_at=_generated_at(), filters=filters, source=source,
+        links=links,
     )
-    ref = FolderRef("workload", as_of, scope)
     files = {
         rules.WORKLOAD_CSV: csv_output.csv_bytes(by_member, rules.WORKLOAD_COLUMNS),
         rules.WORKLOAD_BY_CUSTOMER_CSV: csv_output.csv_bytes(by_customer, rules.WORKLOAD_BY_CUSTOMER_COLUMNS),
         rules.INDEX_HTML: render_workload_html(view).encode("utf-8"),
         rules.SUMMARY_JSON: json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
     }
-    folder, names, link = _publish(store, ref, files)
+    folder, names, link = _publish(store, ref, files, totals)
     get_run_logger().info("workload report: %d members, %d customers -> %s", len(by_member), len(by_customer), folder)
     top = by_member.head(TOP_ROWS)[["member", "status", "open", "billable", "billable_share", "overdue", "flag"]]
     return ReportResult("workload", as_of, folder, names, totals, _records(top), link)

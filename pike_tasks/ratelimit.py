@@ -74,7 +74,8 @@ class AimdRate:
         """Requests/s allowed at ``now``; None means no limit (no 429 yet and no ceiling)."""
         if self.limit is None:
             return self.ceiling
-        assert self.cut_at is not None  # set together with limit (the first 429)
+        if self.cut_at is None:  # set together with limit (the first 429)
+            raise RuntimeError("rate limiter: a limit without the time it was cut")
         x = (now - self.cut_at - PROBE_SECONDS) / PROBE_SECONDS
         grown = self.limit * (1.0 + PROBE_MARGIN * x * x * x)
         rate = max(MIN_ADAPTIVE_RATE, min(grown, max(self.limit, 2.0 * self.send_rate(now))))

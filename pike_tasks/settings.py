@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from pike_tasks.errors import PikeConfigError
 
 DEFAULT_BASE_URL = "https://api.usepike.com"
-SECRET_BLOCK_NAME = "pike-api-secret"
+SECRET_BLOCK_NAME = "pike-api-secret"  # noqa: S105 - a block's name, not its value
 # Unset: no ceiling; the client finds the workspace's limit from its 429s (pike_tasks.ratelimit).
 DEFAULT_RATE_LIMIT: float | None = None
 # Below this a client waits more than 10 s per request: a typo (0.001, 1e-300), not a plan.
@@ -35,7 +35,7 @@ DEFAULT_FETCH_DEADLINE = 1800.0
 MAX_SECRET_CHARS = 1024
 
 ENV_BASE_URL = "PIKE_API_BASE_URL"
-ENV_SECRET = "PIKE_API_SECRET"
+ENV_SECRET = "PIKE_API_SECRET"  # noqa: S105 - a variable's name, not its value
 ENV_RATE_LIMIT = "PIKE_API_RATE_LIMIT"
 ENV_REQUEST_DEADLINE = "PIKE_API_REQUEST_DEADLINE"
 ENV_FETCH_DEADLINE = "PIKE_API_FETCH_DEADLINE"

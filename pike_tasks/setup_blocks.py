@@ -19,11 +19,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.settings import ENV_SECRET, SECRET_BLOCK_NAME
-from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME, load_teams_config
+from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME, read_teams_source
+
+if TYPE_CHECKING:
+    import argparse
+
+    from prefect_email import EmailServerCredentials
 
 SMTP_BLOCK_NAME = "pike-reports-smtp"
 API_LIMIT_NAME = "pike-api"
@@ -47,7 +52,7 @@ def save_secret_block(env: Mapping[str, str]) -> str:
     return f"saved Secret block '{SECRET_BLOCK_NAME}' (from {ENV_SECRET})"
 
 
-def smtp_credentials(env: Mapping[str, str]):
+def smtp_credentials(env: Mapping[str, str]) -> EmailServerCredentials | None:
     """An unsaved ``EmailServerCredentials`` from ``PIKE_REPORTS_SMTP_*``, or None without a host.
 
     Raises:
@@ -96,7 +101,7 @@ def save_teams_config(path: str | None) -> str:
     """
     if not path:
         return f"skipped block '{BLOCK_NAME}': no --teams-config FILE given"
-    config = load_teams_config(path)  # PikeConfigError with a one-line reason when invalid
+    config = read_teams_source(path)  # PikeConfigError with a one-line reason when invalid
     from pike_tasks.teams_store import legacy_variable_exists, save_teams_block
 
     size = save_teams_block(config.as_plain(), source=path)
@@ -155,20 +160,21 @@ def run_setup(teams_config: str | None = None, env: Mapping[str, str] | None = N
             the Prefect API would not store.
     """
     env = os.environ if env is None else env
-    lines = []
-    for step in (
+    lines: list[str] = []
+    steps: tuple[Callable[[], str], ...] = (
         lambda: save_secret_block(env),
         lambda: save_smtp_block(env),
         lambda: save_teams_config(teams_config),
         lambda: save_api_limit(env),
-    ):
+    )
+    for step in steps:
         line = step()
         lines.append(line)
         echo(line)
     return lines
 
 
-def run_setup_command(args) -> int:
+def run_setup_command(args: argparse.Namespace) -> int:
     """The `pike-reports setup` handler: needs a Prefect API (PREFECT_API_URL or a profile)."""
     from prefect.settings import PREFECT_API_URL
 

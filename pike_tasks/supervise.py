@@ -51,7 +51,7 @@ def is_child() -> bool:
 
 def supervise(argv: list[str]) -> int:
     """Run ``pike-reports <argv>`` as a child in its own process group; return its exit code."""
-    child = subprocess.Popen(
+    child = subprocess.Popen(  # noqa: S603 - this interpreter and our own CLI's arguments, no shell
         [sys.executable, "-m", "pike_tasks.cli", *argv],
         env={**os.environ, ENV: str(os.getpid())},
         process_group=0,

@@ -1,23 +1,16 @@
 """The teams config: team names, manager addresses, timezone, and the task URL template.
 
 Pike has no teams endpoint, so these come from configuration an operator can change
-without touching code. :func:`load_teams_config` takes the first of these that is there:
-
-1. the ``teams_config`` flow parameter (``--teams-config`` of the CLI): a path to a YAML/JSON
-   file, inline JSON, or a mapping; a UI run overrides the stored config with it;
-2. the Prefect block ``pike-teams-config`` (type "Pike Teams Config", ``pike_tasks.teams_store``),
-   which ``pike-reports setup --teams-config FILE`` writes: what scheduled deployments read,
-   of any size (a block document has no length limit);
-3. the Prefect Variable ``pike-teams-config`` (legacy: earlier versions of ``setup`` wrote it;
-   a Variable holds at most 5,000 characters, about 35 teams), read only when there is no block;
-4. the empty config (every team labelled ``Team <id8>``, timezone UTC, no managers, so no
-   digests), with a warning in the run log saying where it looked.
+without touching code. This module parses and validates it, from a mapping, a YAML/JSON file
+or inline JSON (:func:`read_teams_source`), or from the raw value stored on the Prefect server
+(:func:`parse_stored_config`). It never talks to Prefect: where the config is stored, and the
+order a run looks in (the ``teams_config`` parameter, then the block ``pike-teams-config``, then
+the legacy Variable, then the empty config), is :func:`pike_tasks.teams_store.load_teams_config`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +44,7 @@ class TeamsConfig:
     timezone: str = "UTC"
     teams: Mapping[str, TeamConfig] = field(default_factory=dict)
     app_url_template: str | None = None
+    workspace: str | None = None  # the name of the once-only records (pike_tasks.once); None: see there
 
     def team_names(self) -> dict[str, str]:
         return {tid: t.name for tid, t in self.teams.items() if t.name}
@@ -67,6 +61,7 @@ class TeamsConfig:
                 tid: {"name": t.name, "managers": list(t.managers)} for tid, t in self.teams.items()
             },
             "app_url_template": self.app_url_template,
+            **({"workspace": self.workspace} if self.workspace else {}),
         }
 
 
@@ -101,10 +96,15 @@ def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
     url = raw.get("app_url_template")
     if url is not None:
         _check_url_template(url)
-    return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url)
+    workspace = raw.get("workspace")
+    if workspace is not None:
+        from pike_tasks.once import check_workspace_name
+
+        workspace = check_workspace_name(str(workspace), "teams config: workspace")
+    return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url, workspace=workspace)
 
 
-_TOP_KEYS = ("timezone", "teams", "app_url_template")
+_TOP_KEYS = ("workspace", "timezone", "teams", "app_url_template")
 _TEAM_KEYS = ("name", "managers")
 
 
@@ -211,20 +211,13 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return mapping
 
 
-def load_teams_config(source: str | Path | Mapping[str, Any] | None = None) -> TeamsConfig:
-    """Load the teams config from a mapping, a YAML/JSON file path, or a JSON string.
-
-    With no source, what the Prefect server holds (the module docstring gives the order): the
-    block ``pike-teams-config``, else the legacy Variable of that name, else an empty config
-    (every team labelled ``Team <id8>``, timezone UTC), with a warning.
+def read_teams_source(source: str | Path | Mapping[str, Any]) -> TeamsConfig:
+    """The teams config given as a mapping, a YAML/JSON file path, or a JSON string.
 
     Raises:
         PikeConfigError: one line naming the file and the problem (unreadable, not UTF-8,
-            not YAML/JSON, a key listed twice, or a value parse_teams_config rejects), or
-            the stored config that could not be read from the Prefect API.
+            not YAML/JSON, a key listed twice, or a value parse_teams_config rejects).
     """
-    if source is None or source == "":
-        return parse_teams_config(_from_prefect())
     if isinstance(source, Mapping):
         return parse_teams_config(source)
     text = str(source)
@@ -251,6 +244,20 @@ def load_teams_config(source: str | Path | Mapping[str, Any] | None = None) -> T
     return parse_teams_config(data)
 
 
+def parse_stored_config(value: object, where: str) -> TeamsConfig:
+    """The teams config stored on the Prefect server (``where`` names the block or Variable).
+
+    Raises:
+        PikeConfigError: a JSON string that is not JSON, a value that is not an object, or one
+            parse_teams_config rejects: a broken stored config must not mean "no teams".
+    """
+    if isinstance(value, str):  # set by hand as a JSON string
+        value = _json(f"teams config ({where})", value)
+    if not isinstance(value, Mapping):
+        raise PikeConfigError(f"teams config ({where}) must be a JSON object with 'teams', not {type(value).__name__}")
+    return parse_teams_config(value)
+
+
 def _json(what: str, text: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs)
@@ -258,30 +265,3 @@ def _json(what: str, text: str) -> Any:
         raise PikeConfigError(f"{what}: {exc.describe()}") from None
     except json.JSONDecodeError as exc:
         raise PikeConfigError(f"{what} is invalid ({exc.msg} at line {exc.lineno})") from None
-
-
-def _from_prefect() -> Mapping[str, Any] | None:
-    from pike_tasks.teams_store import read_stored_config
-
-    value, where = read_stored_config()
-    if where is None:
-        _warn(f"no teams config: no block '{BLOCK_NAME}' and no Variable '{VARIABLE_NAME}' on the Prefect "
-              "server and no teams_config parameter, so no team names and no managers (no digests); "
-              "store one with `pike-reports setup --teams-config FILE`")
-        return None
-    if isinstance(value, str):  # set by hand as a JSON string: a broken one must not mean "no teams"
-        value = _json(f"teams config ({where})", value)
-    if not isinstance(value, Mapping):
-        raise PikeConfigError(f"teams config ({where}) must be a JSON object with 'teams', not {type(value).__name__}")
-    return value
-
-
-def _warn(message: str) -> None:
-    """In a flow or task run, to its log (the UI shows it); elsewhere to this module's logger."""
-    try:
-        from prefect import get_run_logger
-
-        logger = get_run_logger()
-    except Exception:  # noqa: BLE001 - no run context (MissingContextError) or no Prefect
-        logger = logging.getLogger(__name__)
-    logger.warning(message)

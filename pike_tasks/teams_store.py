@@ -8,21 +8,34 @@ same API it already talks to, so the config is stored as a block of the small ty
 field and shows as "Pike Teams Config" under Blocks in the UI, editable there as JSON).
 
 The Variable of the same name, which earlier versions of ``pike-reports setup`` wrote, is
-still read when there is no block (see :func:`pike_tasks.teams_config.load_teams_config` for
-the whole order). Imports Prefect: loaded only when the config comes from the server.
+still read when there is no block. :func:`load_teams_config` takes the first of these that is there:
+
+1. the ``teams_config`` flow parameter (``--teams-config`` of the CLI): a path to a YAML/JSON
+   file, inline JSON, or a mapping; a UI run overrides the stored config with it;
+2. the Prefect block ``pike-teams-config`` (type "Pike Teams Config", below), which
+   ``pike-reports setup --teams-config FILE`` writes: what scheduled deployments read, of any
+   size (a block document has no length limit);
+3. the Prefect Variable ``pike-teams-config`` (legacy: a Variable holds at most 5,000
+   characters, about 35 teams), read only when there is no block;
+4. the empty config (every team labelled ``Team <id8>``, timezone UTC, no managers, so no
+   digests), with a warning in the run log saying where it looked.
+
+The parsing and validation are :mod:`pike_tasks.teams_config`'s (which never imports this module).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prefect.blocks.core import Block
 from pydantic import Field
 
 from pike_tasks.errors import PikeConfigError
-from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME
+from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME, TeamsConfig, parse_stored_config, read_teams_source
 
 if TYPE_CHECKING:
     import httpx
@@ -44,6 +57,29 @@ class TeamsConfigBlock(Block):
         default_factory=dict,
         description="The teams config: timezone, teams (Pike team id -> name, managers), app_url_template.",
     )
+
+
+def load_teams_config(source: str | Path | Mapping[str, Any] | None = None) -> TeamsConfig:
+    """Load the teams config from a mapping, a YAML/JSON file path, or a JSON string.
+
+    With no source, what the Prefect server holds (the module docstring gives the order): the
+    block ``pike-teams-config``, else the legacy Variable of that name, else an empty config
+    (every team labelled ``Team <id8>``, timezone UTC), with a warning.
+
+    Raises:
+        PikeConfigError: one line naming the file and the problem (unreadable, not UTF-8,
+            not YAML/JSON, a key listed twice, or a value parse_teams_config rejects), or
+            the stored config that could not be read from the Prefect API.
+    """
+    if source is None or source == "":
+        value, where = read_stored_config()
+        if where is None:
+            _warn(f"no teams config: no block '{BLOCK_NAME}' and no Variable '{VARIABLE_NAME}' on the Prefect "
+                  "server and no teams_config parameter, so no team names and no managers (no digests); "
+                  "store one with `pike-reports setup --teams-config FILE`")
+            return TeamsConfig()
+        return parse_stored_config(value, where)
+    return read_teams_source(source)
 
 
 def save_teams_block(plain: Mapping[str, Any], *, source: str) -> int:
@@ -139,3 +175,14 @@ def _detail(response: httpx.Response) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _warn(message: str) -> None:
+    """In a flow or task run, to its log (the UI shows it); elsewhere to this module's logger."""
+    try:
+        from prefect import get_run_logger
+
+        logger = get_run_logger()
+    except Exception:  # noqa: BLE001 - no run context (MissingContextError) or no Prefect
+        logger = logging.getLogger(__name__)
+    logger.warning(message)

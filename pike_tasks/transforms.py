@@ -265,10 +265,7 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     own_team = _nullable(tasks["team_id"])
     project_team = _nullable(pd.Series(_pick(projects["team_id"], at), dtype=object))
     team_id = _nullable(own_team.where(own_team.notna(), project_team))
-    names = {str(k): str(v) for k, v in (team_names or {}).items() if v}
-    codes, distinct = pd.factorize(team_id.to_numpy(dtype=object))  # None -> -1
-    team_labels = [names.get(t) or team_fallback(t) for t in distinct]
-    team = np.array([*team_labels, NO_TEAM], dtype=object)[codes]  # -1 picks NO_TEAM
+    team = _team_labels(team_id, team_names)
 
     own_customer = _nullable(tasks["customer_id"])
     project_customer = _nullable(pd.Series(_pick(projects["customer_id"], at), dtype=object))
@@ -277,21 +274,7 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
     name = _nullable(customers["customer_name"]).fillna("")
     customer = _choose(customer_id.isna(), NO_CUSTOMER, _choose(at >= 0, _pick(name, at), UNKNOWN_CUSTOMER))
 
-    flat = _explode_assignees(tasks)
-    ids = flat.to_numpy(dtype=object)
-    label_of = member_labels(frames.members).to_dict()
-    for who in set(ids.tolist()) - label_of.keys():
-        label_of[who] = _unknown_member(pd.Series([who], dtype=object)).iloc[0]
-    n = len(tasks)
-    rows = flat.index.to_numpy()
-    ids_lists = regroup(rows, ids, n)
-    label_lists = regroup(rows, list(map(label_of.__getitem__, ids.tolist())), n)
-    nobody = np.flatnonzero(np.bincount(rows.astype(np.int64), minlength=n) == 0).tolist()
-    with gc_paused():
-        for i in nobody:
-            label_lists[i] = [UNASSIGNED]  # one fresh list each, never shared
-        assignees_text = [_join_labels(labels) for labels in label_lists]
-    assignees = pd.Series(label_lists, dtype=object)
+    ids_lists, label_lists, assignees_text = _assignee_lists(tasks, frames.members)
 
     priority = _nullable(tasks["priority"])
     status = _nullable(tasks["status"])
@@ -311,12 +294,42 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
         "customer_id": customer_id,
         "customer": pd.Series(customer, dtype=object),
         "assignee_ids": pd.Series(ids_lists, dtype=object),
-        "assignees": assignees,
+        "assignees": pd.Series(label_lists, dtype=object),
         "assignees_text": pd.Series(assignees_text, dtype=object),
         "billable_status": _nullable(tasks["billable_status"]),
     }, columns=list(RESOLVED_COLUMNS))
     resolved["is_open"] = resolved["is_open"].astype(bool)
     return resolved
+
+
+def _team_labels(team_id: pd.Series, team_names: Mapping[str, str]) -> np.ndarray:
+    """Each task's team label: the configured name, else ``Team <id8>``; NO_TEAM without a team.
+    One label per distinct team, picked per task by its code."""
+    names = {str(k): str(v) for k, v in (team_names or {}).items() if v}
+    codes, distinct = pd.factorize(team_id.to_numpy(dtype=object))  # None -> -1
+    team_labels = [names.get(t) or team_fallback(t) for t in distinct]
+    team: np.ndarray = np.array([*team_labels, NO_TEAM], dtype=object)[codes]  # -1 picks NO_TEAM
+    return team
+
+
+def _assignee_lists(tasks: pd.DataFrame, members: pd.DataFrame) -> tuple[list[list[Any]], list[list[Any]], list[str]]:
+    """Per task (by position): its distinct assignee ids, their labels (``[UNASSIGNED]`` when
+    none) and those labels joined with ``"; "``."""
+    flat = _explode_assignees(tasks)
+    ids = flat.to_numpy(dtype=object)
+    label_of = member_labels(members).to_dict()
+    for who in set(ids.tolist()) - label_of.keys():
+        label_of[who] = _unknown_member(pd.Series([who], dtype=object)).iloc[0]
+    n = len(tasks)
+    rows = flat.index.to_numpy()
+    ids_lists = regroup(rows, ids, n)
+    label_lists = regroup(rows, list(map(label_of.__getitem__, ids.tolist())), n)
+    nobody = np.flatnonzero(np.bincount(rows.astype(np.int64), minlength=n) == 0).tolist()
+    with gc_paused():
+        for i in nobody:
+            label_lists[i] = [UNASSIGNED]  # one fresh list each, never shared
+        assignees_text = [_join_labels(labels) for labels in label_lists]
+    return ids_lists, label_lists, assignees_text
 
 
 # --- Report 1: overdue ------------------------------------------------------------------------
@@ -540,6 +553,35 @@ def workload_by_member(
         ``open`` descending, member label (casefold), member id.
     """
     scope = _open_in_scope(resolved, team_ids, project_ids, customer_ids)
+    stats, unassigned = _assignment_counts(scope, as_of)
+    listed = _unique_index(members, "member_id")
+    known = _listed_member_rows(listed, member_labels(members), stats, team_ids)
+    unknown = _unknown_member_rows(stats[~stats.index.isin(listed.index)])
+
+    people = pd.concat([known, unknown], ignore_index=True)
+    keys = pd.DataFrame({"open": -people["open"], "label": _casefold(people["member"]),
+                         "id": _id_text(people["member_id"]).map(str)})
+    people = people.loc[keys.sort_values(["open", "label", "id"], kind="stable").index]
+    if unassigned is not None:
+        tail = pd.DataFrame({"member_id": [""], "member": [UNASSIGNED], "status": [""],
+                             **{c: [int(unassigned[c])] for c in _COUNTED}, "flag": [""]})
+        people = pd.concat([people, tail], ignore_index=True)
+    people = people.reset_index(drop=True)
+    for column in _COUNTED:
+        people[column] = people[column].astype(np.int64)
+    people["unclassified"] = people["open"] - people["billable"] - people["non_billable"]
+    people["billable_share"] = round_half_up_1dp(people["billable"], people["open"])
+    for column in ("member_id", "member", "status", "flag"):
+        people[column] = people[column].astype(object)
+    return people[list(WORKLOAD_MEMBER_COLUMNS)]
+
+
+_COUNTED = ["open", "billable", "non_billable", "overdue"]  # summed per assignee by workload_by_member
+
+
+def _assignment_counts(scope: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The ``_COUNTED`` sums per assignee id (each task once per distinct assignee; in order of
+    first appearance), and those of the tasks without an assignee (None when there are none)."""
     overdue, _ = _overdue_mask(scope, as_of)
     billable = (scope["billable_status"] == "billable").to_numpy()
     non_billable = (scope["billable_status"] == "nonBillable").to_numpy()
@@ -555,13 +597,16 @@ def workload_by_member(
         "non_billable": non_billable[rows].astype(np.int64),
         "overdue": overdue[rows].astype(np.int64),
     })
-    counted = ["open", "billable", "non_billable", "overdue"]
-    unassigned = assignments.loc[assignments["who"].isna(), counted].sum()
+    unassigned = assignments.loc[assignments["who"].isna(), _COUNTED].sum()
     has_unassigned = bool(assignments["who"].isna().any())
-    stats = assignments[assignments["who"].notna()].groupby("who", sort=False)[counted].sum()
+    stats = assignments[assignments["who"].notna()].groupby("who", sort=False)[_COUNTED].sum()
+    return stats, (unassigned if has_unassigned else None)
 
-    listed = _unique_index(members, "member_id")
-    labels = member_labels(members)
+
+def _listed_member_rows(listed: pd.DataFrame, labels: pd.Series, stats: pd.DataFrame,
+                        team_ids: Collection[str] | None) -> pd.DataFrame:
+    """The rows of listed members: the active ones (with a team filter, those whose teams meet
+    it) and any other holding open assignments, flagged with their status."""
     member_stats = stats.reindex(listed.index, fill_value=0)
     status = listed["status"].astype(object)
     is_active = (status == "active").to_numpy()
@@ -576,40 +621,25 @@ def workload_by_member(
     holds = member_stats["open"].to_numpy() > 0
     keep = wanted_active | holds
     flag = _choose(~is_active & holds, status.where(status.notna(), "unknown"), "")
-    known = pd.DataFrame({
+    return pd.DataFrame({
         "member_id": listed.index.to_series().astype(object).to_numpy(),
         "member": labels.reindex(listed.index).to_numpy(dtype=object),
         "status": status.where(status.notna(), "").to_numpy(dtype=object),
-        **{c: member_stats[c].to_numpy(dtype=np.int64) for c in counted},
+        **{c: member_stats[c].to_numpy(dtype=np.int64) for c in _COUNTED},
         "flag": flag,
     })[keep]
 
-    strangers = stats[~stats.index.isin(listed.index)]
+
+def _unknown_member_rows(strangers: pd.DataFrame) -> pd.DataFrame:
+    """The rows of assignee ids the members listing does not have (``strangers``: their sums)."""
     stranger_ids = strangers.index.to_series().astype(object)
-    unknown = pd.DataFrame({
+    return pd.DataFrame({
         "member_id": stranger_ids.to_numpy(dtype=object),
         "member": _unknown_member(stranger_ids).to_numpy(dtype=object),
         "status": np.full(len(strangers), "", dtype=object),
-        **{c: strangers[c].to_numpy(dtype=np.int64) for c in counted},
+        **{c: strangers[c].to_numpy(dtype=np.int64) for c in _COUNTED},
         "flag": np.full(len(strangers), "", dtype=object),
     })
-
-    people = pd.concat([known, unknown], ignore_index=True)
-    keys = pd.DataFrame({"open": -people["open"], "label": _casefold(people["member"]),
-                         "id": _id_text(people["member_id"]).map(str)})
-    people = people.loc[keys.sort_values(["open", "label", "id"], kind="stable").index]
-    if has_unassigned:
-        tail = pd.DataFrame({"member_id": [""], "member": [UNASSIGNED], "status": [""],
-                             **{c: [int(unassigned[c])] for c in counted}, "flag": [""]})
-        people = pd.concat([people, tail], ignore_index=True)
-    people = people.reset_index(drop=True)
-    for column in counted:
-        people[column] = people[column].astype(np.int64)
-    people["unclassified"] = people["open"] - people["billable"] - people["non_billable"]
-    people["billable_share"] = round_half_up_1dp(people["billable"], people["open"])
-    for column in ("member_id", "member", "status", "flag"):
-        people[column] = people[column].astype(object)
-    return people[list(WORKLOAD_MEMBER_COLUMNS)]
 
 
 def workload_by_customer(

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from pike_tasks import __version__, wording
+from pike_tasks import __version__, rules, wording
 from pike_tasks.render import sanitize_description, task_url
 from pike_tasks.wording import (  # noqa: F401 (long_date, short_date, share_pct: part of this module's API)
     AGE_BUCKETS,
@@ -474,6 +474,12 @@ def _overdue_chart_row(record: Mapping[str, Any], anchor: str, max_count: int) -
 # --- workload page --------------------------------------------------------------------------
 
 
+# The workload page shows what a person reads; workload.csv and workload_by_customer.csv hold every
+# row. At agency size (16k customers) a page of every row took minutes to open on a phone.
+WORKLOAD_PAGE_ROWS = 300  # people, and customers, in the tables (plus everyone flagged)
+WORKLOAD_CHART_ROWS = 40  # people in the bar chart
+
+
 def workload_view(
     members: pd.DataFrame,
     customers: pd.DataFrame,
@@ -482,20 +488,31 @@ def workload_view(
     generated_at: str,
     filters: Mapping[str, Any],
     source: str,
+    links: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything ``workload.html.j2`` shows, pre-formatted.
+
+    The tables show the first ``WORKLOAD_PAGE_ROWS`` people (most open work first) and everyone
+    flagged or "Unassigned" wherever they rank, and the first ``WORKLOAD_PAGE_ROWS`` customers
+    (most billable first); the chart the first ``WORKLOAD_CHART_ROWS`` people. What is left out
+    is counted and linked to its CSV.
 
     Args:
         members: workload per member in report order (transforms.workload_by_member).
         customers: workload per customer in report order (transforms.workload_by_customer).
         as_of, generated_at, filters, source: as for :func:`overdue_view`.
+        links: hrefs of ``workload.csv`` and ``workload_by_customer.csv`` from the page
+            (default: relative, the page's own folder).
     """
     totals = workload_totals(members, customers)
     member_records = _records(members)
+    customer_records = _records(customers)
+    shown = _members_shown(member_records)
     max_open = max((_int(r["open"]) for r in member_records), default=0)
-    rows = [_workload_member(r, max_open) for r in member_records]
-    customer_labels = {_text(r["customer_id"]): _text(r["customer"]) for r in _records(customers)}
+    rows = [_workload_member(member_records[i], max_open) for i in shown]
+    customer_labels = {_text(r["customer_id"]): _text(r["customer"]) for r in customer_records}
     flagged = totals["flagged_members"]
+    hrefs = {"workload_csv": rules.WORKLOAD_CSV, "customers_csv": rules.WORKLOAD_BY_CUSTOMER_CSV, **(links or {})}
     return {
         **_page_header(
             title="Billable workload", as_of=as_of, generated_at=generated_at, source=source,
@@ -520,8 +537,25 @@ def workload_view(
             {"key": "unclassified", "label": "Unclassified"},
         ],
         "members": rows,
-        "customers": [_workload_customer(r) for r in _records(customers)],
+        "chart": [_workload_member(r, max_open) for r in member_records[:WORKLOAD_CHART_ROWS]],
+        "chart_more": _more(len(member_records) - WORKLOAD_CHART_ROWS, "person", "people"),
+        "members_more": _more(len(member_records) - len(rows), "person", "people"),
+        "customers": [_workload_customer(r) for r in customer_records[:WORKLOAD_PAGE_ROWS]],
+        "customers_more": _more(len(customer_records) - WORKLOAD_PAGE_ROWS, "customer", "customers"),
+        "links": hrefs,
     }
+
+
+def _members_shown(records: list[dict[str, Any]]) -> list[int]:
+    """Indexes of the people rows the page shows, in report order: the first
+    ``WORKLOAD_PAGE_ROWS``, and every flagged person and "Unassigned" (work to hand out)."""
+    needs_owner = [i for i, r in enumerate(records) if _text(r["flag"]) or not _text(r["member_id"])]
+    return sorted(set(range(min(len(records), WORKLOAD_PAGE_ROWS))) | set(needs_owner))
+
+
+def _more(hidden: int, one: str, many: str) -> str:
+    """``1,234 more people`` (what a capped list leaves out), or "" when nothing is."""
+    return f"{fmt_int(hidden)} more {one if hidden == 1 else many}" if hidden > 0 else ""
 
 
 def _workload_member(record: Mapping[str, Any], max_open: int) -> dict[str, Any]:

@@ -64,3 +64,25 @@ def agency_frames(as_of: date, **sizes: int) -> tuple[pd.DataFrame, pd.DataFrame
     """``(rows, summary)`` of :func:`agency_tasks`, as the overdue report computes them."""
     rows = transforms.overdue_tasks(agency_tasks(as_of, **sizes), as_of)
     return rows, transforms.overdue_team_summary(rows)
+
+
+def agency_workload(members: int = 16_000, customers: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Workload tables as ``transforms.workload_by_member`` / ``workload_by_customer`` give them,
+    in report order, for a workspace of ``members`` people and ``customers`` customers: every
+    50th person inactive and flagged (some far down the list), "Unassigned" last, one hostile name."""
+    people = []
+    for i in range(members):
+        open_ = max(0, 400 - i // 40)
+        flagged = i % 50 == 49
+        billable = open_ // 2
+        people.append({
+            "member_id": f"m{i:06d}", "member": HOSTILE_TEAM if i == 3 else f"Person {i:05d} with a long name",
+            "status": "inactive" if flagged else "active", "open": open_, "billable": billable,
+            "non_billable": open_ - billable, "unclassified": 0,
+            "billable_share": 50.0 if open_ else 0.0, "overdue": open_ // 10, "flag": "inactive" if flagged else "",
+        })
+    people.append({"member_id": "", "member": "Unassigned", "status": "", "open": 7, "billable": 0, "non_billable": 0,
+                   "unclassified": 7, "billable_share": 0.0, "overdue": 1, "flag": ""})
+    clients = [{"customer_id": f"c{i:06d}", "customer": f"Customer {i:05d} Holdings Ltd", "open_tasks": 90 - i // 250,
+                "billable_tasks": 80 - i // 250, "assignees": 3, "projects": 2} for i in range(customers)]
+    return pd.DataFrame(people), pd.DataFrame(clients)

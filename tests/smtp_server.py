@@ -3,7 +3,8 @@
 ``RecordingSmtpServer`` accepts everything by default; ``refuse`` makes RCPT TO of those
 addresses answer 550, ``defer`` answers 451 the first N times, ``auth=True`` advertises
 AUTH (PLAIN/LOGIN, over plain text since this is loopback-only) and records every AUTH
-command. ``handler.data_delay`` (seconds) makes the server slow to accept each message,
+command. ``handler.rcpt_reply`` answers every RCPT TO with that reply (e.g. a 421).
+``handler.data_delay`` (seconds) makes the server slow to accept each message,
 ``handler.delay_for[address]`` only the messages to that address; ``Received.at`` is when the
 server accepted a message (``time.monotonic``). aiosmtpd offers STARTTLS only with a TLS
 context, so this server never offers it.
@@ -44,12 +45,15 @@ class _Handler:
         self.rcpt_attempts: list[str] = []
         self.data_delay = 0.0
         self.delay_for: dict[str, float] = {}  # casefolded address -> seconds before answering DATA
+        self.rcpt_reply: str | None = None  # e.g. "421 4.3.2 shutting down": every RCPT TO answered with it
         self._lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's handler hook name
         key = address.casefold()
         with self._lock:
             self.rcpt_attempts.append(address)
+            if self.rcpt_reply is not None:
+                return self.rcpt_reply
             if key in self.refuse:
                 return "550 5.1.1 mailbox unavailable"
             if self.defer.get(key, 0) > 0:

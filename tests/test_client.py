@@ -678,3 +678,55 @@ def test_a_session_reused_for_every_page(sandbox_factory, monkeypatch):
     assert len(opened) == 1
     assert len(logged(server, 5)) == 5
 
+
+
+def test_a_short_secret_is_redacted_as_a_whole_token_in_what_the_server_said_never_in_our_words(sandbox_factory):
+    """Issue 23: with the secret ``wrong`` the 401 line read "(missing, <secret> or revoked)"."""
+    server = sandbox_factory(secrets={"wrong": {"tasks:read"}})
+    server.enqueue(ScriptedResponse(401, {"error": {"code": "unauthorized", "requestId": "r-1",
+                                                    "message": "token wrong is revoked; wrongly formed"}},
+                                    path="/tasks"))
+    client = PikeClient(ApiSettings(server.url, "wrong", rate_limit_per_sec=0, max_attempts=1))
+    with pytest.raises(PikeAuthError) as info:
+        client.list_all("tasks")
+    text = str(info.value)
+    assert "(missing, wrong or revoked)" in text
+    assert "token <secret> is revoked; wrongly formed" in text
+
+
+def test_nothing_listening_is_final_after_a_few_quick_tries():
+    """Issue 23: a wrong base URL took 85-93 s to fail (10 tries x 4 listings x 3 task tries)."""
+    from pike_tasks.client import UNREACHABLE_ATTEMPTS
+    from pike_tasks.errors import PikeUnreachable
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = PikeClient(ApiSettings(f"http://127.0.0.1:{port}", SECRET, rate_limit_per_sec=0))
+    started = time.monotonic()
+    with pytest.raises(PikeUnreachable) as info:
+        client.list_all("tasks")
+    assert time.monotonic() - started < 10
+    assert not info.value.retryable  # Prefect's task retries leave it alone too
+    assert f"Gave up after {UNREACHABLE_ATTEMPTS} attempts" in str(info.value)
+    assert "PIKE_API_BASE_URL" in str(info.value) and SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}", "http://nowhere.invalid"])
+def test_run_says_in_one_line_and_in_seconds_that_nothing_answers(url, tmp_path):
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("PIKE_", "PREFECT_API_URL"))}
+    env.update(PIKE_API_BASE_URL=url.format(port=port), PIKE_API_SECRET=SECRET, PIKE_API_ALLOW_INSECURE_HTTP="1")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pike_tasks.cli", "run", "overdue", "--out", str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 30
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Nothing answers at the Pike API address" in lines[0], done.stderr
+    assert "PIKE_API_BASE_URL" in lines[0] and "Traceback" not in done.stderr and SECRET not in done.stderr

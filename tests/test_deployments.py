@@ -237,8 +237,7 @@ def test_setup_stores_a_200_team_config_and_runs_read_it_back_equal(stored_teams
     from teams_sample import json_size, many_teams
 
     from pike_tasks.setup_blocks import run_setup
-    from pike_tasks.teams_config import load_teams_config
-    from pike_tasks.teams_store import TeamsConfigBlock
+    from pike_tasks.teams_store import TeamsConfigBlock, load_teams_config
 
     config = many_teams({"91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b": "Delivery"})
     assert json_size(config) > 6 * MAX_VARIABLE_VALUE_LENGTH  # about 33 KB
@@ -261,10 +260,9 @@ def test_teams_config_load_order(stored_teams, tmp_path, caplog):
     """parameter > block > Variable (legacy) > the empty config with a warning."""
     from prefect.variables import Variable
 
-    from pike_tasks.teams_config import load_teams_config
-    from pike_tasks.teams_store import TeamsConfigBlock
+    from pike_tasks.teams_store import TeamsConfigBlock, load_teams_config
 
-    with caplog.at_level("WARNING", logger="pike_tasks.teams_config"):
+    with caplog.at_level("WARNING", logger="pike_tasks.teams_store"):
         empty = load_teams_config(None)
     assert empty.teams == {} and empty.timezone == "UTC"
     assert "no teams config: no block 'pike-teams-config' and no Variable" in caplog.text

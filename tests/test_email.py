@@ -375,7 +375,7 @@ def _send_flow():
                                            new_count=new, resolved_count=resolved, has_baseline=changed is not None))
         _, outcomes = send_prepared(
             prepared, as_of=AS_OF, settings=plain_settings(port, data_timeout=data_timeout), store=open_store(out),
-            source=source,
+            workspace=source,
             force=force, preview_to=preview_to, skip_if_empty=skip_if_empty, dry_run=dry_run, connections=connections,
             skip_if_unchanged=skip_if_unchanged,
         )
@@ -436,8 +436,8 @@ def test_a_digest_claimed_by_another_run_is_not_sent_again(state):
     from pike_tasks.store import open_store
 
     ledger = DeliveryLedger(open_store(str(state)), "manager", AS_OF, SOURCE)
-    assert ledger.claim(MANAGERS[0], {"flow_run": "worker-a-run"})
-    assert not ledger.claim(MANAGERS[0], {"flow_run": "worker-b-run"})  # create-only
+    assert ledger.claim(MANAGERS[0], {"flow_run": "worker-a-run"}, after=0)
+    assert not ledger.claim(MANAGERS[0], {"flow_run": "worker-b-run"}, after=0)  # create-only
     send = _send_flow()
     with RecordingSmtpServer() as smtp:
         out = send(MANAGERS[:2], smtp.port, str(state))
@@ -448,25 +448,40 @@ def test_a_digest_claimed_by_another_run_is_not_sent_again(state):
 
 def test_a_crash_between_the_250_and_the_record_is_unknown_never_resent_until_forced(state, monkeypatch):
     """The store fails right after the server accepted the message: not recorded as sent, not resent."""
-    from pike_tasks.once import DeliveryLedger
-    from pike_tasks.store import StoreError
+    from pike_tasks.once import SENT, Claim, DeliveryLedger
+    from pike_tasks.store import StoreError, open_store
 
-    def store_gone(self, recipient, info):
-        raise StoreError("store unreachable")
+    settle = Claim.settle
 
+    def store_gone(self, outcome, **extra):
+        if outcome == SENT:
+            self._stop.set()  # the run is gone: no more renewals
+            raise StoreError("store unreachable")
+        settle(self, outcome, **extra)
+
+    monkeypatch.setenv("PIKE_REPORTS_CLAIM_LEASE_SECONDS", "2")
     send = _send_flow()
     with RecordingSmtpServer() as smtp:
         with monkeypatch.context() as m:
-            m.setattr(DeliveryLedger, "settle_sent", store_gone)
+            m.setattr(Claim, "settle", store_gone)
             crashed = send(MANAGERS[:1], smtp.port, str(state), return_state=True)
         assert crashed.is_failed() and len(smtp.messages) == 1
-        monkeypatch.setattr("pike_tasks.once.CLAIM_IN_PROGRESS_SECONDS", 0)  # the claim is now old
+        ledger = DeliveryLedger(open_store(str(state)), "manager", AS_OF, SOURCE)
+        _wait_for(lambda: ledger.standing(MANAGERS[0]).status == "unknown", 10)  # the lease lapsed
         later = send(MANAGERS[:1], smtp.port, str(state))
         assert later[MANAGERS[0]]["status"] == "unknown" and len(smtp.messages) == 1
+        assert "--resend-to" in later[MANAGERS[0]]["reason"]
         summary = json.loads((state / "digest" / AS_OF.isoformat() / "summary.json").read_text())
         assert summary["digests"][0]["status"] == "unknown"
         forced = send(MANAGERS[:1], smtp.port, str(state), force=True)
         assert forced[MANAGERS[0]]["status"] == "sent" and len(smtp.messages) == 2
+
+
+def _wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def test_preview_goes_only_to_preview_address_and_is_not_recorded(state):

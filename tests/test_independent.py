@@ -32,7 +32,7 @@ from pike_tasks import frames as fr
 from pike_tasks import transforms as tf
 from pike_tasks.sandbox.data import generate_workspace
 from pike_tasks.sandbox.server import start_sandbox
-from pike_tasks.teams_config import load_teams_config
+from pike_tasks.teams_config import read_teams_source
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 4, 9)
@@ -282,7 +282,7 @@ def _workspace(name: str) -> dict[str, list[dict]]:
 
 def _resolved(data: dict[str, list[dict]], teams: Path):
     frames = fr.build_frames(data["projects"], data["tasks"], data["customers"], data["members"])
-    return tf.resolve_tasks(frames, load_teams_config(str(teams)).team_names())
+    return tf.resolve_tasks(frames, read_teams_source(str(teams)).team_names())
 
 
 def _compare(ours: bytes, plain_path: Path, name: str) -> str | None:

@@ -535,3 +535,30 @@ def test_change_lists_escape_titles(evil):
     html = change_html(change_inputs(evil))
     assert_inert(html)
     assert "&lt;" in html
+
+
+# --- the workload page at agency size (issue 24): what a person reads, within 2 MB -----------
+
+
+def test_workload_page_at_agency_size_stays_small_and_shows_who_needs_attention():
+    from agency_frames import HOSTILE_TEAM, agency_workload
+
+    members, customers = agency_workload()
+    view = views.workload_view(members, customers, as_of=AS_OF, generated_at="now", filters={}, source="x",
+                               links={"workload_csv": "https://r.example.com/w.csv?sig=1&x=2"})
+    html = render_workload_html(view)
+    assert len(html.encode("utf-8")) < 2_000_000
+    shown = {row["member"] for row in view["members"]}
+    flagged = set(members.loc[members["flag"] != "", "member"])
+    assert flagged <= shown  # everyone whose work needs a new owner, however far down
+    assert "Unassigned" in shown and "Person 00000 with a long name" in shown
+    assert "Person 15998 with a long name" not in shown  # active, little work: only in the CSV
+    assert len(view["members"]) == views.WORKLOAD_PAGE_ROWS + len(flagged - {
+        r for r in members["member"].head(views.WORKLOAD_PAGE_ROWS)}) + 1
+    hidden = len(members) - len(view["members"])
+    assert f"and {hidden:,} more people with less open work" in html
+    assert 'href="https://r.example.com/w.csv?sig=1&amp;x=2"' in html
+    assert f"and {len(customers) - views.WORKLOAD_PAGE_ROWS:,} more customers" in html
+    assert 'href="workload_by_customer.csv"' in html  # relative by default
+    assert len(view["chart"]) == views.WORKLOAD_CHART_ROWS
+    assert HOSTILE_TEAM not in html and "&lt;script&gt;" in html

@@ -304,3 +304,76 @@ def test_a_bad_keep_days_is_one_line_naming_the_variable(monkeypatch, raw):
     with pytest.raises(StoreError, match="PIKE_REPORTS_KEEP_DAYS") as info:
         keep_days_setting()
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_the_writable_check_leaves_nothing_behind(tmp_path):
+    store = open_store(str(tmp_path / "store"))
+    store.check_writable()
+    store.check_writable()
+    assert list((tmp_path / "store").iterdir()) == []  # no _probe/ folder, no probe file
+    assert store.can_delete is True
+
+
+def test_retention_never_follows_a_symlink_and_goes_on_past_a_bad_entry(tmp_path, monkeypatch):
+    """A symlinked date folder is removed as a link (its target untouched); a folder that cannot
+    be removed is skipped with one warning line, the others go, and the next run finishes it."""
+    import shutil
+
+    import pike_tasks.store as store_module
+    from pike_tasks.store import RetentionIncomplete
+
+    store = open_store(str(tmp_path / "store"))
+    days = _weekly(store, "overdue", 12)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "store" / "overdue" / days[0].isoformat(), elsewhere)
+    linked = tmp_path / "store" / "overdue" / days[0].isoformat()
+    shutil.rmtree(linked)
+    linked.symlink_to(elsewhere, target_is_directory=True)
+    stuck = tmp_path / "store" / "overdue" / days[1].isoformat()
+    real_rmtree = shutil.rmtree
+
+    def refuse_one(path, *args, **kwargs):
+        if Path(path) == stuck:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.shutil, "rmtree", refuse_one)
+    with pytest.raises(RetentionIncomplete) as info:
+        store.prune("overdue", Scope(), DAY, 1, keep_newest=8, today=DAY)
+    assert len(str(info.value).splitlines()) == 1 and "1 of 4 old overdue folders not removed" in str(info.value)
+    assert info.value.removed == [days[0], days[2], days[3]]
+    assert sorted(p.name for p in elsewhere.iterdir()) == [".complete", "index.html", "overdue.csv", "summary.json"]
+    assert not linked.is_symlink() and not linked.exists()
+    monkeypatch.setattr(store_module.shutil, "rmtree", real_rmtree)
+    assert store.prune("overdue", Scope(), DAY, 1, keep_newest=8, today=DAY) == [days[1]]
+    assert sorted(p.name for p in (tmp_path / "store" / "overdue").iterdir()) == [d.isoformat() for d in days[-8:]]
+
+
+def test_a_symlinked_ledger_day_is_removed_as_a_link(tmp_path):
+    store = open_store(str(tmp_path / "store"))
+    store.put_record(f"_ledger/manager/{DAY.isoformat()}/src/lead.sent", b"{}")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "src").mkdir(parents=True)
+    (elsewhere / "src" / "keep.sent").write_text("not the store's")
+    (tmp_path / "store" / "_ledger" / "manager" / "2025-01-01").symlink_to(elsewhere, target_is_directory=True)
+    assert store.prune_ledger("manager", DAY, 30, today=DAY) == [date(2025, 1, 1)]
+    assert (elsewhere / "src" / "keep.sent").read_text() == "not the store's"
+    assert store.ledger_dates("manager") == [DAY]
+
+
+@pytest.mark.parametrize("raw", ["1000000", "36501"])
+def test_keep_days_has_an_upper_bound(monkeypatch, raw):
+    from pike_tasks.store import keep_days_setting
+
+    monkeypatch.setenv("PIKE_REPORTS_KEEP_DAYS", raw)
+    with pytest.raises(StoreError, match="PIKE_REPORTS_KEEP_DAYS must be a whole number of days from 0"):
+        keep_days_setting()
+
+
+def test_store_urls_and_errors_are_shown_without_credentials():
+    from pike_tasks.store import describe_error, redact_url
+
+    assert redact_url("sftp://u:pw@h:22/x?token=t#f") == "sftp://***@h:22/x?***"
+    assert redact_url("memory://u:pw@x") == "memory://***@x"
+    assert redact_url("/srv/reports") == "/srv/reports"
+    assert "pw" not in describe_error(ConnectionError('Could not connect to "https://u:pw@h.example.com/b/k"'))

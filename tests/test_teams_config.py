@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from pike_tasks.errors import PikeConfigError
-from pike_tasks.teams_config import load_teams_config, parse_teams_config
+from pike_tasks.teams_config import parse_stored_config, parse_teams_config, read_teams_source
 
 TEAM = "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b"
 
@@ -23,7 +25,7 @@ def _file(tmp_path, text: str | bytes, name: str = "teams.yaml"):
 
 def _error(source) -> str:
     with pytest.raises(PikeConfigError) as info:
-        load_teams_config(source)
+        read_teams_source(source)
     message = str(info.value)
     assert "\n" not in message and "Traceback" not in message
     return message
@@ -37,7 +39,7 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
 
 def test_a_utf8_bom_is_not_part_of_the_config(tmp_path):
     path = _file(tmp_path, f"\ufeffteams:\n  {TEAM}: Delivery\n")
-    assert load_teams_config(path).team_names() == {TEAM: "Delivery"}
+    assert read_teams_source(path).team_names() == {TEAM: "Delivery"}
 
 
 def test_a_team_id_listed_twice_in_yaml_is_rejected_naming_the_id(tmp_path):
@@ -74,7 +76,7 @@ def test_a_bad_app_url_template_is_rejected_at_load(template, reason):
 
 def test_a_good_app_url_template_may_hold_literal_braces():
     template = "https://app.example.com/tasks/{id}?view={{board}}"
-    assert load_teams_config(json.dumps({"app_url_template": template})).app_url_template == template
+    assert read_teams_source(json.dumps({"app_url_template": template})).app_url_template == template
 
 
 @pytest.mark.parametrize("config, reason", [
@@ -94,11 +96,28 @@ def test_other_mistakes_fail_at_load_in_one_line(config, reason):
 
 def test_yaml_surrogate_escapes_become_the_character_or_a_replacement(tmp_path):
     path = _file(tmp_path, f'teams:\n  {TEAM}:\n    name: "Team \\ud83d\\ude00 \\ud800"\n')
-    assert load_teams_config(path).team_names() == {TEAM: "Team \U0001f600 \ufffd"}
+    assert read_teams_source(path).team_names() == {TEAM: "Team \U0001f600 \ufffd"}
 
 
 def test_the_example_config_still_loads():
     from pathlib import Path
 
-    config = load_teams_config(str(Path(__file__).resolve().parent.parent / "teams.example.yaml"))
+    config = read_teams_source(str(Path(__file__).resolve().parent.parent / "teams.example.yaml"))
     assert len(config.teams) == 4
+
+
+def test_a_stored_config_is_checked_like_a_file():
+    stored = json.dumps({"teams": {TEAM: "Delivery"}})  # a Variable set by hand as a JSON string
+    assert parse_stored_config(stored, "block 'x'").team_names() == {TEAM: "Delivery"}
+    with pytest.raises(PikeConfigError, match=r"teams config \(Variable 'x'\) is invalid"):
+        parse_stored_config("{not json", "Variable 'x'")
+    with pytest.raises(PikeConfigError, match=r"\(block 'x'\) must be a JSON object with 'teams', not list"):
+        parse_stored_config([TEAM], "block 'x'")
+
+
+def test_the_parser_never_imports_the_block_reader():
+    """issue 21: teams_store imports teams_config, never the other way (nor Prefect)."""
+    code = ("import sys, pike_tasks.teams_config as c; c.read_teams_source({'teams': {}}); "
+            "print(sorted(m for m in sys.modules if m == 'pike_tasks.teams_store' or m.split('.')[0] == 'prefect'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

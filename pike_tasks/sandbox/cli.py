@@ -9,14 +9,29 @@ import signal
 import sys
 import threading
 
+from pike_tasks.sandbox.data import WorkspaceSizes
 from pike_tasks.sandbox.server import ALL_SCOPES, DEFAULT_SECRET, FaultConfig, load_data_file, start_sandbox
-
-_SIZE_FLAGS = ("tasks", "projects", "members", "customers", "teams")
 
 
 def _faults(args: argparse.Namespace) -> FaultConfig:
     return FaultConfig(p429=args.p429, p5xx=args.p5xx, pdrop=args.pdrop, latency_ms=args.latency_ms,
                        rate=args.rate, burst=args.burst)
+
+
+def _sizes(args: argparse.Namespace) -> WorkspaceSizes:
+    """The record counts given as flags (the others keep generate_workspace's defaults)."""
+    sizes = WorkspaceSizes()
+    if args.tasks is not None:
+        sizes["tasks"] = args.tasks
+    if args.projects is not None:
+        sizes["projects"] = args.projects
+    if args.members is not None:
+        sizes["members"] = args.members
+    if args.customers is not None:
+        sizes["customers"] = args.customers
+    if args.teams is not None:
+        sizes["teams"] = args.teams
+    return sizes
 
 
 def _wait_for_signal() -> None:
@@ -52,9 +67,8 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         return _error(f"cannot read --data file: {exc}")
     secret = args.secret or DEFAULT_SECRET
-    sizes = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
     server = start_sandbox(data, secrets={secret: set(ALL_SCOPES)}, faults=_faults(args), host=args.host,
-                           port=args.port, seed=args.seed, today=today, sizes=sizes)
+                           port=args.port, seed=args.seed, today=today, sizes=_sizes(args))
     if args.warm:
         server.warm()
     counts = ", ".join(f"{len(server.data.get(r) or [])} {r}" for r in ("projects", "tasks", "customers", "members"))

@@ -13,13 +13,37 @@ import datetime
 import random
 import uuid
 from collections.abc import Callable
+from typing import Any, TypedDict
+
+Record = dict[str, Any]
+"""One API-shaped record: a JSON object with the camelCase fields the Pike API sends."""
+Workspace = dict[str, list[Record]]
+"""Records per resource: ``{"projects": [...], "tasks": [...], "customers": [...], "members": [...]}``."""
+
+
+class WorkspaceSizes(TypedDict, total=False):
+    """Record counts for :func:`generate_workspace` (its keyword arguments); a missing key keeps the default."""
+
+    tasks: int
+    projects: int
+    members: int
+    customers: int
+    teams: int | None
+
+
+class DemoTeam(TypedDict):
+    """A team of the generated workspace, shaped like an entry of teams.example.yaml."""
+
+    name: str
+    managers: list[str]
+
 
 DELIVERY = "91ab2c3d-4e5f-4a6b-8c1d-2c3d4e5f6a7b"
 PLATFORM = "e5f6a7b8-c9d0-4123-e456-789abcdef012"
 DESIGN = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 DATA = "5a6b7c8d-9e0f-4a1b-9c2d-3e4f5a6b7c8d"
 
-DEMO_TEAMS: dict[str, dict] = {
+DEMO_TEAMS: dict[str, DemoTeam] = {
     DELIVERY: {"name": "Delivery", "managers": ["delivery.lead@example.com"]},
     PLATFORM: {"name": "Platform", "managers": ["platform.lead@example.com"]},
     DESIGN: {"name": "Design", "managers": ["design.lead@example.com"]},
@@ -35,7 +59,7 @@ _TEAM_WORDS = ["Atlas", "Beacon", "Cobalt", "Delta", "Ember", "Fjord", "Granite"
                "Kestrel", "Lumen", "Maple", "Nimbus", "Onyx", "Pioneer", "Quartz", "Raven", "Summit", "Tundra"]
 
 
-def workspace_teams(teams: int | None = None) -> dict[str, dict]:
+def workspace_teams(teams: int | None = None) -> dict[str, DemoTeam]:
     """The teams a generated workspace spreads its projects and members over, as in ``DEMO_TEAMS``.
 
     ``None`` (the default): the four ``DEMO_TEAMS``. A count: the first demo teams (the awkward
@@ -149,13 +173,13 @@ class _Builder:
     """Holds the rng, today and the records built so far while generating one workspace."""
 
     def __init__(self, seed: int, today: datetime.date, teams: int | None = None) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - seeded on purpose: the same seed, the same workspace
         self.today = today
         self.team_ids = list(workspace_teams(teams))
-        self.customers: list[dict] = []
-        self.projects: list[dict] = []
-        self.members: list[dict] = []
-        self.tasks: list[dict] = []
+        self.customers: list[Record] = []
+        self.projects: list[Record] = []
+        self.members: list[Record] = []
+        self.tasks: list[Record] = []
         self.label_ids = [_uuid(self.rng) for _ in range(6)]
 
     def days_ago(self, low: int, high: int) -> datetime.date:
@@ -182,13 +206,13 @@ class _Builder:
             })
 
     # -- projects --------------------------------------------------------------------------
-    def _project_title(self, i: int, customer: dict | None) -> str:
+    def _project_title(self, i: int, customer: Record | None) -> str:
         kind = _PROJECT_KINDS[i % len(_PROJECT_KINDS)]
         if customer is None:
             return f"Internal — {kind}"
         return f"{customer['customerName']} — {kind}"
 
-    def _phases(self, start: datetime.date) -> list[dict]:
+    def _phases(self, start: datetime.date) -> list[Record]:
         phases = []
         for name in _PHASES[: self.rng.randint(0, 3)]:
             end = start + datetime.timedelta(days=self.rng.randint(10, 40))
@@ -225,7 +249,7 @@ class _Builder:
             })
 
     # -- members ---------------------------------------------------------------------------
-    def _member(self, name: str | None, email: str, status: str, team_ids: list[str], role: str) -> dict:
+    def _member(self, name: str | None, email: str, status: str, team_ids: list[str], role: str) -> Record:
         created = self.days_ago(1, 30) if status == "invited" else self.days_ago(60, 900)
         created_at = _timestamp(created, self.rng)
         updated = created + datetime.timedelta(days=self.rng.randint(0, (self.today - created).days))
@@ -268,16 +292,17 @@ class _Builder:
                 pools.setdefault(team, []).append(m["id"])
         return pools
 
-    def _task(self, project: dict | None, pools: dict, customers_by_id: dict) -> dict:
+    def _task(self, project: Record | None, pools: dict[str | None, list[str]],
+              customers_by_id: dict[str, Record]) -> Record:
         rng = self.rng
         team = project["teamId"] if project else None
-        customer_id = project["customerId"] if project else None
+        customer_id: str | None = project["customerId"] if project else None
         due = None if rng.random() < 0.15 else self.today + datetime.timedelta(days=rng.randint(-60, 45))
         start = None if due is None or rng.random() < 0.2 else due - datetime.timedelta(days=rng.randint(0, 20))
         pool = pools.get(team) or pools[None]
         n_assignees = min(len(pool), rng.choices(_ASSIGNEE_COUNTS, _ASSIGNEE_WEIGHTS)[0])
         created = min(start or self.today, self.today) - datetime.timedelta(days=rng.randint(1, 60))
-        customer = customers_by_id.get(customer_id)
+        customer = customers_by_id.get(customer_id) if customer_id is not None else None
         phases = project["phases"] if project else []
         return {
             "id": _uuid(rng),
@@ -321,11 +346,11 @@ def _overdue(b: _Builder, days: int) -> str:
     return (b.today - datetime.timedelta(days=days)).isoformat()
 
 
-def _project_where(b: _Builder, cond: Callable[[dict], bool]) -> dict | None:
+def _project_where(b: _Builder, cond: Callable[[Record], bool]) -> Record | None:
     return next((p for p in b.projects if cond(p)), None)
 
 
-def _on_project(project: dict | None) -> dict:
+def _on_project(project: Record | None) -> Record:
     """The fields a task inherits from its project (all None without a project)."""
     if project is None:
         return {"projectId": None, "teamId": None, "customerId": None, "billableStatus": None, "phaseId": None}
@@ -337,11 +362,11 @@ def _member_ids(b: _Builder, status: str) -> list[str]:
     return [m["id"] for m in b.members if m["status"] == status]
 
 
-def _delivery_project(b: _Builder) -> dict | None:
+def _delivery_project(b: _Builder) -> Record | None:
     return _project_where(b, lambda p: p["teamId"] == DELIVERY and p["customerId"])
 
 
-def _awkward_cases(b: _Builder) -> list[dict]:
+def _awkward_cases(b: _Builder) -> list[Record]:
     """Field overrides for tasks that reports must handle, most important first."""
     open_overdue = {"status": "toDo", "priority": "high"}
     tie = {**open_overdue, "title": "Weekly status report", "dueDate": _overdue(b, 10)}
@@ -400,7 +425,7 @@ def generate_workspace(
     members: int = 30,
     customers: int = 15,
     teams: int | None = None,
-) -> dict[str, list[dict]]:
+) -> Workspace:
     """Generate a demo workspace.
 
     Args:
@@ -425,7 +450,7 @@ def generate_workspace(
             "customers": builder.customers, "members": builder.members}
 
 
-def day_before(data: dict[str, list[dict]], today: datetime.date) -> dict[str, list[dict]]:
+def day_before(data: Workspace, today: datetime.date) -> Workspace:
     """The same workspace as it stood the day before ``today``, so a demo can show what changed.
 
     Deterministic. Compared with that day, ``today``'s workspace has: tasks closed since (every
@@ -436,7 +461,7 @@ def day_before(data: dict[str, list[dict]], today: datetime.date) -> dict[str, l
     """
     yesterday = today - datetime.timedelta(days=1)
     closed = {"done", "cancelled", "duplicate"}
-    tasks: list[dict] = []
+    tasks: list[Record] = []
     counters = {"closed": 0, "moved": 0, "reopened": 0}
     for task in data["tasks"]:
         task = dict(task)

@@ -31,13 +31,14 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from pike_tasks.sandbox.data import generate_workspace
+from pike_tasks.sandbox.data import Record, Workspace, WorkspaceSizes, generate_workspace
 
 RESOURCES = ("projects", "tasks", "customers", "members")
 ALL_SCOPES = frozenset(f"{r}:read" for r in RESOURCES)
-DEFAULT_SECRET = "sandbox-secret"
+DEFAULT_SECRET = "sandbox-secret"  # noqa: S105 - the local sandbox's documented test secret
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 # exact-match filters per resource; customers' `q` is a search, handled separately
@@ -51,6 +52,9 @@ MEMBER_STATUSES = ("active", "invited", "inactive")
 BAD_GATEWAY_HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 # Cursors are signed so that a tampered one is rejected rather than silently honoured.
 _CURSOR_KEY = b"pike-sandbox-cursor"
+
+Filters = tuple[tuple[str, str], ...]
+"""A listing's validated filters as sorted (key, value) pairs (see :func:`list_filters`)."""
 
 
 @dataclass
@@ -72,7 +76,7 @@ class ScriptedResponse:
     """A one-shot forced response for the next request whose path starts with ``path``."""
 
     status: int
-    body: bytes | dict | list | None = None  # dict/list -> JSON
+    body: bytes | dict[str, Any] | list[Any] | None = None  # dict/list -> JSON
     headers: dict[str, str] = field(default_factory=dict)
     path: str = "/"
     drop: bool = False  # close the connection instead of answering
@@ -100,11 +104,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _dumps(obj) -> bytes:
+def _dumps(obj: object) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def load_data_file(path) -> dict:
+def load_data_file(path: str | Path) -> Workspace:
     """Read a workspace from a JSON file ``{"projects": [...], "tasks": [...], ...}``.
 
     Missing keys become empty lists, so a fixture only needs the resources it tests.
@@ -124,15 +128,15 @@ def load_data_file(path) -> dict:
 class Collection:
     """One resource's records with lazily built, cached filter indexes and encoded items."""
 
-    def __init__(self, name: str, records: list[dict]) -> None:
+    def __init__(self, name: str, records: list[Record]) -> None:
         self.name = name
         self.records = records
         self.by_id = {r.get("id"): r for r in records}
         self._encoded: list[bytes | None] = [None] * len(records)
-        self._indexes: dict[tuple, list[int]] = {(): list(range(len(records)))}
+        self._indexes: dict[Filters, list[int]] = {(): list(range(len(records)))}
         self._lock = threading.Lock()
 
-    def matching(self, filters: tuple[tuple[str, str], ...]) -> list[int]:
+    def matching(self, filters: Filters) -> list[int]:
         """Positions of the records matching ``filters`` (sorted pairs), in insertion order."""
         found = self._indexes.get(filters)
         if found is None:
@@ -144,7 +148,7 @@ class Collection:
         return found
 
     @staticmethod
-    def _matches(record: dict, filters: tuple[tuple[str, str], ...]) -> bool:
+    def _matches(record: Record, filters: Filters) -> bool:
         for key, value in filters:
             if key == "q":
                 needle = value.casefold()
@@ -170,23 +174,23 @@ class Collection:
         return out
 
 
-def _filters_digest(resource: str, filters: tuple) -> str:
+def _filters_digest(resource: str, filters: Filters) -> str:
     return hashlib.sha256(repr((resource, filters)).encode()).hexdigest()[:16]
 
 
-def encode_cursor(offset: int, resource: str, filters: tuple) -> str:
+def encode_cursor(offset: int, resource: str, filters: Filters) -> str:
     """An opaque cursor: offset plus a digest of the listing, signed against tampering."""
     payload = {"o": offset, "f": _filters_digest(resource, filters)}
     payload["s"] = hmac.new(_CURSOR_KEY, repr(sorted(payload.items())).encode(), "sha256").hexdigest()[:16]
     return base64.urlsafe_b64encode(_dumps(payload)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, resource: str, filters: tuple) -> int:
+def decode_cursor(cursor: str, resource: str, filters: Filters) -> int:
     """The offset in ``cursor``; 400 if it is undecodable, tampered or from another listing."""
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         signature = payload.pop("s")
-        offset = payload["o"]
+        offset: int = payload["o"]  # checked to be an int just below
         expected = hmac.new(_CURSOR_KEY, repr(sorted(payload.items())).encode(), "sha256").hexdigest()[:16]
         valid = hmac.compare_digest(str(signature), expected) and isinstance(offset, int) and offset >= 0
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
@@ -210,7 +214,7 @@ def parse_limit(raw: str | None) -> int:
     return limit
 
 
-def list_filters(resource: str, query: dict[str, str]) -> tuple[tuple[str, str], ...]:
+def list_filters(resource: str, query: dict[str, str]) -> Filters:
     """The documented filters present in ``query``, validated, as sorted (key, value) pairs."""
     keys = EXACT_FILTERS[resource] + (("q",) if resource == "customers" else ())
     filters = tuple(sorted((k, query[k]) for k in keys if k in query))
@@ -269,7 +273,7 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: SandboxServer
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: object, client_address: object) -> None:
         """Stay quiet: clients hanging up mid-response is normal under fault injection."""
 
 
@@ -281,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "PikeSandbox/1"
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         """Quiet: the request log lives in ``SandboxServer.requests``."""
 
     def do_GET(self) -> None:
@@ -418,7 +422,7 @@ def _route(path: str) -> tuple[str, str | None]:
 class SandboxServer:
     """A running sandbox: ``url``, ``secret``, mutable ``faults``, scripted responses, request log."""
 
-    def __init__(self, data: dict[str, list[dict]], secrets: dict[str, set[str]], faults: FaultConfig,
+    def __init__(self, data: Workspace, secrets: dict[str, set[str]], faults: FaultConfig,
                  host: str, port: int) -> None:
         self.data = data
         self.secrets = {s: set(scopes) for s, scopes in secrets.items()}
@@ -445,7 +449,7 @@ class SandboxServer:
         """Assigning a new FaultConfig reseeds the fault RNG and refills the token buckets."""
         with self._lock:
             self._faults = value
-            self._rng = random.Random(value.seed)
+            self._rng = random.Random(value.seed)  # noqa: S311 - seeded fault injection, not a secret
         self._buckets.reset()
 
     def enqueue(self, *responses: ScriptedResponse) -> None:
@@ -475,7 +479,7 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:
@@ -523,7 +527,7 @@ def _server_error(pick: int, retry_after: str) -> ApiError:
 
 
 def start_sandbox(
-    data: dict | None = None,
+    data: Workspace | None = None,
     *,
     secrets: dict[str, set[str]] | None = None,
     faults: FaultConfig | None = None,
@@ -531,7 +535,7 @@ def start_sandbox(
     port: int = 0,
     seed: int = 42,
     today: datetime.date | None = None,
-    sizes: dict | None = None,
+    sizes: WorkspaceSizes | None = None,
 ) -> SandboxServer:
     """Start a sandbox in a background thread and return it once it accepts connections.
 
