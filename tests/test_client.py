@@ -699,9 +699,7 @@ def test_nothing_listening_is_final_after_a_few_quick_tries():
     from pike_tasks.client import UNREACHABLE_ATTEMPTS
     from pike_tasks.errors import PikeUnreachable
 
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     client = PikeClient(ApiSettings(f"http://127.0.0.1:{port}", SECRET, rate_limit_per_sec=0))
     started = time.monotonic()
     with pytest.raises(PikeUnreachable) as info:
@@ -717,9 +715,7 @@ def test_run_says_in_one_line_and_in_seconds_that_nothing_answers(url, tmp_path)
     import subprocess
     import sys
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("PIKE_", "PREFECT_API_URL"))}
     env.update(PIKE_API_BASE_URL=url.format(port=port), PIKE_API_SECRET=SECRET, PIKE_API_ALLOW_INSECURE_HTTP="1")
     started = time.monotonic()
