@@ -246,6 +246,8 @@ def overdue_team_views(
                 source=source, filters=filters, labels={"teams": team_labels},
             ),
             "team": team,
+            "team_change": team_change(change, team["team_id"], as_of, app_url_template),
+            "age_legend": [{"key": css, "label": label} for _, label, css in AGE_BUCKETS],
             "index_url": link("index.html", team["anchor"]),
             "csv_url": link("overdue.csv", None),
         }
@@ -259,8 +261,11 @@ def _team_sections(
     """One team section per row of ``summary`` (report order), each with its first ``limit`` rows."""
     tasks_by_team: dict[str, list[dict[str, Any]]] = {}
     shown = rows.groupby("team_id", sort=False).head(limit) if len(rows) else rows
+    new_reasons = _new_reasons(change)
     for record in _records(shown):
-        tasks_by_team.setdefault(_text(record["team_id"]), []).append(_overdue_task(record, app_url_template, as_of))
+        task = _overdue_task(record, app_url_template, as_of)
+        task["new"] = new_reasons.get(task["task_id"])  # None, or why it is new ("" without a known reason)
+        tasks_by_team.setdefault(_text(record["team_id"]), []).append(task)
     summaries = _records(summary)
     anchors = team_anchors(_text(r["team_id"]) for r in summaries)
     names = team_page_names(anchors)
@@ -304,6 +309,14 @@ def _change_stats(change: ChangeInputs | None) -> list[dict[str, str]]:
     ]
 
 
+def _new_reasons(change: ChangeInputs | None) -> dict[str, str]:
+    """task id -> why it is new since the baseline (wording.new_reason), for the "New" marks."""
+    if change is None or change.baseline_as_of is None or not len(change.changes):
+        return {}
+    new = change.changes[change.changes["change"] == rules.NEW]
+    return {_text(r["task_id"]): wording.new_reason(_text(r.get("reason"))) for r in _records(new)}
+
+
 def _changes_per_team(change: ChangeInputs | None) -> dict[str, str]:
     if change is None or change.baseline_as_of is None:
         return {}
@@ -321,7 +334,7 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
     baseline = change.baseline_as_of
     since = long_date(baseline) if baseline else ""
     rows = _records(change.changes)
-    new = [r for r in rows if r["change"] == "new"]
+    new = sorted((r for r in rows if r["change"] == "new"), key=_urgency)
     resolved = [r for r in rows if r["change"] == "resolved"]
     trend_max = max((int(p["overdue_tasks"]) for p in change.history), default=0)
     due = _records(change.due_soon.head(MAX_CHANGE_ROWS))
@@ -359,6 +372,45 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
             {"team": str(t["team"]), "count": fmt_int(int(t["count"]))} for t in change.undated.get("teams", [])
         ],
     }}
+
+
+def _urgency(record: Mapping[str, Any]) -> tuple[int, int, str, str]:
+    """A change row's place in a list across teams (rules.urgency_key)."""
+    return rules.urgency_key(_text(record["priority"]) or None, _int(record["days_overdue"]),
+                             _text(record["title"]), _text(record["task_id"]))
+
+
+def team_change(change: ChangeInputs | None, team_id: str, as_of: date,
+                app_url_template: str | None) -> dict[str, Any] | None:
+    """A team page's "what changed": the team's new tasks (urgency order, with why), its due-soon
+    tasks and, compactly, its resolved ones (the team the baseline gave them); None without inputs."""
+    if change is None:
+        return None
+    baseline = change.baseline_as_of
+    rows = [r for r in _records(change.changes) if _text(r["team_id"]) == team_id]
+    new = sorted((r for r in rows if r["change"] == rules.NEW), key=_urgency)
+    resolved = [r for r in rows if r["change"] == rules.RESOLVED]
+    due = change.due_soon[change.due_soon["team_id"].map(_text) == team_id] if len(change.due_soon) else change.due_soon
+    due_rows = [_due_row(r, app_url_template, as_of) for r in _records(due.head(MAX_CHANGE_ROWS))]
+    since = long_date(baseline) if baseline else ""
+    return {
+        "baseline": baseline.isoformat() if baseline else "",
+        "since": since,
+        "summary": (
+            f"{_plural(len(new), 'new overdue task', 'new overdue tasks')} and {fmt_int(len(resolved))} resolved "
+            f"since {since}." if baseline else
+            "This is the first report of this scope in the store: from the next one on, it shows what changed."
+        ),
+        "new": [_change_row(r, app_url_template, as_of) for r in new[:MAX_CHANGE_ROWS]],
+        "new_count": fmt_int(len(new)),
+        "new_more": fmt_int(len(new) - MAX_CHANGE_ROWS) if len(new) > MAX_CHANGE_ROWS else "",
+        "resolved": [_change_row(r, app_url_template, as_of) for r in resolved[:MAX_CHANGE_ROWS]],
+        "resolved_count": fmt_int(len(resolved)),
+        "resolved_more": fmt_int(len(resolved) - MAX_CHANGE_ROWS) if len(resolved) > MAX_CHANGE_ROWS else "",
+        "due_soon": due_rows,
+        "due_soon_count": fmt_int(len(due)),
+        "due_soon_more": fmt_int(len(due) - len(due_rows)) if len(due) > len(due_rows) else "",
+    }
 
 
 def _change_row(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:
