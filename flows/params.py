@@ -35,7 +35,8 @@ def form_field(title: str, description: str) -> FieldInfo:
 
 ReportDateParam = Annotated[date | SkipJsonSchema[None], form_field(
     "Report date",
-    "The day the report is for (YYYY-MM-DD); empty means today in the teams config's timezone.",
+    "The day the report is for; empty means today in the teams config's timezone. (The picker shows dates "
+    "as the browser does; from the command line: YYYY-MM-DD.)",
 )]
 
 TeamsParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
