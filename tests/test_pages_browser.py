@@ -133,6 +133,8 @@ CHANGE_MEASURE = """JSON.stringify({
   legend: [...document.querySelectorAll('ul.legend')]
     .map(e => [...e.querySelectorAll('li')].map(li => li.textContent.trim()).join(' ')),
   headings: [...document.querySelectorAll('h2, h3')].map(e => e.innerText.trim()),
+  newTops: [...document.querySelectorAll('#changes ul.ranked:not(details ul) > li')]
+    .map(li => li.getBoundingClientRect().top),
 })"""
 
 
@@ -181,6 +183,14 @@ def test_new_rows_show_the_word_new_in_the_team_tables(change_measured, page, wi
     seen = change_measured[(page, width)]
     assert seen["scrollWidth"] <= seen["innerWidth"] == width, seen
     assert seen["newRows"] > 0 and seen["newMarks"] == seen["newRows"], seen
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", ["index", "team"])
+def test_new_tasks_read_top_to_bottom_in_urgency_order(change_measured, page, width):
+    # one column at every width: in two columns the most urgent list would read down, then across
+    tops = change_measured[(page, width)]["newTops"]
+    assert len(tops) > 1 and tops == sorted(tops) and len(set(tops)) == len(tops), tops
 
 
 @pytest.mark.parametrize("width", WIDTHS)
