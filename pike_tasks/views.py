@@ -237,6 +237,7 @@ def overdue_team_views(
     ``team["page_url"]`` of :func:`overdue_view`. Arguments as for :func:`overdue_view`.
     """
     team_labels = {_text(r["team_id"]): _text(r["team"]) for r in _records(summary)}
+    by_team = _by_team(change)  # once: at 65 teams, filtering every list per team took seconds
     pages: dict[str, dict[str, Any]] = {}
     for team in _team_sections(rows, summary, limit=MAX_TASKS_PER_TEAM, app_url_template=app_url_template,
                                as_of=as_of, change=change, link=link):
@@ -246,7 +247,7 @@ def overdue_team_views(
                 source=source, filters=filters, labels={"teams": team_labels},
             ),
             "team": team,
-            "team_change": team_change(change, team["team_id"], as_of, app_url_template),
+            "team_change": team_change(change, team["team_id"], as_of, app_url_template, by_team),
             "age_legend": [{"key": css, "label": label} for _, label, css in AGE_BUCKETS],
             "index_url": link("index.html", team["anchor"]),
             "csv_url": link("overdue.csv", None),
@@ -321,10 +322,12 @@ def _changes_per_team(change: ChangeInputs | None) -> dict[str, str]:
     if change is None or change.baseline_as_of is None:
         return {}
     since = short_date(change.baseline_as_of.isoformat())
-    return {
-        str(t["team_id"]): f"+{fmt_int(t['new'])} new, {fmt_int(t['resolved'])} resolved since {since}"
-        for t in change.counts.get("teams", [])
-    }
+    lines = {}
+    for t in change.counts.get("teams", []):
+        parts = ([f"+{fmt_int(t['new'])} new"] if t["new"] else []) + (
+            [f"{fmt_int(t['resolved'])} resolved"] if t["resolved"] else [])
+        lines[str(t["team_id"])] = (", ".join(parts) if parts else "no change") + f" since {since}"
+    return lines
 
 
 def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: str | None) -> dict[str, Any]:
@@ -380,25 +383,38 @@ def _urgency(record: Mapping[str, Any]) -> tuple[int, int, str, str]:
                              _text(record["title"]), _text(record["task_id"]))
 
 
-def team_change(change: ChangeInputs | None, team_id: str, as_of: date,
-                app_url_template: str | None) -> dict[str, Any] | None:
+# team id -> (its change rows, its due-soon rows), each in the order of its input
+TeamLists = dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+
+
+def _by_team(change: ChangeInputs | None) -> TeamLists:
+    grouped: TeamLists = {}
+    if change is None:
+        return grouped
+    for record in _records(change.changes):
+        grouped.setdefault(_text(record["team_id"]), ([], []))[0].append(record)
+    for record in _records(change.due_soon):
+        grouped.setdefault(_text(record["team_id"]), ([], []))[1].append(record)
+    return grouped
+
+
+def team_change(change: ChangeInputs | None, team_id: str, as_of: date, app_url_template: str | None,
+                by_team: TeamLists | None = None) -> dict[str, Any] | None:
     """A team page's "what changed": the team's new tasks (urgency order, with why), its due-soon
-    tasks and, compactly, its resolved ones (the team the baseline gave them); None without inputs."""
+    tasks and, compactly, its resolved ones (the team the baseline gave them); None without inputs.
+    ``by_team``: :func:`_by_team` of ``change``, when the caller builds many team pages."""
     if change is None:
         return None
     baseline = change.baseline_as_of
-    rows = [r for r in _records(change.changes) if _text(r["team_id"]) == team_id]
+    rows, due = (by_team if by_team is not None else _by_team(change)).get(team_id, ([], []))
     new = sorted((r for r in rows if r["change"] == rules.NEW), key=_urgency)
     resolved = [r for r in rows if r["change"] == rules.RESOLVED]
-    due = change.due_soon[change.due_soon["team_id"].map(_text) == team_id] if len(change.due_soon) else change.due_soon
-    due_rows = [_due_row(r, app_url_template, as_of) for r in _records(due.head(MAX_CHANGE_ROWS))]
+    due_rows = [_due_row(r, app_url_template, as_of) for r in due[:MAX_CHANGE_ROWS]]
     since = long_date(baseline) if baseline else ""
     return {
         "baseline": baseline.isoformat() if baseline else "",
         "since": since,
-        "summary": (
-            f"{_plural(len(new), 'new overdue task', 'new overdue tasks')} and {fmt_int(len(resolved))} resolved "
-            f"since {since}." if baseline else
+        "summary": _team_change_summary(len(new), len(resolved), since) if baseline else (
             "This is the first report of this scope in the store: from the next one on, it shows what changed."
         ),
         "new": [_change_row(r, app_url_template, as_of) for r in new[:MAX_CHANGE_ROWS]],
@@ -411,6 +427,15 @@ def team_change(change: ChangeInputs | None, team_id: str, as_of: date,
         "due_soon_count": fmt_int(len(due)),
         "due_soon_more": fmt_int(len(due) - len(due_rows)) if len(due) > len(due_rows) else "",
     }
+
+
+def _team_change_summary(new: int, resolved: int, since: str) -> str:
+    """``2 new overdue tasks and 1 resolved since ...``; no "0 new" when nothing is."""
+    if not new and not resolved:
+        return f"Nothing new and nothing resolved since {since}."
+    parts = ([_plural(new, "new overdue task", "new overdue tasks")] if new else []) + (
+        [f"{fmt_int(resolved)} resolved"] if resolved else [])
+    return " and ".join(parts) + f" since {since}."
 
 
 def _change_row(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:

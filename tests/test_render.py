@@ -675,3 +675,23 @@ def test_the_team_page_has_a_text_legend_of_the_age_colours():
     rows, summary, change = two_team_change()
     text = _text_of(_team_pages(rows, summary, change)["Delivery"])
     assert "Overdue column, by how long a task is overdue: 1–7 days 8–30 days 31+ days" in text
+
+
+def test_no_plus_zero_new_on_the_pages():
+    rows, summary, change = two_team_change()
+    only_resolved = change.changes[change.changes["task_id"] != "t1"]
+    counts = {"new": 2, "resolved": 2, "teams": [
+        {"team_id": "team-d", "team": "Delivery", "new": 0, "resolved": 1},
+        {"team_id": "team-p", "team": "Platform", "new": 2, "resolved": 1}]}
+    change = views.ChangeInputs(change.baseline_as_of, only_resolved, counts, change.history, change.due_soon,
+                                change.undated)
+    index = _text_of(render_overdue_html(views.overdue_view(
+        rows, summary, as_of=AS_OF, generated_at="now", filters={}, app_url_template=URL, source="sandbox",
+        change=change)))
+    assert "+0 new" not in index and "Delivery 2 overdue tasks · oldest 8 days 1 resolved since 8 Apr" in index
+    delivery = _text_of(_team_pages(rows, summary, change)["Delivery"])
+    assert "0 new" not in delivery and "1 resolved since Wednesday 8 April 2026." in delivery
+    nothing = views.ChangeInputs(change.baseline_as_of, change.changes.iloc[0:0], {"new": 0, "resolved": 0,
+                                 "teams": []}, change.history, change.due_soon, change.undated)
+    assert "Nothing new and nothing resolved since Wednesday 8 April 2026." in _text_of(
+        _team_pages(rows, summary, nothing)["Delivery"])
