@@ -42,7 +42,7 @@ test: install lint browsers services
 # root on Debian it installs it (about a minute); otherwise it says so and those tests skip.
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core >/dev/null; } \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji >/dev/null; } \
 	  || echo "make browsers: no chromium (installing it needs root and apt-get); the browser page tests will skip"
 
 # PostgreSQL for tests/test_scale_e2e.py (the Prefect server's database there; Debian's package,
