@@ -58,6 +58,7 @@ from typing import Any
 
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.store import ReportStore, Scope
+from pike_tasks.store.retention import remove_each, retention_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,39 @@ ENV_LEASE = "PIKE_REPORTS_CLAIM_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 60
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 2, 120
 _WORKSPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # stages of a claim, in order; sent and failed are settled
 CLAIMED, CONNECTED, HANDED_OVER, SENT, FAILED = "claimed", "connected", "handed-over", "sent", "failed"
+
+
+# ---- retention: whole days of records -----------------------------------------------------------
+def _day_prefix(kind: str, day: date | None = None) -> str:
+    return f"_ledger/{kind}/" + (f"{day.isoformat()}/" if day else "")
+
+
+def ledger_dates(store: ReportStore, kind: str) -> list[date]:
+    """The days that have once-only records of ``kind``, oldest first."""
+    return sorted(date.fromisoformat(n) for n in store.list_folders(_day_prefix(kind)) if _DAY_NAME.match(n))
+
+
+def remove_ledger_day(store: ReportStore, kind: str, day: date) -> None:
+    """Remove the once-only records of ``kind`` for ``day`` (every workspace and scope)."""
+    store.remove_prefix(_day_prefix(kind, day))
+
+
+def prune_ledger_days(store: ReportStore, kind: str, as_of: date, keep_days: int, *,
+                      today: date | None = None) -> list[date]:
+    """Remove the once-only records of ``kind`` for days older than ``as_of - keep_days``; returns those days.
+
+    Raises:
+        RetentionIncomplete: some days could not be removed; ``removed`` lists those that were.
+    """
+    cutoff = retention_cutoff(as_of, keep_days, today)
+    if cutoff is None or store.can_delete is False:
+        return []
+    doomed = [day for day in ledger_dates(store, kind) if day < cutoff]
+    return remove_each(doomed, lambda day: remove_ledger_day(store, kind, day), f"{kind} ledger days")
 
 
 # ---- the workspace ----------------------------------------------------------------------------

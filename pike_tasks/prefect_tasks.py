@@ -35,6 +35,7 @@ from prefect.concurrency.sync import concurrency
 from pike_tasks import events, rules
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
@@ -241,7 +242,7 @@ def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> lis
     """Remove the once-only records of days past ``PIKE_REPORTS_KEEP_DAYS`` (a warning if the store refuses)."""
     logger = logger or get_run_logger()
     try:
-        removed = store.prune_ledger(kind, as_of, keep_days_setting())
+        removed = prune_ledger_days(store, kind, as_of, keep_days_setting())
     except RetentionIncomplete as exc:
         logger.warning("retention: %s", exc)
         removed = exc.removed

@@ -360,7 +360,7 @@ def test_only_one_of_two_racing_takeovers_wins(tmp_path):
 
 
 def test_local_create_only_records_are_never_seen_half_written(tmp_path, monkeypatch):
-    from pike_tasks import store as store_module
+    from pike_tasks.store import local as store_module
     from pike_tasks.store import open_store
 
     store = open_store(str(tmp_path))
