@@ -247,7 +247,7 @@ def run_command(args) -> int:
     else:
         check_before_start(args)
         if argv is not None and supervise.available():
-            return supervise.supervise(argv)
+            return supervise.supervise(argv, "flows.cli")  # the console script's module
     return _build(args, as_of, teams_source)
 
 

@@ -588,7 +588,7 @@ BAD_STORE_SETTINGS = [
 
 @pytest.mark.parametrize("name, value, says, hidden", BAD_STORE_SETTINGS)
 def test_bad_store_settings_fail_before_any_api_call(sandbox, monkeypatch, capsys, tmp_path, name, value, says, hidden):
-    from pike_tasks.cli import main
+    from flows.cli import main
 
     monkeypatch.setenv(name, value)
     monkeypatch.setenv("PIKE_API_BASE_URL", sandbox.url)
@@ -609,8 +609,8 @@ def test_bad_store_settings_fail_before_any_api_call(sandbox, monkeypatch, capsy
 @pytest.mark.parametrize("url", ["sftp://u:pw-secret@files.example.com/x", "webdav://files.example.com/x?pw-secret",
                                  "ftp://u:pw-secret@files.example.com:21/x#pw-secret"])
 def test_a_store_url_with_credentials_is_never_shown(sandbox, monkeypatch, capsys, url):
+    from flows.cli import main
     from flows.common import choose_store
-    from pike_tasks.cli import main
     from pike_tasks.errors import PikeConfigError
 
     monkeypatch.setenv("PIKE_API_BASE_URL", sandbox.url)
