@@ -11,7 +11,6 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -39,7 +38,7 @@ from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
-from pike_tasks.store import FolderRef, ReportStore, RetentionIncomplete, Scope, StoreError, keep_days_setting
+from pike_tasks.store import FolderRef, Links, ReportStore, RetentionIncomplete, Scope, StoreError, keep_days_setting
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -380,8 +379,8 @@ def build_overdue_report(
         "as_of": as_of, "generated_at": _generated_at(), "filters": filters,
         "app_url_template": config.app_url_template, "source": source,
         "change": views.ChangeInputs(baseline.as_of, changed, counts, trend, due_soon, undated),
-        # links between the folder's pages: relative, or presigned where the store signs links
-        "link": functools.partial(store.page_link, ref),
+        # links between the folder's pages, made before the views: relative, or presigned where the store signs
+        "link": overdue_page_links(store, ref, summary),
     }
     view = views.overdue_view(rows, summary, **page)
     team_views = views.overdue_team_views(rows, summary, **page)
@@ -415,6 +414,18 @@ def build_overdue_report(
                                             for name, view in team_views.items()) if tid and url}
     frames = OverdueFrames(rows, changed, due_soon, baseline.as_of, team_links)
     return ReportResult("overdue", as_of, folder, names, totals, _records(top), link, frames)
+
+
+def overdue_page_links(store: ReportStore, ref: FolderRef, summary: pd.DataFrame) -> Links:
+    """The hrefs between the pages of an overdue folder: index.html, overdue.csv and each team's page
+    (named as the views name them: ``wording.team_page_names``), as a value the views call."""
+    import pandas as pd
+
+    from pike_tasks.wording import team_anchors, team_page_names
+
+    team_ids = ["" if pd.isna(tid) else str(tid) for tid in summary["team_id"]] if len(summary) else []
+    pages = team_page_names(team_anchors(team_ids))
+    return Links.of(store, ref, [rules.INDEX_HTML, rules.OVERDUE_CSV, *pages.values()])
 
 
 @task(name="build-workload-report", cache_policy=NO_CACHE, persist_result=False)

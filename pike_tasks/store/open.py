@@ -4,7 +4,7 @@ the picklable name of a store that is handed from the CLI to a flow and opened o
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,15 +17,29 @@ from pike_tasks.store.remote import REMOTE_SCHEMES, RemoteStore
 class StoreSpec:
     """A store by name: its location (a folder or a URL) and the setting that gave it (for errors).
 
-    Plain and picklable: it crosses into a flow run (a parameter) or a worker; ``open`` makes the
-    store object there, once.
+    Plain and picklable: the CLI checks the store once (``check``) and hands the checked spec to
+    the flow as its ``output_dir``; the flow opens it there once (``open``), without a second
+    probe: ``checked`` and ``can_delete`` carry what the check found.
     """
 
     location: str
     setting: str = "--out"
+    checked: bool = False  # check_writable passed (the store's settings were checked with it)
+    can_delete: bool | None = None  # what check_writable found; None: not probed
 
     def open(self) -> ReportStore:
-        return open_store(self.location, self.setting)
+        """The store; a checked spec's knows what its check found about deletes."""
+        store = open_store(self.location, self.setting)
+        if self.checked:
+            store.can_delete = self.can_delete
+        return store
+
+    def check(self) -> tuple[ReportStore, StoreSpec]:
+        """Open the store and prove it writable (one line if not); returns it and the checked spec,
+        whose location is the store's own (an absolute folder, or the URL)."""
+        store = open_store(self.location, self.setting)
+        store.check_writable()
+        return store, replace(self, location=store.location, checked=True, can_delete=store.can_delete)
 
 
 def open_store(location: str | os.PathLike[str], setting: str = "--out") -> ReportStore:
