@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from pydantic.json_schema import SkipJsonSchema
 
+from pike_tasks.config import load_settings
 from pike_tasks.errors import PikeConfigError, PikeError
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, StoreSpec, check_store_settings, redact_url
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, StoreSpec, redact_url
 from pike_tasks.teams_config import TeamsConfig
 from pike_tasks.teams_store import load_teams_config
 
@@ -146,7 +147,7 @@ def open_report_store(output_dir: str | StoreSpec | None) -> ReportStore:
         store = output_dir.open()
         _warn_no_deletes(store)
         return store
-    check_store_settings()
+    load_settings(api=False)  # every environment setting (the API's: when the flow resolves them), one line
     if isinstance(output_dir, StoreSpec):
         output_dir = output_dir.location
     choice = choose_store(output_dir, in_deployment=in_deployment_run())

@@ -24,10 +24,11 @@ from pathlib import Path
 
 from pike_tasks import settings as api_settings
 from pike_tasks import supervise
+from pike_tasks.config import load_settings
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, StoreSpec, check_store_settings
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, StoreSpec
 from pike_tasks.teams_config import read_teams_source
 
 
@@ -61,20 +62,12 @@ def check_before_start(args) -> tuple[ReportStore, StoreSpec]:
     Raises:
         PikeConfigError: one line naming what to fix.
     """
-    if not args.sandbox and _env(ENV_SECRET):
-        resolve_api_settings()  # a bad URL or rate limit; without an env secret, the child looks for the block
-    if digest_mode(args) != "off":
-        from pike_tasks.mailer import attachment_max_bytes
-
-        attachment_max_bytes()  # a malformed PIKE_REPORTS_ATTACHMENT_MAX_BYTES: one line, nothing started
-    if digest_mode(args) == "send":
-        from pike_tasks.mailer import smtp_connections
-
-        smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
+    # every environment setting, parsed and validated once (the API's too when its secret is in the
+    # environment; else the child looks for the block): one line naming the first bad one, nothing started
+    load_settings(api=not args.sandbox)
     if getattr(args, "resend_to", None) and digest_mode(args) != "send":
         raise PikeConfigError("--resend-to sends digests: use it with `run digest` (or `run all --send-digests`), "
                               "not with --dry-run")
-    check_store_settings()  # keep days, link days, public URL: one line, before any API call
     store, spec = cli_store_spec(args).check()  # a bad store: one line, before any API call
     if digest_mode(args) != "off":
         check_digest_identity(args, store)
@@ -93,9 +86,8 @@ def check_digest_identity(args, store: ReportStore) -> None:
     """The once-only identity's settings (workspace name and its binding, lease, --resend-to), with
     the teams config when it is a file (else the flow checks them, still before any API call)."""
     from flows.digest import check_resend_to
-    from pike_tasks.once import bind_workspace, lease_seconds, workspace_name
+    from pike_tasks.once import bind_workspace, workspace_name
 
-    lease_seconds()
     if not args.teams_config:
         workspace_name(None, {} if args.sandbox else None)
         return

@@ -12,7 +12,6 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Collection
 from contextlib import nullcontext
@@ -33,6 +32,7 @@ from prefect.concurrency.sync import concurrency
 
 from pike_tasks import events, rules
 from pike_tasks.client import RESOURCES, PikeClient
+from pike_tasks.config.settings import api_concurrency_limit
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
@@ -105,7 +105,7 @@ def _api_slot():
     Opt-in: many report runs (one per team, several workers) then share the workspace's rate limit.
     Unset, it costs nothing; set, about 70 ms per listing (docs/deployments.md, "Scale").
     """
-    name = os.environ.get("PIKE_API_CONCURRENCY_LIMIT", "").strip()
+    name = api_concurrency_limit()
     return concurrency(name, occupy=1, strict=True) if name else nullcontext()
 
 

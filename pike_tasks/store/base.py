@@ -11,17 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from pike_tasks.errors import PikeError
+from pike_tasks.errors import _URL_LIKE, StoreError, redact_url  # noqa: F401 - part of this module's API
 
 MARKER = ".complete"
-_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
-
-
-class StoreError(PikeError):
-    """The report store cannot be read or written (one line, naming the setting)."""
-
-    retryable = False
 
 
 @dataclass(frozen=True)
@@ -78,27 +71,6 @@ class FolderRef:
     @property
     def key(self) -> str:
         return f"{self.scope.prefix}{self.report}/{self.as_of.isoformat()}"
-
-
-def redact_url(text: str) -> str:
-    """``text`` fit to show: a URL's user and password, query and fragment replaced by ``***``.
-
-    ``sftp://u:pw@h/x?token=t`` -> ``sftp://***@h/x?***``. Text that is no URL is returned as is.
-    """
-    if not _URL_LIKE.match(text):
-        return text
-    scheme, rest = text.split("://", 1)
-    authority, sep, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rsplit("@", 1)[1]
-    for mark in ("?", "#"):
-        if mark in authority:
-            authority = authority.split(mark, 1)[0] + mark + "***"
-            sep = path = ""
-    cut = min((i for i in (path.find("?"), path.find("#")) if i >= 0), default=-1)
-    if cut >= 0:
-        path = path[:cut + 1] + "***"
-    return f"{scheme}://{authority}{sep}{path}"
 
 
 class RetentionIncomplete(StoreError):
