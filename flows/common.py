@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic.json_schema import SkipJsonSchema
 
 from pike_tasks.config import load_settings
+from pike_tasks.config.settings import reports_store
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, StoreSpec, redact_url
 from pike_tasks.teams_config import TeamsConfig
@@ -99,11 +99,11 @@ def choose_store(output_dir: str | None, *, in_deployment: bool,
     Raises:
         PikeConfigError: in a deployment, one line saying what to set.
     """
-    environ = os.environ if env is None else env
+    named = reports_store(env)
     if output_dir is not None and output_dir.strip():
         location, setting = output_dir.strip(), "output_dir"
-    elif (environ.get(ENV_REPORTS_STORE) or "").strip():
-        location, setting = environ[ENV_REPORTS_STORE].strip(), ENV_REPORTS_STORE
+    elif named:
+        location, setting = named, ENV_REPORTS_STORE
     elif in_deployment:
         raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, and none is set: {_WHAT_TO_SET}")
     else:

@@ -28,7 +28,7 @@ from pike_tasks.config import load_settings
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, StoreSpec
+from pike_tasks.store import ReportStore, StoreSpec
 from pike_tasks.teams_config import read_teams_source
 
 
@@ -99,11 +99,7 @@ def check_digest_identity(args, store: ReportStore) -> None:
 
 def cli_store_spec(args) -> StoreSpec:
     """The store of ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out (errors name which)."""
-    if args.out is not None:
-        return StoreSpec(args.out, "--out")
-    if _env(ENV_REPORTS_STORE):
-        return StoreSpec(_env(ENV_REPORTS_STORE) or "", ENV_REPORTS_STORE)
-    return StoreSpec("out", "--out")
+    return StoreSpec.from_cli(args.out)
 
 
 def open_cli_store(args) -> ReportStore:

@@ -61,6 +61,11 @@ class StoreSettings:
     deadline: float
 
 
+def reports_store(env: Env | None = None) -> str | None:
+    """``PIKE_REPORTS_STORE``, stripped; None when unset."""
+    return _text(env, ENV_REPORTS_STORE) or None
+
+
 def load_store_settings(env: Env | None = None) -> StoreSettings:
     """Every store setting, checked: one line naming the first bad one, before any API call.
 
@@ -71,7 +76,7 @@ def load_store_settings(env: Env | None = None) -> StoreSettings:
     keep_days = keep_days_setting(environ)  # checked in this order: the first bad one is named
     link_seconds = link_lifetime_seconds(environ)
     public_url = public_base_url(environ)
-    return StoreSettings(store=(environ.get(ENV_REPORTS_STORE) or "").strip() or None, public_url=public_url,
+    return StoreSettings(store=reports_store(environ), public_url=public_url,
                          link_seconds=link_seconds, keep_days=keep_days, deadline=store_deadline_seconds(environ))
 
 
@@ -82,7 +87,7 @@ def public_base_url(env: Env | None = None) -> str | None:
         StoreError: not http(s) with a host, or with credentials, a query or a fragment (each would
             end up in every link: a secret in every digest, a broken path); one line.
     """
-    raw = ((os.environ if env is None else env).get(ENV_PUBLIC_URL) or "").strip().rstrip("/")
+    raw = _text(env, ENV_PUBLIC_URL).rstrip("/")
     if not raw:
         return None
     example = "such as https://reports.example.com/pike"
@@ -108,7 +113,7 @@ def keep_days_setting(env: Env | None = None) -> int:
     Raises:
         StoreError: not a whole number of days from 0 to ``MAX_KEEP_DAYS`` (one line naming the variable).
     """
-    raw = ((os.environ if env is None else env).get(ENV_KEEP_DAYS) or "").strip()
+    raw = _text(env, ENV_KEEP_DAYS)
     if not raw:
         return DEFAULT_KEEP_DAYS
     try:
@@ -123,7 +128,7 @@ def keep_days_setting(env: Env | None = None) -> int:
 
 def link_lifetime_seconds(env: Env | None = None) -> int:
     """``PIKE_REPORTS_LINK_DAYS``: how long a presigned link works (more than 0, at most 7 days; default 7)."""
-    raw = ((os.environ if env is None else env).get(ENV_LINK_DAYS) or "").strip()
+    raw = _text(env, ENV_LINK_DAYS)
     if not raw:
         return DEFAULT_LINK_DAYS * 86400
     try:
@@ -138,7 +143,7 @@ def link_lifetime_seconds(env: Env | None = None) -> int:
 
 def store_deadline_seconds(env: Env | None = None) -> float:
     """Seconds one store request may take in all: ``PIKE_API_REQUEST_DEADLINE`` (default 60), as for the API."""
-    raw = ((os.environ if env is None else env).get(ENV_REQUEST_DEADLINE) or "").strip()
+    raw = _text(env, ENV_REQUEST_DEADLINE)
     if not raw:
         return DEFAULT_REQUEST_DEADLINE
     try:

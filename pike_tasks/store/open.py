@@ -4,10 +4,12 @@ the picklable name of a store that is handed from the CLI to a flow and opened o
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pike_tasks.config.settings import ENV_REPORTS_STORE, reports_store
 from pike_tasks.store.base import _URL_LIKE, ReportStore, StoreError, redact_url
 from pike_tasks.store.local import LocalStore
 from pike_tasks.store.remote import REMOTE_SCHEMES, RemoteStore
@@ -26,6 +28,15 @@ class StoreSpec:
     setting: str = "--out"
     checked: bool = False  # check_writable passed (the store's settings were checked with it)
     can_delete: bool | None = None  # what check_writable found; None: not probed
+
+    @classmethod
+    def from_cli(cls, out: str | None, env: Mapping[str, str] | None = None) -> StoreSpec:
+        """The store of a command line: ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out
+        (errors name which)."""
+        if out is not None:
+            return cls(out, "--out")
+        named = reports_store(env)
+        return cls(named, ENV_REPORTS_STORE) if named else cls("out", "--out")
 
     def open(self) -> ReportStore:
         """The store; a checked spec's knows what its check found about deletes."""
