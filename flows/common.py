@@ -147,11 +147,12 @@ def open_report_store(output_dir: str | StoreSpec | None) -> ReportStore:
         store = output_dir.open()
         _warn_no_deletes(store)
         return store
-    load_settings(api=False)  # every environment setting (the API's: when the flow resolves them), one line
+    settings = load_settings(api=False)  # every environment setting (the API's: when the flow resolves them)
     if isinstance(output_dir, StoreSpec):
         output_dir = output_dir.location
     choice = choose_store(output_dir, in_deployment=in_deployment_run())
-    spec = StoreSpec(choice.location, "output_dir" if choice.setting == "the default" else choice.setting)
+    spec = StoreSpec(choice.location, "output_dir" if choice.setting == "the default" else choice.setting,
+                     settings=settings.store)
     store, _ = spec.check()
     if choice.worker_local:
         _run_logger().warning(

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from pike_tasks import settings as api_settings
 from pike_tasks import supervise
-from pike_tasks.config import load_settings
+from pike_tasks.config import StoreSettings, load_settings
+from pike_tasks.config.settings import load_store_settings
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
@@ -64,11 +65,11 @@ def check_before_start(args) -> tuple[ReportStore, StoreSpec]:
     """
     # every environment setting, parsed and validated once (the API's too when its secret is in the
     # environment; else the child looks for the block): one line naming the first bad one, nothing started
-    load_settings(api=not args.sandbox)
+    settings = load_settings(api=not args.sandbox)
     if getattr(args, "resend_to", None) and digest_mode(args) != "send":
         raise PikeConfigError("--resend-to sends digests: use it with `run digest` (or `run all --send-digests`), "
                               "not with --dry-run")
-    store, spec = cli_store_spec(args).check()  # a bad store: one line, before any API call
+    store, spec = cli_store_spec(args, settings.store).check()  # a bad store: one line, before any API call
     if digest_mode(args) != "off":
         check_digest_identity(args, store)
     if digest_mode(args) == "send":
@@ -97,9 +98,10 @@ def check_digest_identity(args, store: ReportStore) -> None:
         bind_workspace(store, workspace_name(config.workspace), list(config.teams))
 
 
-def cli_store_spec(args) -> StoreSpec:
-    """The store of ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out (errors name which)."""
-    return StoreSpec.from_cli(args.out)
+def cli_store_spec(args, settings: StoreSettings | None = None) -> StoreSpec:
+    """The store of ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out (errors name which),
+    with the store settings (loaded here when not given)."""
+    return StoreSpec.from_cli(args.out, settings=settings or load_store_settings())
 
 
 def open_cli_store(args) -> ReportStore:

@@ -38,7 +38,8 @@ from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
-from pike_tasks.store import FolderRef, Links, ReportStore, RetentionIncomplete, Scope, StoreError, keep_days_setting
+from pike_tasks.store import FolderRef, Links, ReportStore, RetentionIncomplete, Scope, StoreError
+from pike_tasks.store.settings import keep_days_of
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -222,7 +223,7 @@ def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> li
     """
     logger = logger or get_run_logger()
     try:
-        removed = store.prune(published.report, published.scope, published.as_of, keep_days_setting(),
+        removed = store.prune(published.report, published.scope, published.as_of, keep_days_of(store),
                               keep_newest=HISTORY_POINTS)
     except RetentionIncomplete as exc:  # the others went; the next run tries the rest again
         logger.warning("retention: %s", exc)
@@ -232,7 +233,7 @@ def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> li
         return []
     if removed:
         logger.info("retention: removed %d %s %s older than %d days (%s .. %s)", len(removed), published.report,
-                    "folder" if len(removed) == 1 else "folders", keep_days_setting(),
+                    "folder" if len(removed) == 1 else "folders", keep_days_of(store),
                     removed[0].isoformat(), removed[-1].isoformat())
     return removed
 
@@ -241,7 +242,7 @@ def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> lis
     """Remove the once-only records of days past ``PIKE_REPORTS_KEEP_DAYS`` (a warning if the store refuses)."""
     logger = logger or get_run_logger()
     try:
-        removed = prune_ledger_days(store, kind, as_of, keep_days_setting())
+        removed = prune_ledger_days(store, kind, as_of, keep_days_of(store))
     except RetentionIncomplete as exc:
         logger.warning("retention: %s", exc)
         removed = exc.removed
@@ -250,7 +251,7 @@ def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> lis
         return []
     if removed:
         logger.info("retention: removed the %s email records of %d days older than %d days", kind, len(removed),
-                    keep_days_setting())
+                    keep_days_of(store))
     return removed
 
 

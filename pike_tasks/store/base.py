@@ -9,9 +9,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pike_tasks.errors import _URL_LIKE, StoreError, redact_url  # noqa: F401 - part of this module's API
+
+if TYPE_CHECKING:
+    from pike_tasks.config.settings import StoreSettings
 
 MARKER = ".complete"
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
@@ -111,6 +114,8 @@ class ReportStore(Protocol):
     # False once check_writable found that the store refuses deletes: retention is then off (one
     # warning, by the caller); None: not probed, so retention tries and reports what fails
     can_delete: bool | None
+    # the settings it was opened with (links, retention, deadline), or None: read when needed
+    settings: StoreSettings | None
 
     # ---- report folders ------------------------------------------------------------------
     def publish(self, ref: FolderRef, files: Mapping[str, bytes]) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from pike_tasks.store.base import FolderRef, ReportStore, _check_name
-from pike_tasks.store.settings import public_base_url
+from pike_tasks.store.settings import public_url_of
 
 
 def link(store: ReportStore, ref: FolderRef, name: str | None = None, anchor: str | None = None) -> str | None:
@@ -17,7 +17,7 @@ def link(store: ReportStore, ref: FolderRef, name: str | None = None, anchor: st
     ``PIKE_REPORTS_PUBLIC_URL`` maps the store root to https links; without it, object
     stores give presigned URLs (``PIKE_REPORTS_LINK_DAYS``, default 7); a local folder gives none.
     """
-    public = public_base_url()
+    public = public_url_of(store)
     path = store._link_folder(ref) + "/" + (name or "index.html")
     url = public + "/" + quote(path) if public else store._signed_url(path)
     if url and anchor:
@@ -38,7 +38,7 @@ def page_link(store: ReportStore, ref: FolderRef, name: str, anchor: str | None 
 
 
 def _page_base(store: ReportStore, ref: FolderRef, name: str) -> str:
-    signed = None if public_base_url() else store._signed_url(store._draft_folder(ref) + "/" + name)
+    signed = None if public_url_of(store) else store._signed_url(store._draft_folder(ref) + "/" + name)
     return signed or quote(name)
 
 

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from pike_tasks.store.base import MARKER, FolderRef, Scope, StoreError, _check_name, describe_error
 from pike_tasks.store.ops import StoreOps
+from pike_tasks.store.settings import StoreSettings
 
 STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a run that died
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class LocalStore(StoreOps):
-    def __init__(self, root: Path, setting: str = "--out") -> None:
+    def __init__(self, root: Path, setting: str = "--out", settings: StoreSettings | None = None) -> None:
+        self.settings = settings
         self.root = root.expanduser().resolve()
         self.location = str(self.root)
         self.setting = setting

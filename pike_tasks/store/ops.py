@@ -7,6 +7,7 @@ from datetime import date
 
 from pike_tasks.store import links, retention
 from pike_tasks.store.base import FolderRef, ReportStore, Scope
+from pike_tasks.store.settings import StoreSettings
 
 
 class StoreOps:
@@ -14,6 +15,7 @@ class StoreOps:
     unless it says otherwise (``_link_folder``, ``_draft_folder``), and it signs nothing."""
 
     can_delete: bool | None = None
+    settings: StoreSettings | None = None  # what it was opened with; None: each setting read when needed
 
     def prune(self: ReportStore, report: str, scope: Scope, as_of: date, keep_days: int, *, keep_newest: int,
               today: date | None = None) -> list[date]:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pike_tasks.settings import ENV_REQUEST_DEADLINE
 from pike_tasks.store.base import MARKER, FolderRef, Scope, StoreError, _check_name, describe_error, redact_url
 from pike_tasks.store.ops import StoreOps
-from pike_tasks.store.settings import link_lifetime_seconds, store_deadline_seconds
+from pike_tasks.store.settings import StoreSettings, deadline_of, link_seconds_of
 
 RUNS = "runs"  # object stores: <folder>/runs/<run id>/ holds each publish's files
 STORE_INFO = "_store.json"  # object stores: written once, create-only; later runs' 412 proves write access
@@ -79,12 +79,13 @@ def _new_run_id() -> str:
 class RemoteStore(StoreOps):
     """An fsspec store. A publish writes its own run folder, then the pointer (see the module docstring)."""
 
-    def __init__(self, url: str, scheme: str, setting: str = "--out") -> None:
+    def __init__(self, url: str, scheme: str, setting: str = "--out", settings: StoreSettings | None = None) -> None:
+        self.settings = settings
         self.scheme = scheme
         self.setting = setting
         rest = _remote_rest(url, scheme, setting)
         self.location = f"{scheme}://{rest}"
-        self.deadline = store_deadline_seconds()
+        self.deadline = deadline_of(settings)
         self._drafts: dict[FolderRef, str] = {}  # run ids handed to links before their publish
         self._runs: dict[FolderRef, str] = {}  # run ids this store published, or read from a pointer for links
         try:
@@ -367,7 +368,7 @@ class RemoteStore(StoreOps):
         if sign is None:
             return None
         try:
-            url: str = sign(self._path(path), expiration=link_lifetime_seconds())
+            url: str = sign(self._path(path), expiration=link_seconds_of(self))
             return url
         except NotImplementedError:
             return None
