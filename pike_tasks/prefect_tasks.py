@@ -12,6 +12,7 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Collection
 from contextlib import nullcontext
