@@ -47,6 +47,16 @@ def test_make_test_runs_lint_first():
     assert "ruff check" in lint_recipe and "mypy" in lint_recipe
 
 
+def test_make_browsers_installs_fonts_for_every_script_the_demo_data_has():
+    # the demo data has Japanese titles and emoji: without these fonts a screenshot shows boxes
+    # (and installs them on a machine that already has chromium: the check looks at the fonts too)
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    [packages] = re.findall(r"^BROWSER_PACKAGES := (.*)$", makefile, re.M)
+    assert {"chromium", "fonts-noto-core", "fonts-noto-cjk", "fonts-noto-color-emoji"} <= set(packages.split())
+    [recipe] = re.findall(r"^browsers:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert "apt-get install -y -qq $(BROWSER_PACKAGES)" in recipe and "dpkg -s $(filter fonts-%" in recipe
+
+
 # Functions of more than MAX_FUNCTION_LINES lines (issue 21): today's offenders, in files being
 # rewritten on other branches. TODO(issue 21): split after the store/ledger merge, then delete
 # each entry (the test below fails for an entry that is no longer too long, so the list only shrinks).
@@ -86,3 +96,32 @@ def test_no_function_is_longer_than_80_lines():
     assert not new, f"functions over {MAX_FUNCTION_LINES} lines (split them into named helpers): {new}"
     fixed = sorted(LONG_FUNCTIONS_ALLOWED - too_long.keys())
     assert not fixed, f"no longer over {MAX_FUNCTION_LINES} lines (or gone): drop from LONG_FUNCTIONS_ALLOWED: {fixed}"
+
+
+def _flows_imports(path: Path) -> list[str]:
+    """The imports of ``flows`` in one module: ``import flows...``, ``from flows... import``, and a
+    module name ``"flows..."`` handed to importlib (``import_module("flows.x")``, ``"flows.x:f"``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name == "flows" or a.name.startswith("flows.")]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "flows" or node.module.startswith("flows."):
+                found.append(node.module)
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and re.fullmatch(r"flows(\.\w+)+(:\w+)?", node.value)):
+            found.append(node.value)
+    return found
+
+
+def test_the_library_never_imports_the_flows():
+    """pike_tasks is the library, flows the application on top of it: no arrow runs back up."""
+    offenders = {str(p.relative_to(REPO)): names for p in sorted((REPO / "pike_tasks").rglob("*.py"))
+                 if (names := _flows_imports(p))}
+    assert offenders == {}
+
+
+def test_the_flows_import_check_bites(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('import os\nfrom flows.runner import run_command\nHANDLER = "flows.runner:run_command"\n')
+    assert _flows_imports(module) == ["flows.runner", "flows.runner:run_command"]
