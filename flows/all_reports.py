@@ -7,7 +7,10 @@ from typing import Literal, cast
 from prefect import flow
 
 from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
-from flows.digest import deliver_digests, digest_workspace, overdue_csv_location, smtp_settings_for
+from pike_tasks.delivery.engine import DeliveryTarget
+from pike_tasks.delivery.options import DeliveryOptions
+from pike_tasks.delivery.recipe import deliver_digests, digest_links, digest_workspace
+from pike_tasks.delivery.smtp import smtp_settings_for
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     api_source_label,
@@ -54,11 +57,12 @@ def run_all_reports(
         publish_artifacts(result)
     folders = {"overdue": overdue.folder, "workload": workload.folder}
     if digests != "off":
+        options = DeliveryOptions(dry_run=digests == "dry-run", force=force_digests,
+                                  resend_to=tuple(resend_to) if resend_to is not None else None)
         folders["digest"] = deliver_digests(
-            resolved, as_of=as_of, config=config, store=store, settings=smtp,
+            resolved, config=config,
             overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
-            workspace=workspace, team_ids=team_ids, resend_to=resend_to,
-            dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
-            csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
+            target=DeliveryTarget(as_of, store, workspace, team_ids), options=options, smtp=smtp,
+            links=digest_links(store, as_of, team_ids, overdue),
         )
     return folders
