@@ -8,15 +8,20 @@ once-only protocol and concurrency; ``email``: the rendering); this module wires
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Literal, cast
 
 from prefect import flow
 
 from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
 from pike_tasks.delivery.engine import DeliveryTarget
-from pike_tasks.delivery.options import DeliveryOptions
-from pike_tasks.delivery.recipe import check_resend_to, deliver_digests, digest_links, digest_workspace
-from pike_tasks.delivery.smtp import smtp_settings_for
+from pike_tasks.delivery.options import DeliveryOptions, parse_channels
+from pike_tasks.delivery.recipe import (
+    channel_settings,
+    check_resend_to,
+    deliver_digests,
+    digest_links,
+    digest_workspace,
+)
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     api_source_label,
@@ -43,9 +48,11 @@ def send_manager_digests(
     skip_if_unchanged: bool = False,
     smtp_block: str | None = None,
     report_url: str | None = None,
+    channels: list[Literal["email", "slack", "teams"]] | None = None,
 ) -> dict:
-    """One email per manager address in the teams config: their teams' overdue tasks and their
-    members' workload. Each (workspace, as_of, scope, channel, recipient) digest is sent once;
+    """One digest per manager address in the teams config (by email, and as a Slack DM with
+    ``channels``), one summary per team channel: their teams' overdue tasks and their members'
+    workload. Each (workspace, as_of, scope, channel, recipient) digest is sent once;
     ``resend_to`` resends to those recipients only, ``force`` to everyone.
 
     Args:
@@ -61,14 +68,16 @@ def send_manager_digests(
         skip_if_unchanged: Do not send a digest with nothing new and nothing resolved since the previous report.
         smtp_block: Name of a prefect-email EmailServerCredentials block; empty means the PIKE_REPORTS_SMTP_* environment variables.
         report_url: Where the full HTML report is published, linked from each digest.
+        channels: Where digests go: email (each manager), slack (DMs and team channels, per the teams config), teams (team channels); empty means email.
     """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     options = DeliveryOptions(
         dry_run=dry_run, force=force, resend_to=tuple(resend_to) if resend_to is not None else None,
         preview_to=preview_to, skip_if_empty=skip_if_empty, skip_if_unchanged=skip_if_unchanged,
+        channels=parse_channels(channels),
     )
-    smtp = smtp_settings_for(dry_run, smtp_block)
+    settings = channel_settings(config, options, smtp_block, team_ids)  # SMTP tried, Slack's auth.test
     target = DeliveryTarget(as_of, store, digest_workspace(config, store, team_ids, resend_to), team_ids)
     resolved = resolve_workspace(fetch_workspace(), config)
     check_team_filter(resolved, team_ids)
@@ -77,6 +86,6 @@ def send_manager_digests(
     )
     folder = deliver_digests(
         resolved, config=config, overdue=cast(OverdueFrames, overdue.frames), target=target, options=options,
-        smtp=smtp, links=digest_links(store, as_of, team_ids, overdue, report_url),
+        settings=settings, links=digest_links(store, as_of, team_ids, overdue, report_url),
     )
     return {"overdue": overdue.folder, "digest": folder}

@@ -70,6 +70,10 @@ def check_before_start(args) -> None:
         from pike_tasks.mailer import smtp_connections
 
         smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
+    if digest_mode(args) != "off":
+        from pike_tasks.delivery.options import parse_channels
+
+        parse_channels(getattr(args, "channels", None))  # an unknown channel: one line, nothing started
     if getattr(args, "resend_to", None) and digest_mode(args) != "send":
         raise PikeConfigError("--resend-to sends digests: use it with `run digest` (or `run all --send-digests`), "
                               "not with --dry-run")
@@ -78,7 +82,7 @@ def check_before_start(args) -> None:
     store.check_writable()  # a bad store: one line, before any API call
     if digest_mode(args) != "off":
         check_digest_identity(args, store)
-    if digest_mode(args) == "send":
+    if digest_mode(args) == "send" and "email" in _channels(args):
         check_smtp_settings()
     if not args.sandbox and _env(ENV_SECRET):
         from pike_tasks.client import check_reachable
@@ -303,8 +307,17 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
             dry_run=args.dry_run, force=args.force, resend_to=args.resend_to or None, preview_to=args.preview_to,
             skip_if_empty=args.skip_if_empty, skip_if_unchanged=args.skip_if_unchanged, return_state=True,
+            channels=_channels(args),
         )
     return run_all_reports(
         as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
         digests=digest_mode(args), force_digests=args.force, resend_to=args.resend_to or None, return_state=True,
+        channels=_channels(args),
     )
+
+
+def _channels(args) -> list[str]:
+    """``--channels email,slack`` as the flows' ``channels`` parameter."""
+    from pike_tasks.delivery.options import parse_channels
+
+    return list(parse_channels(getattr(args, "channels", None)))

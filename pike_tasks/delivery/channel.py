@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pike_tasks.delivery.digest import Digest
 from pike_tasks.once import Standing
 
 
@@ -76,6 +77,15 @@ class Outbound:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class DigestSet:
+    """The channel-neutral digests of one run, built once: one per manager address, and one per team
+    (``team_digest``: no people lines) for the channels that post team summaries."""
+
+    managers: Sequence[Digest]
+    teams: Mapping[str, Digest] = field(default_factory=dict)
+
+
 class Channel(Protocol):
     """A way to deliver digests (see the module docstring for the errors ``send`` raises)."""
 
@@ -89,8 +99,8 @@ class Channel(Protocol):
     def concurrency(self, asked: int | None) -> int:
         """How many sends at once (``asked``: the run's ``connections``)."""
 
-    def prepare(self, digests: Sequence[Any], on_each: Callable[[int], object] | None = None) -> list[Outbound]:
-        """The outbound items of these ``Digest`` values (rendered; with their dry-run files)."""
+    def prepare(self, digests: DigestSet, on_each: Callable[[int], object] | None = None) -> list[Outbound]:
+        """The outbound items of these digests (rendered; with their dry-run files)."""
 
     def send(self, item: Outbound, on_stage: Callable[[str], None]) -> None:
         """Send one item, calling ``on_stage("handed-over")`` just before the point of no return."""

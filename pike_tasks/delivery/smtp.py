@@ -7,10 +7,9 @@ a message refused, an outcome unknown).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from pike_tasks.delivery.channel import ChannelDown, DeliveryFailed, Outbound, OutcomeUnknown
-from pike_tasks.delivery.digest import Digest
+from pike_tasks.delivery.channel import ChannelDown, DeliveryFailed, DigestSet, Outbound, OutcomeUnknown
 from pike_tasks.delivery.email import EmailRender, prepare_emails
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.mailer import (
@@ -39,8 +38,8 @@ class EmailChannel:
         self.settings = settings
         self.render = render or EmailRender(sender=sender_for(settings))
 
-    def prepare(self, digests: Sequence[Digest], on_each: Callable[[int], object] | None = None) -> list[Outbound]:
-        return [p.outbound() for p in prepare_emails(digests, self.render, on_each)]
+    def prepare(self, digests: DigestSet, on_each: Callable[[int], object] | None = None) -> list[Outbound]:
+        return [p.outbound() for p in prepare_emails(digests.managers, self.render, on_each)]
 
     def _settings(self) -> SmtpSettings:
         if self.settings is None:
