@@ -140,8 +140,8 @@ def deliver_once(channel: Channel, item: Outbound, ledger: DeliveryLedger, *, re
     recipient, message_id = item.recipient, item.reference
     standing = ledger.standing(recipient)
     if not resend:
-        standing = _settle_unknown(channel, item, ledger, standing, logger)
-        held = _not_ours(standing, recipient, logger)
+        standing, settled = _settle_unknown(channel, item, ledger, standing, logger)
+        held = settled or _not_ours(standing, recipient, logger)
         if held is not None:
             return held
         if standing.status == "lapsed":
@@ -173,26 +173,31 @@ def deliver_once(channel: Channel, item: Outbound, ledger: DeliveryLedger, *, re
 
 
 def _settle_unknown(channel: Channel, item: Outbound, ledger: DeliveryLedger, standing: Standing,
-                    logger: Any) -> Standing:
-    """An ``unknown`` the channel can settle (it reads back what it posted): sent -> a settled ``sent``
-    generation; not sent -> a ``failed`` one (this run then sends). Else the standing as it was."""
+                    logger: Any) -> tuple[Standing, dict[str, Any] | None]:
+    """An ``unknown`` the channel can settle (it reads back what it posted): posted -> a settled ``sent``
+    generation and this run's outcome ``sent``; not posted -> a ``failed`` generation (this run then
+    sends). Else the standing as it was and no outcome."""
     if standing.status != "unknown" or not isinstance(channel, SettlesUnknown):
-        return standing
+        return standing, None
     try:
         arrived = channel.settle_unknown(item, standing)
     except Exception as exc:  # noqa: BLE001 - reading history is a courtesy; unknown stays unknown
         logger.warning("digest for %s: could not settle the unknown outcome (%s)", item.recipient, exc)
-        return standing
+        return standing, None
     if arrived is None:
-        return standing
+        return standing, None
     claim = ledger.claim(item.recipient, {"settled_from": "history", "message_id": standing.info.get("message_id")},
                          after=standing.generation)
-    if claim is None:
-        return ledger.standing(item.recipient)
-    claim.settle(SENT if arrived else FAILED, reason="settled from the conversation's history")
-    logger.info("digest for %s: the unknown outcome settled from history as %s", item.recipient,
-                "sent" if arrived else "not sent")
-    return ledger.standing(item.recipient)
+    if claim is None:  # another run settles it
+        return ledger.standing(item.recipient), None
+    reason = "the earlier post was found in the conversation's history" if arrived else \
+        "the earlier post is not in the conversation's history: sending it"
+    claim.settle(SENT if arrived else FAILED, reason=reason)
+    logger.info("digest for %s: unknown outcome settled: %s", item.recipient, reason)
+    if arrived:
+        return ledger.standing(item.recipient), {"recipient": item.recipient, "status": "sent", "reason": reason,
+                                                 "message_id": standing.info.get("message_id"), "attempted": True}
+    return ledger.standing(item.recipient), None
 
 
 def _not_ours(standing: Standing, recipient: str, logger: Any) -> dict[str, Any] | None:
