@@ -216,3 +216,30 @@ def test_a_manager_of_100_teams_still_gets_a_valid_slack_message():
     payload = item.payload["message"]
     assert check_limits(payload) == []
     assert "<!channel>" not in json.dumps(payload) and "<@U01>" not in json.dumps(payload)
+
+
+def test_each_real_send_emits_one_event_per_recipient_and_channel(slack_env, monkeypatch):
+    """pike.digest.delivered per recipient and channel after a real send; none for a dry run, a
+    not-in-slack manager, or a digest already sent."""
+    from flows.digest import send_manager_digests
+    from pike_tasks import events
+
+    slack, _smtp, tmp_path = slack_env
+    emitted: list[tuple[str, dict, dict]] = []
+    monkeypatch.setattr(events, "_emit", lambda event, resource, payload: event.startswith("pike.digest.")
+                        and emitted.append((event, resource, payload)))
+    teams = _teams_config(tmp_path, {DELIVERY: "C0DELIVERY"})
+    store = str(tmp_path / "store")
+    send_manager_digests(teams_config=teams, output_dir=store, channels=["email", "slack"], dry_run=True)
+    assert emitted == []
+    send_manager_digests(teams_config=teams, output_dir=store, channels=["email", "slack"])
+    by_channel: dict[str, list[str]] = {}
+    for event, resource, payload in emitted:
+        assert event == events.DIGEST_DELIVERED and payload["status"] == "sent"
+        assert "@" not in resource["prefect.resource.id"]  # the ledger's key, never an address
+        by_channel.setdefault(payload["channel"], []).append(payload["recipient"])
+    assert sorted(by_channel["email"]) == MANAGERS
+    assert sorted(by_channel["slack"]) == sorted([*USERS.values(), f"C0DELIVERY:{DELIVERY}"])
+    emitted.clear()
+    send_manager_digests(teams_config=teams, output_dir=store, channels=["email", "slack"])
+    assert emitted == []  # already sent: nothing happened, nothing to tell

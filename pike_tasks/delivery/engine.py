@@ -402,7 +402,8 @@ def _summary(runs: list[_ChannelRun], target: DeliveryTarget, run_id: str, mode:
 def _channel_rows(run: _ChannelRun, ledger: DeliveryLedger, run_id: str, mode: str,
                   logger: Any) -> list[dict[str, Any]]:
     outcomes = run.outcomes
-    logged = [{"recipient": r, "status": o["status"], **({"reason": o["reason"]} if o.get("reason") else {})}
+    logged = [{"recipient": r, "status": o["status"], **({"reason": o["reason"]} if o.get("reason") else {}),
+               **({"for": o["recipient"]} if o.get("recipient", r) != r else {})}  # a Slack id: whose digest
               for r, o in outcomes.items() if o["status"] != "not-selected"]
     try:
         ledger.append_log(run_id, mode, logged)
