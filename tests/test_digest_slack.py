@@ -243,3 +243,48 @@ def test_each_real_send_emits_one_event_per_recipient_and_channel(slack_env, mon
     emitted.clear()
     send_manager_digests(teams_config=teams, output_dir=store, channels=["email", "slack"])
     assert emitted == []  # already sent: nothing happened, nothing to tell
+
+
+def test_teams_cards_go_once_per_team_webhook_from_its_secret_block_and_the_url_is_never_shown(slack_env,
+                                                                                                 caplog):
+    from prefect.blocks.system import Secret
+    from teams_fake import SECRET_PATH, TeamsFake
+
+    from flows.digest import send_manager_digests
+    from pike_tasks.errors import PikeConfigError
+
+    _slack, _smtp, tmp_path = slack_env
+    teams = _teams_config(tmp_path, {}, webhooks={DELIVERY: "delivery-teams-webhook", DESIGN: "design-teams-webhook"})
+    store = str(tmp_path / "store")
+    with pytest.raises(PikeConfigError, match="design-teams-webhook") as info:  # no such block yet
+        send_manager_digests(teams_config=teams, output_dir=store, channels=["teams"])
+    assert "\n" not in str(info.value)
+    with TeamsFake() as receiver, caplog.at_level("INFO"):
+        Secret(value=receiver.url).save("delivery-teams-webhook", overwrite=True)
+        Secret(value=receiver.url).save("design-teams-webhook", overwrite=True)
+        first = send_manager_digests(teams_config=teams, output_dir=store, channels=["teams"])
+        again = send_manager_digests(teams_config=teams, output_dir=store, channels=["teams"])
+        assert len(receiver.cards) == 2  # one per team, once
+    rows = {r["recipient"]: r["status"] for r in _summary(first)["channels"]["teams"]}
+    assert rows == {DELIVERY: "sent", DESIGN: "sent"}
+    assert {r["run_status"] for r in _summary(again)["channels"]["teams"]} == {"already-sent"}
+    assert "sig=" not in caplog.text and SECRET_PATH not in json.dumps(_summary(first))
+
+
+def test_a_slack_channel_is_a_valid_resend_to_and_preview_to(slack_env):
+    from flows.digest import send_manager_digests
+
+    slack, smtp, tmp_path = slack_env
+    slack.add_channel("C0PREVIEW", "digest-previews")
+    teams = _teams_config(tmp_path, {DELIVERY: "C0DELIVERY"})
+    store = str(tmp_path / "store")
+    send_manager_digests(teams_config=teams, output_dir=store, channels=["email", "slack"],
+                         preview_to="#digest-previews")
+    assert smtp.messages == [] and {m.channel for m in slack.messages} == {"C0PREVIEW"}
+    assert len(slack.messages) == 5  # 4 DMs (a preview looks nobody up: data.lead@ too) and the channel post
+    before = len(slack.messages)
+    send_manager_digests(teams_config=teams, output_dir=store, channels=["slack"])
+    send_manager_digests(teams_config=teams, output_dir=store, channels=["slack"], resend_to=["C0DELIVERY"])
+    posts = [m for m in slack.messages[before:] if m.channel == "C0DELIVERY"]
+    assert len(posts) == 2  # sent, then resent on purpose; the DMs were left alone
+    assert len([m for m in slack.messages[before:] if m.channel.startswith("D")]) == 3
