@@ -208,13 +208,14 @@ def check_resend_to(config: TeamsConfig, team_ids: list[str] | None, resend_to: 
     if not resend_to:
         return
     wanted = set(team_ids) if team_ids else None
-    teams = [team for tid, team in config.teams.items() if wanted is None or tid in wanted]
-    known = {m.strip().casefold() for team in teams for m in team.managers}
-    channels = {team.slack_channel.casefold() for team in teams if team.slack_channel}
+    teams = {tid: team for tid, team in config.teams.items() if wanted is None or tid in wanted}
+    known = {m.strip().casefold() for team in teams.values() for m in team.managers}
+    channels = {team.slack_channel.casefold() for team in teams.values() if team.slack_channel}
+    channels |= {tid.casefold() for tid, team in teams.items() if team.teams_webhook_secret}  # a Teams card
     for address in resend_to:
         if address.strip().casefold() not in known | channels:
             where = "the teams of this run (--team)" if wanted else "the teams config"
-            what = "a manager" + (" or a team's slack_channel" if channels else "")
+            what = "a manager" + (" or a team's Slack channel (or Teams team id)" if channels else "")
             raise PikeConfigError(f"--resend-to {address.strip()[:120]!r} is not {what} in {where}; "
                                   "nothing was sent")
 
