@@ -288,3 +288,26 @@ def test_a_slack_channel_is_a_valid_resend_to_and_preview_to(slack_env):
     posts = [m for m in slack.messages[before:] if m.channel == "C0DELIVERY"]
     assert len(posts) == 2  # sent, then resent on purpose; the DMs were left alone
     assert len([m for m in slack.messages[before:] if m.channel.startswith("D")]) == 3
+
+
+def test_cli_channels_option_checks_its_list_before_anything_starts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIKE_", "PREFECT_"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run([sys.executable, "-m", "pike_tasks.cli", "run", "digest", "--sandbox", "--dry-run",
+                           "--channels", "email,sms", "--out", str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    [line] = done.stderr.strip().splitlines()
+    assert line == "pike-reports: error: unknown channel 'sms': choose from email, slack, teams"
+
+
+def test_parse_channels():
+    from pike_tasks.delivery.options import parse_channels
+
+    assert parse_channels(None) == ("email",) and parse_channels("") == ("email",)
+    assert parse_channels(" Slack , email,slack") == ("slack", "email")
+    assert parse_channels(["teams"]) == ("teams",)
