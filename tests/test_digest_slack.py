@@ -311,3 +311,18 @@ def test_parse_channels():
     assert parse_channels(None) == ("email",) and parse_channels("") == ("email",)
     assert parse_channels(" Slack , email,slack") == ("slack", "email")
     assert parse_channels(["teams"]) == ("teams",)
+
+
+def test_slack_lookups_failing_hold_nobody_else_up(slack_env):
+    """users.lookupByEmail still rate limited after its retries: those DMs are 'not tried' (a later
+    run sends them), while the emails and the team channel's post go out."""
+    from flows.digest import send_manager_digests
+    from pike_tasks.delivery.engine import DigestSendFailed
+
+    slack, smtp, tmp_path = slack_env
+    slack.rate_limit("users.lookupByEmail", times=100, retry_after=0)
+    teams = _teams_config(tmp_path, {DELIVERY: "C0DELIVERY"})
+    with pytest.raises(DigestSendFailed, match="users.lookupByEmail"):
+        send_manager_digests(teams_config=teams, output_dir=str(tmp_path / "store"), channels=["email", "slack"])
+    assert len(smtp.messages) == 4
+    assert [m.channel for m in slack.messages] == ["C0DELIVERY"]

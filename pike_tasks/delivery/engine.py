@@ -279,9 +279,11 @@ def _sort_out(run: _ChannelRun, options: DeliveryOptions, files: dict[str, bytes
         if chosen is not None and not {item.recipient.strip().casefold(), str(entry.get("recipient", "")).strip()
                                        .casefold()} & chosen:
             run.outcomes[item.recipient] = {**entry, "status": "not-selected"}  # --resend-to others: untouched
-        elif item.status is not None:
+        elif item.status is not None:  # decided while preparing (not-in-slack; failed: a lookup failed)
             run.outcomes[item.recipient] = {**entry, "status": item.status,
                                             **({"reason": item.reason} if item.reason else {})}
+            if item.status == "failed" and not options.dry_run:
+                run.failures[item.recipient] = item.reason or "failed"
         elif options.skip_if_empty and item.overdue_count == 0:
             logger.info("nothing overdue for %s: not sending (skip_if_empty)", item.recipient)
             run.outcomes[item.recipient] = {**entry, "status": "skipped-empty"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -31,6 +31,9 @@ from pike_tasks.progress import ProgressLog
 from pike_tasks.store import FolderRef, ReportStore, Scope
 from pike_tasks.teams_config import TeamsConfig
 
+if TYPE_CHECKING:
+    from pike_tasks.slack_client import SlackClient
+
 
 @dataclass(frozen=True)
 class DigestLinks:
@@ -46,7 +49,7 @@ class ChannelSettings:
 
     channels: tuple[str, ...] = ("email",)
     smtp: SmtpSettings | None = None
-    slack: Any = None  # a SlackClient whose token auth.test accepted; None in a dry run
+    slack: SlackClient | None = None  # a client whose token auth.test accepted; None in a dry run
     slack_channels: Mapping[str, str] = field(default_factory=dict)  # team id -> slack_channel
     teams_webhooks: Mapping[str, str] = field(default_factory=dict)  # team id -> webhook URL (a credential)
 
@@ -86,7 +89,7 @@ def _slack_preview(options: DeliveryOptions) -> bool:
     return bool(options.preview_to) and is_slack_channel(options.preview_to)
 
 
-def _slack_client(config: TeamsConfig, in_scope: Mapping[str, Any], options: DeliveryOptions) -> Any:
+def _slack_client(config: TeamsConfig, in_scope: Mapping[str, Any], options: DeliveryOptions) -> SlackClient | None:
     """A ``SlackClient`` whose token ``auth.test`` accepted (None in a dry run)."""
     from pike_tasks.slack_client import SlackClient, SlackError
 

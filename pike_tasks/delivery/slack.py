@@ -123,7 +123,13 @@ class SlackChannel:
         entry = {"recipient": address, "kind": "direct message"}
         if self.client is None or self.preview_to:  # a dry run or a preview: nobody is looked up
             return self._item(address, address, payload, digest, entry, address)
-        user = self.client.lookup_user(address)
+        from pike_tasks.slack_client import SlackError
+
+        try:
+            user = self.client.lookup_user(address)
+        except SlackError as exc:  # this manager is not tried (a later run is); the email and others go on
+            return self._item(address, address, payload, digest, entry, address, status="failed",
+                              reason=f"not tried: Slack users.lookupByEmail failed ({exc})")
         if user is None:
             return self._item(address, address, payload, digest, entry, address, status="not-in-slack",
                               reason="Slack knows no user by this address (users.lookupByEmail); the email still goes")
