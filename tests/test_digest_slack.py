@@ -326,3 +326,29 @@ def test_slack_lookups_failing_hold_nobody_else_up(slack_env):
         send_manager_digests(teams_config=teams, output_dir=str(tmp_path / "store"), channels=["email", "slack"])
     assert len(smtp.messages) == 4
     assert [m.channel for m in slack.messages] == ["C0DELIVERY"]
+
+
+def test_two_worker_processes_racing_send_one_dm_and_one_post_each(slack_env):
+    """Two processes (two workers) run the flow at once against one store: each manager one DM and
+    one email, each team channel one post, whichever process wins each claim."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    slack, smtp, tmp_path = slack_env
+    teams = _teams_config(tmp_path, {DELIVERY: "C0DELIVERY", PLATFORM: "C0PLATFORM"})
+    code = ("from flows.digest import send_manager_digests\n"
+            f"print(send_manager_digests(teams_config={teams!r}, output_dir={str(tmp_path / 'store')!r}, "
+            "channels=['email', 'slack']))\n")
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    assert sorted(m.channel for m in slack.messages) == sorted(
+        ["C0DELIVERY", "C0PLATFORM", *("D" + u[1:] for u in USERS.values())])
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == MANAGERS
