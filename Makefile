@@ -40,10 +40,12 @@ test: install lint browsers services
 
 # Chromium for tests/test_pages_browser.py (Debian's package). A no-op when it is installed; as
 # root on Debian it installs it (about a minute); otherwise it says so and those tests skip.
+BROWSER_PACKAGES := chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
 browsers:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core >/dev/null; } \
-	  || echo "make browsers: no chromium (installing it needs root and apt-get); the browser page tests will skip"
+	@{ command -v chromium >/dev/null 2>&1 && dpkg -s $(filter fonts-%,$(BROWSER_PACKAGES)) >/dev/null 2>&1; } \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; } \
+	  || echo "make browsers: no chromium or its fonts (installing them needs root and apt-get); the browser page tests may skip"
 
 # PostgreSQL for tests/test_scale_e2e.py (the Prefect server's database there; Debian's package,
 # about 7 s). A no-op when installed; as root on Debian it installs it; otherwise it says so and

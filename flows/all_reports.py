@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import cast
 
 from prefect import flow
 
-from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import open_report_store, run_name, settings_for
+from flows.params import (
+    ChannelsParam,
+    DigestsParam,
+    ForceDigestsParam,
+    ReportDateParam,
+    ReportStoreParam,
+    ResendToParam,
+    TeamsConfigFormParam,
+    TeamsParam,
+)
 from pike_tasks.delivery.engine import DeliveryTarget
 from pike_tasks.delivery.options import DeliveryOptions, parse_channels
 from pike_tasks.delivery.recipe import channel_settings, deliver_digests, digest_links, digest_workspace
@@ -24,27 +34,20 @@ from pike_tasks.prefect_tasks import (
 
 @flow(name="run-all-reports", flow_run_name=run_name("all"), validate_parameters=True)
 def run_all_reports(
-    as_of: AsOfParam = None,
-    team_ids: list[str] | None = None,
-    output_dir: OutputDirParam = None,
-    teams_config: TeamsConfigParam = None,
-    digests: Literal["off", "dry-run", "send"] = "off",
-    force_digests: bool = False,
-    resend_to: list[str] | None = None,
-    channels: list[Literal["email", "slack", "teams"]] | None = None,
+    as_of: ReportDateParam = None,
+    team_ids: TeamsParam = None,
+    output_dir: ReportStoreParam = None,
+    teams_config: TeamsConfigFormParam = None,
+    digests: DigestsParam = "off",
+    force_digests: ForceDigestsParam = False,
+    resend_to: ResendToParam = None,
+    channels: ChannelsParam = None,
 ) -> dict:
     """Overdue and workload reports (and optionally the manager digests) sharing one fetch.
 
-    Args:
-        as_of: Report date (YYYY-MM-DD); empty means today in the teams config's timezone.
-        team_ids: Only these Pike team ids; empty means every team.
-        output_dir: Report store: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); one subfolder per report and date (e.g. overdue/2026-04-09); empty means the worker's PIKE_REPORTS_STORE.
-        teams_config: Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by pike-reports setup.
-        digests: off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per as_of and recipient).
-        force_digests: With digests=send: send every digest again even if already sent for this as_of (resend_to with every recipient).
-        resend_to: With digests=send: send only to these manager addresses, whatever their record says; everyone else is left alone.
-        channels: Where digests go: email, slack (DMs and team channels, per the teams config), teams (team channels); empty means email.
-    """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
+    The parameters' titles and descriptions (the Prefect UI's Custom run form) are in flows/params.py.
+    """
+    team_ids, resend_to = team_ids or None, resend_to or None  # the form's empty lists: every team, nobody
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     options = DeliveryOptions(dry_run=digests == "dry-run", force=force_digests,

@@ -28,7 +28,7 @@ from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
 from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store
-from pike_tasks.teams_store import load_teams_config
+from pike_tasks.teams_config import read_teams_source
 
 
 def parse_as_of(text: str | None) -> date | None:
@@ -102,7 +102,7 @@ def check_digest_identity(args, store: ReportStore) -> None:
     if not args.teams_config:
         workspace_name(None, {} if args.sandbox else None)
         return
-    config = load_teams_config(args.teams_config)
+    config = read_teams_source(args.teams_config)  # a file given: no Prefect needed to read it
     check_resend_to(config, args.team or None, getattr(args, "resend_to", None))
     if not args.sandbox:
         bind_workspace(store, workspace_name(config.workspace), list(config.teams))
@@ -243,7 +243,7 @@ def run_command(args) -> int:
     as_of = parse_as_of(args.as_of)
     teams_source = args.teams_config
     if teams_source:
-        load_teams_config(teams_source)  # fail fast on an unreadable or invalid file
+        read_teams_source(teams_source)  # fail fast on an unreadable or invalid file
         teams_source = str(Path(teams_source).resolve())
     argv = getattr(args, "argv", None)
     if supervise.is_child():

@@ -14,12 +14,11 @@ from datetime import date
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.once import MANAGER_DIGEST, SANDBOX_WORKSPACE, day_deliveries, workspace_name
 from pike_tasks.store import ENV_REPORTS_STORE, open_store
-from pike_tasks.teams_config import TeamsConfig
-from pike_tasks.teams_store import load_teams_config
+from pike_tasks.teams_config import TeamsConfig, read_teams_source
 
 
 def run_deliveries_command(args) -> int:
-    config = load_teams_config(args.teams_config) if args.teams_config else TeamsConfig()
+    config = read_teams_source(args.teams_config) if args.teams_config else TeamsConfig()
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else config.default_as_of()
     except ValueError:

@@ -73,8 +73,16 @@ def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Pref
     return True
 
 
+SANDBOX_SOURCE = "built-in sandbox (demo data)"
+
+
 def api_source_label() -> str:
-    """Where the data came from, for page footers: the API host, never the secret."""
+    """Where the data came from, for page footers: the API host, never the secret; a sandbox run
+    (``run --sandbox``, ``make demo``) says it is demo data, not the loopback port it happened on."""
+    from pike_tasks.once import ENV_SANDBOX_RUN
+
+    if os.environ.get(ENV_SANDBOX_RUN) == "1":
+        return SANDBOX_SOURCE
     settings = resolve_api_settings()
     return urlsplit(settings.base_url).netloc or settings.base_url
 

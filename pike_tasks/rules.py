@@ -20,6 +20,14 @@ PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITY_ORDER)}
 NONE_RANK = PRIORITY_RANK["none"]  # null or unknown priorities sort and count as none
 PRIORITY_WORDS = {"urgent": "Urgent", "high": "High", "medium": "Medium", "low": "Low", "none": "No priority"}
 
+
+def urgency_key(priority: str | None, days_overdue: int, title: str, task_id: str) -> tuple[int, int, str, str]:
+    """Sort key of a list of overdue tasks across teams (the new tasks of the page and the digest):
+    priority (urgent -> none; null or unknown is none), then days overdue, most first, then title
+    (casefold), then task id."""
+    rank = PRIORITY_RANK.get(priority or "", NONE_RANK)
+    return rank, -int(days_overdue), str(title).casefold(), str(task_id)
+
 # --- age buckets (Report 1) ----------------------------------------------------------------------
 
 # (bucket, first day, label, css key): a task `days_overdue` days late is in the last bucket

@@ -237,6 +237,7 @@ def overdue_team_views(
     ``team["page_url"]`` of :func:`overdue_view`. Arguments as for :func:`overdue_view`.
     """
     team_labels = {_text(r["team_id"]): _text(r["team"]) for r in _records(summary)}
+    by_team = _by_team(change)  # once: at 65 teams, filtering every list per team took seconds
     pages: dict[str, dict[str, Any]] = {}
     for team in _team_sections(rows, summary, limit=MAX_TASKS_PER_TEAM, app_url_template=app_url_template,
                                as_of=as_of, change=change, link=link):
@@ -246,6 +247,8 @@ def overdue_team_views(
                 source=source, filters=filters, labels={"teams": team_labels},
             ),
             "team": team,
+            "team_change": team_change(change, team["team_id"], as_of, app_url_template, by_team),
+            "age_legend": [{"key": css, "label": label} for _, label, css in AGE_BUCKETS],
             "index_url": link("index.html", team["anchor"]),
             "csv_url": link("overdue.csv", None),
         }
@@ -259,8 +262,11 @@ def _team_sections(
     """One team section per row of ``summary`` (report order), each with its first ``limit`` rows."""
     tasks_by_team: dict[str, list[dict[str, Any]]] = {}
     shown = rows.groupby("team_id", sort=False).head(limit) if len(rows) else rows
+    new_reasons = _new_reasons(change)
     for record in _records(shown):
-        tasks_by_team.setdefault(_text(record["team_id"]), []).append(_overdue_task(record, app_url_template, as_of))
+        task = _overdue_task(record, app_url_template, as_of)
+        task["new"] = new_reasons.get(task["task_id"])  # None, or why it is new ("" without a known reason)
+        tasks_by_team.setdefault(_text(record["team_id"]), []).append(task)
     summaries = _records(summary)
     anchors = team_anchors(_text(r["team_id"]) for r in summaries)
     names = team_page_names(anchors)
@@ -304,14 +310,24 @@ def _change_stats(change: ChangeInputs | None) -> list[dict[str, str]]:
     ]
 
 
+def _new_reasons(change: ChangeInputs | None) -> dict[str, str]:
+    """task id -> why it is new since the baseline (wording.new_reason), for the "New" marks."""
+    if change is None or change.baseline_as_of is None or not len(change.changes):
+        return {}
+    new = change.changes[change.changes["change"] == rules.NEW]
+    return {_text(r["task_id"]): wording.new_reason(_text(r.get("reason"))) for r in _records(new)}
+
+
 def _changes_per_team(change: ChangeInputs | None) -> dict[str, str]:
     if change is None or change.baseline_as_of is None:
         return {}
     since = short_date(change.baseline_as_of.isoformat())
-    return {
-        str(t["team_id"]): f"+{fmt_int(t['new'])} new, {fmt_int(t['resolved'])} resolved since {since}"
-        for t in change.counts.get("teams", [])
-    }
+    lines = {}
+    for t in change.counts.get("teams", []):
+        parts = ([f"+{fmt_int(t['new'])} new"] if t["new"] else []) + (
+            [f"{fmt_int(t['resolved'])} resolved"] if t["resolved"] else [])
+        lines[str(t["team_id"])] = (", ".join(parts) if parts else "no change") + f" since {since}"
+    return lines
 
 
 def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: str | None) -> dict[str, Any]:
@@ -321,7 +337,7 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
     baseline = change.baseline_as_of
     since = long_date(baseline) if baseline else ""
     rows = _records(change.changes)
-    new = [r for r in rows if r["change"] == "new"]
+    new = sorted((r for r in rows if r["change"] == "new"), key=_urgency)
     resolved = [r for r in rows if r["change"] == "resolved"]
     trend_max = max((int(p["overdue_tasks"]) for p in change.history), default=0)
     due = _records(change.due_soon.head(MAX_CHANGE_ROWS))
@@ -359,6 +375,67 @@ def change_sections(change: ChangeInputs | None, as_of: date, app_url_template: 
             {"team": str(t["team"]), "count": fmt_int(int(t["count"]))} for t in change.undated.get("teams", [])
         ],
     }}
+
+
+def _urgency(record: Mapping[str, Any]) -> tuple[int, int, str, str]:
+    """A change row's place in a list across teams (rules.urgency_key)."""
+    return rules.urgency_key(_text(record["priority"]) or None, _int(record["days_overdue"]),
+                             _text(record["title"]), _text(record["task_id"]))
+
+
+# team id -> (its change rows, its due-soon rows), each in the order of its input
+TeamLists = dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+
+
+def _by_team(change: ChangeInputs | None) -> TeamLists:
+    grouped: TeamLists = {}
+    if change is None:
+        return grouped
+    for record in _records(change.changes):
+        grouped.setdefault(_text(record["team_id"]), ([], []))[0].append(record)
+    for record in _records(change.due_soon):
+        grouped.setdefault(_text(record["team_id"]), ([], []))[1].append(record)
+    return grouped
+
+
+def team_change(change: ChangeInputs | None, team_id: str, as_of: date, app_url_template: str | None,
+                by_team: TeamLists | None = None) -> dict[str, Any] | None:
+    """A team page's "what changed": the team's new tasks (urgency order, with why), its due-soon
+    tasks and, compactly, its resolved ones (the team the baseline gave them); None without inputs.
+    ``by_team``: :func:`_by_team` of ``change``, when the caller builds many team pages."""
+    if change is None:
+        return None
+    baseline = change.baseline_as_of
+    rows, due = (by_team if by_team is not None else _by_team(change)).get(team_id, ([], []))
+    new = sorted((r for r in rows if r["change"] == rules.NEW), key=_urgency)
+    resolved = [r for r in rows if r["change"] == rules.RESOLVED]
+    due_rows = [_due_row(r, app_url_template, as_of) for r in due[:MAX_CHANGE_ROWS]]
+    since = long_date(baseline) if baseline else ""
+    return {
+        "baseline": baseline.isoformat() if baseline else "",
+        "since": since,
+        "summary": _team_change_summary(len(new), len(resolved), since) if baseline else (
+            "This is the first report of this scope in the store: from the next one on, it shows what changed."
+        ),
+        "new": [_change_row(r, app_url_template, as_of) for r in new[:MAX_CHANGE_ROWS]],
+        "new_count": fmt_int(len(new)),
+        "new_more": fmt_int(len(new) - MAX_CHANGE_ROWS) if len(new) > MAX_CHANGE_ROWS else "",
+        "resolved": [_change_row(r, app_url_template, as_of) for r in resolved[:MAX_CHANGE_ROWS]],
+        "resolved_count": fmt_int(len(resolved)),
+        "resolved_more": fmt_int(len(resolved) - MAX_CHANGE_ROWS) if len(resolved) > MAX_CHANGE_ROWS else "",
+        "due_soon": due_rows,
+        "due_soon_count": fmt_int(len(due)),
+        "due_soon_more": fmt_int(len(due) - len(due_rows)) if len(due) > len(due_rows) else "",
+    }
+
+
+def _team_change_summary(new: int, resolved: int, since: str) -> str:
+    """``2 new overdue tasks and 1 resolved since ...``; no "0 new" when nothing is."""
+    if not new and not resolved:
+        return f"Nothing new and nothing resolved since {since}."
+    parts = ([_plural(new, "new overdue task", "new overdue tasks")] if new else []) + (
+        [f"{fmt_int(resolved)} resolved"] if resolved else [])
+    return " and ".join(parts) + f" since {since}."
 
 
 def _change_row(record: Mapping[str, Any], app_url_template: str | None, as_of: date) -> dict[str, Any]:

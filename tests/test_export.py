@@ -139,7 +139,7 @@ def test_unreachable_api_exits_2_with_one_line(env, capsys, tmp_path):
     assert main(["export", "projects", "--out", str(target)]) == 2
     _, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1
-    assert err.startswith(f"pike-reports: error: Could not reach the Pike API at http://127.0.0.1:{port}")
+    assert err.startswith(f"pike-reports: error: Nothing answers at the Pike API address http://127.0.0.1:{port}")
     assert not list(tmp_path.iterdir())
 
 

@@ -42,6 +42,61 @@ def test_as_of_is_a_date_picker_whose_empty_value_means_today(flow):
     assert "as_of" not in parameter_schema(flow.fn).model_dump()["required"]  # may stay empty
 
 
+# The three report flows' forms (issue 23, item 7): the digest flow keeps its own parameters for now.
+REPORT_FLOWS = [report_overdue_tasks, report_billable_workload, run_all_reports]
+TITLES = {
+    "as_of": "Report date", "team_ids": "Teams", "project_ids": "Projects", "customer_ids": "Customers",
+    "output_dir": "Report store", "teams_config": "Teams config", "digests": "Manager digests",
+    "force_digests": "Send the digests again", "resend_to": "Resend to",
+}
+
+
+@pytest.mark.parametrize("flow", REPORT_FLOWS, ids=lambda f: f.name)
+def test_every_parameter_has_a_title_people_read_and_a_description(flow):
+    for name, prop in _properties(flow).items():
+        assert prop["title"] == TITLES[name], (name, prop)  # not the raw "team_ids"
+        assert prop["description"].strip() and "_" not in prop["title"], (name, prop)
+
+
+def _null_branches(schema) -> list:
+    """Every ``anyOf``/``oneOf`` anywhere in ``schema`` that offers null: the form's type switch."""
+    found = []
+    if isinstance(schema, dict):
+        for key in ("anyOf", "oneOf"):
+            if any(isinstance(b, dict) and b.get("type") == "null" for b in schema.get(key, [])):
+                found.append(schema)
+        for value in schema.values():
+            found += _null_branches(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found += _null_branches(value)
+    return found
+
+
+@pytest.mark.parametrize("flow", REPORT_FLOWS, ids=lambda f: f.name)
+def test_no_parameter_offers_a_none_switch_and_none_is_required(flow):
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(flow.fn).model_dump()
+    assert _null_branches(schema) == []
+    for prop in schema["properties"].values():
+        assert "anyOf" not in prop and "oneOf" not in prop and prop["type"] != "null", prop
+    assert schema["required"] == []  # an empty form runs with the defaults
+    assert _properties(flow)["teams_config"]["type"] == "string"  # a path or inline JSON, no "dict" switch
+
+
+def test_the_forms_types_still_accept_what_python_callers_pass():
+    from pydantic import TypeAdapter
+
+    from flows.params import ReportStoreParam, TeamsConfigFormParam, TeamsParam
+
+    assert TypeAdapter(TeamsConfigFormParam).validate_python({"teams": {}}) == {"teams": {}}
+    assert TypeAdapter(TeamsConfigFormParam).validate_python(None) is None
+    assert TypeAdapter(TeamsParam).validate_python(None) is None
+    assert TypeAdapter(TeamsParam).validate_python(["a"]) == ["a"]
+    assert TypeAdapter(ReportStoreParam).validate_python(None) is None
+
+
 def test_as_of_still_accepts_none_and_text_dates():
     from pydantic import TypeAdapter
 

@@ -47,6 +47,16 @@ def test_make_test_runs_lint_first():
     assert "ruff check" in lint_recipe and "mypy" in lint_recipe
 
 
+def test_make_browsers_installs_fonts_for_every_script_the_demo_data_has():
+    # the demo data has Japanese titles and emoji: without these fonts a screenshot shows boxes
+    # (and installs them on a machine that already has chromium: the check looks at the fonts too)
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    [packages] = re.findall(r"^BROWSER_PACKAGES := (.*)$", makefile, re.M)
+    assert {"chromium", "fonts-noto-core", "fonts-noto-cjk", "fonts-noto-color-emoji"} <= set(packages.split())
+    [recipe] = re.findall(r"^browsers:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert "apt-get install -y -qq $(BROWSER_PACKAGES)" in recipe and "dpkg -s $(filter fonts-%" in recipe
+
+
 # Functions of more than MAX_FUNCTION_LINES lines (issue 21): the allow-list of today's offenders is
 # empty; the test below fails for an entry that is no longer too long, so the list only shrinks.
 MAX_FUNCTION_LINES = 80

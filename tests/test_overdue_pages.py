@@ -189,3 +189,20 @@ def test_rendering_the_team_pages_says_how_far_it_has_got(tmp_path, monkeypatch,
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("overdue team pages rendered")]
     assert len(lines) == teams >= AGENCY_TEAMS
     assert lines[-1].startswith(f"overdue team pages rendered: {teams} of {teams} (100%)")
+
+
+# --- the footer's source (issue 23, item 10) ---------------------------------------------------
+
+
+def test_the_footer_names_the_sandbox_in_a_sandbox_run_and_the_api_host_otherwise(monkeypatch):
+    from pike_tasks.once import ENV_SANDBOX_RUN
+    from pike_tasks.prefect_tasks import api_source_label
+
+    monkeypatch.setenv("PIKE_API_SECRET", "pk_test_0123456789abcdef")
+    monkeypatch.setenv("PIKE_API_BASE_URL", "http://127.0.0.1:43259")
+    monkeypatch.setenv("PIKE_API_ALLOW_INSECURE_HTTP", "1")
+    monkeypatch.setenv(ENV_SANDBOX_RUN, "1")
+    assert api_source_label() == "built-in sandbox (demo data)"
+    monkeypatch.delenv(ENV_SANDBOX_RUN)
+    monkeypatch.setenv("PIKE_API_BASE_URL", "https://api.usepike.com")
+    assert api_source_label() == "api.usepike.com"

@@ -17,7 +17,7 @@ Chromium comes from ``make browsers`` (Debian's package); without it these tests
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -114,6 +114,95 @@ def test_on_a_phone_workload_cards_show_the_sort_column_first(measured):
     # people are ordered by open assignments, customers by billable tasks: on a phone that
     # number is the first one in each card, so the order of the list explains itself
     assert measured[("workload", 390)]["sortColumnFirst"] == [True, True]
+
+
+# --- what changed, on index.html and a team page (issue 23, items 1 and 5) ---------------------
+
+# On each page: how many "New" marks the team tables show (the word, displayed; sections off screen
+# are not laid out, content-visibility: auto, so their boxes are not measured), whether the
+# age legend is there in words, and the page's width.
+CHANGE_MEASURE = """JSON.stringify({
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+  newMarks: [...document.querySelectorAll('table.tasks .row-new')]
+    .filter(e => e.textContent.trim() === 'New' && getComputedStyle(e).display !== 'none'
+                 && getComputedStyle(e).visibility === 'visible' && parseFloat(getComputedStyle(e).fontSize) >= 10)
+    .length,
+  newRows: [...document.querySelectorAll('table.tasks tbody tr')]
+    .filter(tr => tr.querySelector('.row-new')).length,
+  legend: [...document.querySelectorAll('ul.legend')]
+    .map(e => [...e.querySelectorAll('li')].map(li => li.textContent.trim()).join(' ')),
+  headings: [...document.querySelectorAll('h2, h3')].map(e => e.innerText.trim()),
+  newTops: [...document.querySelectorAll('#changes ul.ranked:not(details ul) > li')]
+    .map(li => li.getBoundingClientRect().top),
+})"""
+
+
+@pytest.fixture(scope="module")
+def change_pages(tmp_path_factory) -> dict[str, Path]:
+    """The demo's overdue folder for today, built by the report's Prefect task (its function)
+    into a local store that holds the day before's report as the baseline, as `make demo` does."""
+    from prefect.logging import disable_run_logger
+
+    from pike_tasks.prefect_tasks import Resolved, build_overdue_report
+    from pike_tasks.sandbox.data import day_before
+    from pike_tasks.store import open_store
+
+    config = parse_teams_config({"teams": DEMO_TEAMS})
+    store_dir = tmp_path_factory.mktemp("store")
+    store = open_store(str(store_dir))
+    today = generate_workspace(today=AS_OF)
+    for as_of, workspace in ((AS_OF - timedelta(days=1), day_before(today, AS_OF)), (AS_OF, today)):
+        built = frames.build_frames(workspace["projects"], workspace["tasks"], workspace["customers"],
+                                    workspace["members"])
+        resolved = Resolved(tasks=transforms.resolve_tasks(built, config.team_names()), members=built.members,
+                            data_quality={})
+        with disable_run_logger():
+            build_overdue_report.fn(resolved, as_of=as_of, config=config, store=store, source="sandbox")
+    folder = store_dir / "overdue" / AS_OF.isoformat()
+    delivery = next(iter(folder.glob("team-91ab2c3d*.html")))
+    return {"index": folder / "index.html", "team": delivery}
+
+
+@pytest.fixture(scope="module")
+def change_measured(change_pages, tmp_path_factory) -> dict[tuple[str, int], dict]:
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("chromium is not installed: `make browsers` installs it (as root, on Debian)")
+    browser = Chromium(executable, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        return {(page, width): browser.measure(change_pages[page].as_uri(), width, CHANGE_MEASURE)
+                for page in change_pages for width in WIDTHS}
+    finally:
+        browser.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", ["index", "team"])
+def test_new_rows_show_the_word_new_in_the_team_tables(change_measured, page, width):
+    seen = change_measured[(page, width)]
+    assert seen["scrollWidth"] <= seen["innerWidth"] == width, seen
+    assert seen["newRows"] > 0 and seen["newMarks"] == seen["newRows"], seen
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", ["index", "team"])
+def test_new_tasks_read_top_to_bottom_in_urgency_order(change_measured, page, width):
+    # one column at every width: in two columns the most urgent list would read down, then across
+    tops = change_measured[(page, width)]["newTops"]
+    assert len(tops) > 1 and tops == sorted(tops) and len(set(tops)) == len(tops), tops
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_team_page_says_what_changed_and_what_is_due_soon_with_an_age_legend(change_measured, width):
+    seen = change_measured[("team", width)]
+    headings = seen["headings"]
+    assert headings[0].startswith("What changed in Delivery since"), headings
+    assert any(h.startswith("New overdue (") for h in headings), headings
+    due_soon = next(i for i, h in enumerate(headings) if h.startswith("Due in the next 7 days in Delivery"))
+    assert due_soon < headings.index("Delivery"), headings  # above the table: on a phone that is 8,000 px tall
+    assert headings[-1].startswith("Resolved since"), headings  # after what needs action
+    assert "1–7 days 8–30 days 31+ days" in seen["legend"], seen["legend"]
 
 
 # --- the overdue pages at agency size render quickly ----------------------------------------

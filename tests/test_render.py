@@ -562,3 +562,137 @@ def test_workload_page_at_agency_size_stays_small_and_shows_who_needs_attention(
     assert 'href="workload_by_customer.csv"' in html  # relative by default
     assert len(view["chart"]) == views.WORKLOAD_CHART_ROWS
     assert HOSTILE_TEAM not in html and "&lt;script&gt;" in html
+
+
+# --- what changed, on the team pages and in urgency order (issue 23, items 1, 2 and 5) -----------
+
+
+def _text_of(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def two_team_change() -> tuple[pd.DataFrame, pd.DataFrame, views.ChangeInputs]:
+    """Delivery (t1 high 8 d, t2 high 7 d) and Platform (p1 urgent 3 d, p2 low 40 d) overdue; every
+    one of them new but t2; Delivery had t9 resolved; Delivery and Platform each have a task due soon."""
+    rows = pd.DataFrame([
+        ("t1", "team-d", "Delivery", "Configure SSO", "P", "C", "Jane Doe", "high", "toDo", "2026-04-01", 8, 1, "8-30",
+         None),
+        ("t2", "team-d", "Delivery", "Apple", "P", "C", "Jane Doe", "high", "toDo", "2026-04-02", 7, 1, "1-7", None),
+        ("p2", "team-p", "Platform", "Weekly status report", "P", "C", "Sam", "low", "toDo", "2026-02-28", 40, 3,
+         "31+", None),
+        ("p1", "team-p", "Platform", "Migrate internal DNS records", "P", "C", "Sam", "urgent", "toDo", "2026-04-06",
+         3, 0, "1-7", None),
+    ], columns=OVERDUE_COLUMNS)
+    summary = pd.DataFrame([
+        ("team-d", "Delivery", 2, 0, 2, 0, 0, 0, 8, 1, 1, 0),
+        ("team-p", "Platform", 2, 1, 0, 0, 1, 0, 40, 1, 0, 1),
+    ], columns=SUMMARY_COLUMNS)
+    columns = ["change", "reason", "task_id", "team_id", "team", "title", "priority", "status", "due_date",
+               "days_overdue"]
+    changed = pd.DataFrame([  # report order: Delivery's, then Platform's (by team, as changes.csv has them)
+        ("new", "added", "t1", "team-d", "Delivery", "Configure SSO", "high", "toDo", "2026-04-01", 8),
+        ("new", "added", "p2", "team-p", "Platform", "Weekly status report", "low", "toDo", "2026-02-28", 40),
+        ("new", "became_overdue", "p1", "team-p", "Platform", "Migrate internal DNS records", "urgent", "toDo",
+         "2026-04-06", 3),
+        ("resolved", "closed", "t9", "team-d", "Delivery", "Close the books", "low", "done", "2026-03-30", 9),
+        ("resolved", "rescheduled", "p9", "team-p", "Platform", "Rotate keys", "high", "toDo", "2026-04-01", 7),
+    ], columns=columns)
+    counts = {"new": 3, "resolved": 2, "teams": [
+        {"team_id": "team-d", "team": "Delivery", "new": 1, "resolved": 1},
+        {"team_id": "team-p", "team": "Platform", "new": 2, "resolved": 1}]}
+    due = pd.DataFrame([
+        ("d1", "team-d", "Delivery", "Send the invoice", "P", "C", "Jane Doe", "high", "toDo", "2026-04-10", 1, 1),
+        ("d2", "team-p", "Platform", "Renew certificates", "P", "C", "Sam", "urgent", "toDo", "2026-04-09", 0, 0),
+    ], columns=["task_id", "team_id", "team", "title", "project", "customer", "assignees", "priority", "status",
+                "due_date", "days_left", "priority_rank"])
+    history = [{"as_of": "2026-04-08", "overdue_tasks": 2}, {"as_of": "2026-04-09", "overdue_tasks": 4}]
+    change = views.ChangeInputs(date(2026, 4, 8), changed, counts, history, due, {"total": 0, "teams": []})
+    return rows, summary, change
+
+
+def _team_pages(rows, summary, change) -> dict[str, str]:
+    pages = views.overdue_team_views(rows, summary, as_of=AS_OF, generated_at="now", filters={},
+                                     app_url_template=URL, source="sandbox", change=change)
+    return {page["team"]["team"]: render.render_overdue_team_html(page) for page in pages.values()}
+
+
+def test_new_tasks_on_the_index_come_in_urgency_order_across_teams():
+    rows, summary, change = two_team_change()
+    view = views.overdue_view(rows, summary, as_of=AS_OF, generated_at="now", filters={}, app_url_template=URL,
+                              source="sandbox", change=change)
+    # urgent first, whatever its team; then high; the low one 40 days overdue last
+    assert [t["title"] for t in view["change"]["new"]] == [
+        "Migrate internal DNS records", "Configure SSO", "Weekly status report"]
+    assert [t["reason"] for t in view["change"]["new"]] == [
+        "fell due since the last report", "already past due, newly on the list", "already past due, newly on the list"]
+
+
+def test_urgency_order_is_priority_then_days_overdue_most_first_then_title_then_id():
+    from pike_tasks.rules import urgency_key
+
+    keys = [("low", 90, "a", "1"), ("urgent", 1, "z", "2"), (None, 5, "b", "3"), ("high", 3, "b", "5"),
+            ("high", 3, "B", "4"), ("high", 9, "c", "6"), ("bogus", 99, "a", "7")]
+    assert [k[3] for k in sorted(keys, key=lambda k: urgency_key(*k))] == ["2", "6", "4", "5", "1", "7", "3"]
+
+
+def test_the_team_page_lists_its_new_tasks_with_why_its_due_soon_and_then_its_resolved_ones():
+    rows, summary, change = two_team_change()
+    platform = _team_pages(rows, summary, change)["Platform"]
+    text = _text_of(platform)
+    assert "What changed in Platform since Wednesday 8 April 2026" in text
+    assert "New overdue (2)" in text
+    assert ("New Migrate internal DNS records Urgent · 3 days overdue · fell due since the last report "
+            "New Weekly status report Low · 40 days overdue · already past due, newly on the list") in text
+    assert "Due in the next 7 days in Platform (1)" in text and "Renew certificates Urgent · due today" in text
+    assert "Send the invoice" not in text and "Configure SSO" not in text  # Delivery's, not Platform's
+    assert "Resolved since Wednesday 8 April 2026 (1)" in text and "Rotate keys Due date moved" in text
+    assert "Close the books" not in text
+    # what needs action first: new, due soon (short lists, the digest's order), the whole table; resolved
+    # last, in one compact block (on a phone the table is thousands of pixels tall)
+    order = [text.index(s) for s in ("New overdue (2)", "Due in the next 7 days in Platform",
+                                     "Overdue tasks of Platform, most urgent first", "Resolved since")]
+    assert order == sorted(order)
+    assert platform.count('class="compact-list"') == 1
+
+
+def test_new_rows_carry_a_visible_new_mark_in_the_team_tables_of_both_pages():
+    rows, summary, change = two_team_change()
+    index = render_overdue_html(views.overdue_view(rows, summary, as_of=AS_OF, generated_at="now", filters={},
+                                                   app_url_template=URL, source="sandbox", change=change))
+    delivery = _team_pages(rows, summary, change)["Delivery"]
+    for html in (index, delivery):
+        table_rows = {re.search(r'class="task-title"[^>]*>([^<]*)<', th).group(1): th
+                      for th in re.findall(r'<th scope="row">(.*?)</th>', html, flags=re.S)}
+        assert ">New</span>" in table_rows["Configure SSO"]  # a word, not a colour
+        assert "already past due, newly on the list" in table_rows["Configure SSO"]
+        assert "New" not in table_rows["Apple"]  # on the list last time too
+    # no baseline, nothing is new
+    first = views.ChangeInputs(None, change.changes.iloc[0:0], {"new": 0, "resolved": 0, "teams": []},
+                               change.history[-1:], change.due_soon, change.undated)
+    assert ">New</span>" not in _team_pages(rows, summary, first)["Delivery"]
+
+
+def test_the_team_page_has_a_text_legend_of_the_age_colours():
+    rows, summary, change = two_team_change()
+    text = _text_of(_team_pages(rows, summary, change)["Delivery"])
+    assert "Overdue column, by how long a task is overdue: 1–7 days 8–30 days 31+ days" in text
+
+
+def test_no_plus_zero_new_on_the_pages():
+    rows, summary, change = two_team_change()
+    only_resolved = change.changes[change.changes["task_id"] != "t1"]
+    counts = {"new": 2, "resolved": 2, "teams": [
+        {"team_id": "team-d", "team": "Delivery", "new": 0, "resolved": 1},
+        {"team_id": "team-p", "team": "Platform", "new": 2, "resolved": 1}]}
+    change = views.ChangeInputs(change.baseline_as_of, only_resolved, counts, change.history, change.due_soon,
+                                change.undated)
+    index = _text_of(render_overdue_html(views.overdue_view(
+        rows, summary, as_of=AS_OF, generated_at="now", filters={}, app_url_template=URL, source="sandbox",
+        change=change)))
+    assert "+0 new" not in index and "Delivery 2 overdue tasks · oldest 8 days 1 resolved since 8 Apr" in index
+    delivery = _text_of(_team_pages(rows, summary, change)["Delivery"])
+    assert "0 new" not in delivery and "1 resolved since Wednesday 8 April 2026." in delivery
+    nothing = views.ChangeInputs(change.baseline_as_of, change.changes.iloc[0:0], {"new": 0, "resolved": 0,
+                                 "teams": []}, change.history, change.due_soon, change.undated)
+    assert "Nothing new and nothing resolved since Wednesday 8 April 2026." in _text_of(
+        _team_pages(rows, summary, nothing)["Delivery"])

@@ -1,0 +1,92 @@
+"""The flows' parameters as the Prefect UI's Custom run form shows them: a title people read and
+one field per parameter, with no type switch.
+
+Each alias is ``Annotated[<type>, Field(title=..., description=...)]``. Two details make Prefect 3
+show them:
+
+- Prefect builds the form's schema with its own ``Field(title=<parameter name>, description=<the
+  docstring's Args line>)`` for every parameter, which overrides the ``title`` and ``description``
+  of an ``Annotated`` ``Field``; its ``json_schema_extra`` dict, though, is merged with ours and
+  applied last. So :func:`form_field` puts the title and description in both places: the
+  ``Field`` attributes for pydantic, ``json_schema_extra`` for the form.
+- ``SkipJsonSchema[None]`` (as ``flows.common.AsOfParam`` does) keeps ``None`` accepted when a
+  flow is called from Python but out of the schema, so the form draws a plain field instead of a
+  "str | None" switch set to None ('Property is type "None"'). A field left empty means the
+  default, which each description says.
+
+The digest flow can adopt the same aliases (``ReportDateParam``, ``TeamsParam``, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import SkipJsonSchema
+
+
+def form_field(title: str, description: str) -> FieldInfo:
+    """A ``Field`` whose title and description reach the Prefect UI's form (see the module doc)."""
+    return Field(title=title, description=description,
+                 json_schema_extra={"title": title, "description": description})
+
+
+ReportDateParam = Annotated[date | SkipJsonSchema[None], form_field(
+    "Report date",
+    "The day the report is for; empty means today in the teams config's timezone. (The picker shows dates "
+    "as the browser does; from the command line: YYYY-MM-DD.)",
+)]
+
+TeamsParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
+    "Teams",
+    "Only these Pike team ids (one per entry); empty means every team.",
+)]
+
+ProjectsParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
+    "Projects",
+    "Only tasks of these Pike project ids (one per entry); empty means every project.",
+)]
+
+CustomersParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
+    "Customers",
+    "Only tasks of these Pike customer ids (one per entry); empty means every customer.",
+)]
+
+ReportStoreParam = Annotated[str | SkipJsonSchema[None], form_field(
+    "Report store",
+    "Where the reports go: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute "
+    "path); one subfolder per report and date (e.g. overdue/2026-04-09); empty means the worker's "
+    "PIKE_REPORTS_STORE.",
+)]
+
+# A path or inline JSON in the form; Python callers may still pass a mapping (kept out of the form).
+TeamsConfigFormParam = Annotated[str | SkipJsonSchema[dict[str, Any]] | SkipJsonSchema[None], form_field(
+    "Teams config",
+    "Path to a teams YAML/JSON file, or inline JSON; empty uses the pike-teams-config block saved by "
+    "pike-reports setup.",
+)]
+
+DigestsParam = Annotated[Literal["off", "dry-run", "send"], form_field(
+    "Manager digests",
+    "off: reports only; dry-run: also write each digest as an .eml file; send: also email them (once per "
+    "report date and recipient).",
+)]
+
+ForceDigestsParam = Annotated[bool, form_field(
+    "Send the digests again",
+    "With Manager digests set to send: send every digest again, even one already sent for this report date.",
+)]
+
+ResendToParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
+    "Resend to",
+    "With Manager digests set to send: send only to these manager addresses, whatever their record says; "
+    "everyone else is left alone. Empty means nobody is resent to.",
+)]
+
+ChannelsParam = Annotated[list[Literal["email", "slack", "teams"]] | SkipJsonSchema[None], form_field(
+    "Digest channels",
+    "Where digests go: email (each manager), slack (DMs and team channels, per the teams config), teams "
+    "(team channels through their Workflows webhooks); empty means email.",
+)]
