@@ -90,7 +90,7 @@ def figure_flow_vs_plain(opts) -> dict:
             startup = prefect_env.pop("startup_seconds")
             env = base_env(**sb.env(), **prefect_env)  # defaults: the adaptive rate, as users run it
             plain_cmd = [PYTHON, "-m", "benchmarks.plain_script", "--as-of", AS_OF]
-            ours_cmd = [PYTHON, "-m", "pike_tasks.cli", "run", "all", "--as-of", AS_OF]
+            ours_cmd = [PYTHON, "-m", "flows.cli", "run", "all", "--as-of", AS_OF]
             timed(plain_cmd + ["--out", str(work / "warm-plain")], env)  # warm the sandbox's caches
             plain, ours = [], []
             for i in range(opts.runs):  # interleaved, so drift on a shared machine hits both alike
@@ -120,7 +120,7 @@ def figure_flow_vs_plain(opts) -> dict:
 # -- figure 3 ------------------------------------------------------------------------------------
 
 def _fixed_cost(env: dict, runs: int, work: Path, label: str) -> dict:
-    ours_cmd = [PYTHON, "-m", "pike_tasks.cli", "run", "all", "--sandbox", "--as-of", AS_OF]
+    ours_cmd = [PYTHON, "-m", "flows.cli", "run", "all", "--sandbox", "--as-of", AS_OF]
     trivial_cmd = [PYTHON, "-m", "benchmarks.workers", "trivial", "{}"]
     timed(trivial_cmd, env)  # first run creates the database / warms the disk cache
     ours, trivial = [], []

@@ -340,7 +340,7 @@ def figure_at_scale(opts) -> dict:
     config_path = work / "teams.json"
     config_path.write_text(json.dumps(config, indent=1), encoding="utf-8")
     slow = manager_address(0)  # sorted first, so it is sent first: the others must not queue behind it
-    cli = [PYTHON, "-m", "pike_tasks.cli", "run"]
+    cli = [PYTHON, "-m", "flows.cli", "run"]
     common = ["--out", str(store), "--teams-config", str(config_path)]
     result: dict[str, Any] = {"sizes": sizes, "latency_ms": LATENCY_MS, "managers": MANAGERS,
                               "multi_team_managers": MULTI_MANAGERS, "as_of": day, "settings": "defaults"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -13,8 +12,10 @@ from urllib.parse import urlsplit
 
 from pydantic.json_schema import SkipJsonSchema
 
+from pike_tasks.config import load_settings
+from pike_tasks.config.settings import reports_store
 from pike_tasks.errors import PikeConfigError, PikeError
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store, redact_url
+from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, StoreSpec, redact_url
 from pike_tasks.teams_config import TeamsConfig
 from pike_tasks.teams_store import load_teams_config
 
@@ -30,8 +31,8 @@ AsOfParam = date | SkipJsonSchema[None]
 
 # Flow parameter type for output_dir: the report store, or None for PIKE_REPORTS_STORE. A plain
 # text field in the UI form (SkipJsonSchema, as for as_of); left empty, the run uses the store the
-# worker names in PIKE_REPORTS_STORE.
-OutputDirParam = str | SkipJsonSchema[None]
+# worker names in PIKE_REPORTS_STORE. `pike-reports run` passes the StoreSpec it checked.
+OutputDirParam = str | SkipJsonSchema[StoreSpec] | SkipJsonSchema[None]
 
 # Outside a deployment (a flow called directly, `make demo`, tests) with neither output_dir nor
 # PIKE_REPORTS_STORE: ./out, as `pike-reports run --out` defaults to.
@@ -98,11 +99,11 @@ def choose_store(output_dir: str | None, *, in_deployment: bool,
     Raises:
         PikeConfigError: in a deployment, one line saying what to set.
     """
-    environ = os.environ if env is None else env
+    named = reports_store(env)
     if output_dir is not None and output_dir.strip():
         location, setting = output_dir.strip(), "output_dir"
-    elif (environ.get(ENV_REPORTS_STORE) or "").strip():
-        location, setting = environ[ENV_REPORTS_STORE].strip(), ENV_REPORTS_STORE
+    elif named:
+        location, setting = named, ENV_REPORTS_STORE
     elif in_deployment:
         raise PikeConfigError(f"{_NEEDS_SHARED_STORE}, and none is set: {_WHAT_TO_SET}")
     else:
@@ -133,26 +134,39 @@ def in_deployment_run() -> bool:
     return flow_run is not None and flow_run.deployment_id is not None
 
 
-def open_report_store(output_dir: str | None) -> ReportStore:
-    """The run's report store (``choose_store``), checked writable before any API call (one line if not).
+def open_report_store(output_dir: str | StoreSpec | None) -> ReportStore:
+    """The run's report store, opened once here and handed down as an object.
 
-    The store settings (``PIKE_REPORTS_KEEP_DAYS``, ``PIKE_REPORTS_LINK_DAYS``,
-    ``PIKE_REPORTS_PUBLIC_URL``, the deadline) are checked here too, so a bad value fails before
-    any API call. A store that refuses deletes costs one warning: retention is off.
+    A ``StoreSpec`` that ``pike-reports run`` checked is opened as it is (no second probe). Else
+    the store is ``choose_store``'s, checked writable before any API call (one line if not), with
+    the store settings (``PIKE_REPORTS_KEEP_DAYS``, ``PIKE_REPORTS_LINK_DAYS``,
+    ``PIKE_REPORTS_PUBLIC_URL``, the deadline), so a bad value fails before any API call. A store
+    that refuses deletes costs one warning: retention is off.
     """
-    check_store_settings()
+    if isinstance(output_dir, StoreSpec) and output_dir.checked:
+        store = output_dir.open()
+        _warn_no_deletes(store)
+        return store
+    settings = load_settings(api=False)  # every environment setting (the API's: when the flow resolves them)
+    if isinstance(output_dir, StoreSpec):
+        output_dir = output_dir.location
     choice = choose_store(output_dir, in_deployment=in_deployment_run())
-    store = open_store(choice.location, setting="output_dir" if choice.setting == "the default" else choice.setting)
-    store.check_writable()
+    spec = StoreSpec(choice.location, "output_dir" if choice.setting == "the default" else choice.setting,
+                     settings=settings.store)
+    store, _ = spec.check()
     if choice.worker_local:
         _run_logger().warning(
             "report store %s is a folder on this machine: every worker must see the same folder (a shared "
             "mount), or reports and the once-only email record split between workers", store.location)
+    _warn_no_deletes(store)
+    return store
+
+
+def _warn_no_deletes(store: ReportStore) -> None:
     if store.can_delete is False:
         _run_logger().warning(
             "report store %s refuses deletes: retention (PIKE_REPORTS_KEEP_DAYS) is off for this run; reports "
             "are published as usual (allow DeleteObject to turn it on)", store.location)
-    return store
 
 
 def _run_logger() -> logging.Logger | logging.LoggerAdapter:

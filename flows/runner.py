@@ -24,10 +24,12 @@ from pathlib import Path
 
 from pike_tasks import settings as api_settings
 from pike_tasks import supervise
+from pike_tasks.config import StoreSettings, load_settings
+from pike_tasks.config.settings import load_store_settings
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
-from pike_tasks.store import ENV_REPORTS_STORE, ReportStore, check_store_settings, open_store
+from pike_tasks.store import ReportStore, StoreSpec
 from pike_tasks.teams_config import read_teams_source
 
 
@@ -53,23 +55,17 @@ def _env(name: str) -> str | None:
     return os.environ.get(name, "").strip() or None
 
 
-def check_before_start(args) -> None:
+def check_before_start(args) -> tuple[ReportStore, StoreSpec]:
     """The checks that need neither Prefect nor the API: a bad env URL, the digest attachment
-    limit when there are digests, and SMTP when sending.
+    limit when there are digests, the report store (opened and checked here, once) and SMTP when
+    sending. Returns the store and its checked spec, which the flow opens without a second probe.
 
     Raises:
         PikeConfigError: one line naming what to fix.
     """
-    if not args.sandbox and _env(ENV_SECRET):
-        resolve_api_settings()  # a bad URL or rate limit; without an env secret, the child looks for the block
-    if digest_mode(args) != "off":
-        from pike_tasks.mailer import attachment_max_bytes
-
-        attachment_max_bytes()  # a malformed PIKE_REPORTS_ATTACHMENT_MAX_BYTES: one line, nothing started
-    if digest_mode(args) == "send":
-        from pike_tasks.mailer import smtp_connections
-
-        smtp_connections()  # a malformed PIKE_REPORTS_SMTP_CONNECTIONS: one line, nothing started
+    # every environment setting, parsed and validated once (the API's too when its secret is in the
+    # environment; else the child looks for the block): one line naming the first bad one, nothing started
+    settings = load_settings(api=not args.sandbox)
     if digest_mode(args) != "off":
         from pike_tasks.delivery.options import parse_channels
 
@@ -77,9 +73,7 @@ def check_before_start(args) -> None:
     if getattr(args, "resend_to", None) and digest_mode(args) != "send":
         raise PikeConfigError("--resend-to sends digests: use it with `run digest` (or `run all --send-digests`), "
                               "not with --dry-run")
-    check_store_settings()  # keep days, link days, public URL: one line, before any API call
-    store = open_cli_store(args)
-    store.check_writable()  # a bad store: one line, before any API call
+    store, spec = cli_store_spec(args, settings.store).check()  # a bad store: one line, before any API call
     if digest_mode(args) != "off":
         check_digest_identity(args, store)
     if digest_mode(args) == "send" and "email" in _channels(args):
@@ -90,15 +84,15 @@ def check_before_start(args) -> None:
         # last, after every setting: nobody listening at the base URL fails in seconds, not after
         # every retry layer's patience
         check_reachable(resolve_api_settings().base_url)
+    return store, spec
 
 
 def check_digest_identity(args, store: ReportStore) -> None:
     """The once-only identity's settings (workspace name and its binding, lease, --resend-to), with
     the teams config when it is a file (else the flow checks them, still before any API call)."""
     from flows.digest import check_resend_to
-    from pike_tasks.once import bind_workspace, lease_seconds, workspace_name
+    from pike_tasks.once import bind_workspace, workspace_name
 
-    lease_seconds()
     if not args.teams_config:
         workspace_name(None, {} if args.sandbox else None)
         return
@@ -108,13 +102,15 @@ def check_digest_identity(args, store: ReportStore) -> None:
         bind_workspace(store, workspace_name(config.workspace), list(config.teams))
 
 
+def cli_store_spec(args, settings: StoreSettings | None = None) -> StoreSpec:
+    """The store of ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out (errors name which),
+    with the store settings (loaded here when not given)."""
+    return StoreSpec.from_cli(args.out, settings=settings or load_store_settings())
+
+
 def open_cli_store(args) -> ReportStore:
-    """The store of ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out (errors name which)."""
-    if args.out is not None:
-        return open_store(args.out, setting="--out")
-    if _env(ENV_REPORTS_STORE):
-        return open_store(_env(ENV_REPORTS_STORE) or "", setting=ENV_REPORTS_STORE)
-    return open_store("out", setting="--out")
+    """The store ``cli_store_spec`` names, opened (not checked)."""
+    return cli_store_spec(args).open()
 
 
 def check_smtp_settings() -> None:
@@ -246,26 +242,28 @@ def run_command(args) -> int:
         read_teams_source(teams_source)  # fail fast on an unreadable or invalid file
         teams_source = str(Path(teams_source).resolve())
     argv = getattr(args, "argv", None)
+    checked = None
     if supervise.is_child():
         supervise.become_child()  # the parent already ran check_before_start
     else:
-        check_before_start(args)
+        checked = check_before_start(args)
         if argv is not None and supervise.available():
-            return supervise.supervise(argv)
-    return _build(args, as_of, teams_source)
+            return supervise.supervise(argv, "flows.cli")  # the console script's module
+    return _build(args, as_of, teams_source, checked)
 
 
-def _build(args, as_of: date | None, teams_source: str | None) -> int:
+def _build(args, as_of: date | None, teams_source: str | None,
+           checked: tuple[ReportStore, StoreSpec] | None = None) -> int:
     sandbox = _start_sandbox(as_of) if args.sandbox else None
     state = None
     already_running = _temporary_server()  # e.g. a test harness's: stopping it is not this run's business
     try:
         if sandbox is None:
             _require_api_settings()  # no secret or a bad URL: one line, before the flow starts
-        store = open_cli_store(args)
-        out = store.location  # an absolute folder, or the store URL
+        # the store checked once in this process (a supervised child checks its own): the flow opens the spec
+        store, spec = checked or cli_store_spec(args).check()
         try:
-            state = _run_flow(args, as_of, teams_source, out)
+            state = _run_flow(args, as_of, teams_source, spec)
         except Exception as exc:  # noqa: BLE001 - Prefect itself failed (no flow state): still one line
             first_line = (str(exc).strip().splitlines() or [""])[0]
             print(f"pike-reports: error: Prefect could not run the flow: {type(exc).__name__}: {first_line}",
@@ -285,7 +283,7 @@ def _build(args, as_of: date | None, teams_source: str | None) -> int:
     return 0
 
 
-def _run_flow(args, as_of: date | None, teams_source: str | None, out: str):
+def _run_flow(args, as_of: date | None, teams_source: str | None, out: StoreSpec):
     from flows.all_reports import run_all_reports
     from flows.digest import send_manager_digests
     from flows.overdue import report_overdue_tasks

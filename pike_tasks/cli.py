@@ -4,6 +4,9 @@ Each sub-command lives in its own module and is imported only when used, so
 `pike-reports export` and `pike-reports sandbox` never pay for importing Prefect.
 A handler returns the process exit code; any PikeError becomes one readable line on
 stderr and exit code 2 (never a traceback).
+
+`run` is the application's (it runs the flows): the console script, ``flows.cli``, hands its
+handler in, so this library never imports ``flows``.
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 
 from pike_tasks import __version__
 from pike_tasks.errors import PikeError
 
 # command name -> "module:function"; each function takes the parsed args and returns an exit code
+# (`run` is not among them: the application passes its handler to ``main``)
 HANDLERS = {
     "export": "pike_tasks.export:run_export_command",
     "sandbox": "pike_tasks.sandbox.cli:run_sandbox_command",
-    "run": "flows.runner:run_command",
     "setup": "pike_tasks.setup_blocks:run_setup_command",
     "deliveries": "pike_tasks.deliveries:run_deliveries_command",
 }
@@ -169,13 +173,25 @@ def set_prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
-def main(argv: list[str] | None = None) -> int:
+Handler = Callable[[argparse.Namespace], "int | None"]
+
+
+def main(argv: list[str] | None = None, *, run: Handler | None = None) -> int:
+    """Parse ``argv`` and call the command's handler; ``run`` is the application's `run` handler."""
     args = build_parser().parse_args(argv)
     # `run` starts itself again as a supervised child (pike_tasks.supervise) with these arguments
     args.argv = list(sys.argv[1:] if argv is None else argv)
     set_prefect_defaults()
-    module_name, func_name = HANDLERS[args.command].split(":")
-    handler = getattr(importlib.import_module(module_name), func_name)
+    handler: Handler
+    if args.command == "run":
+        if run is None:
+            print("pike-reports: error: `run` belongs to the application: start it as pike-reports "
+                  "(python -m flows.cli).", file=sys.stderr)
+            return 2
+        handler = run
+    else:
+        module_name, func_name = HANDLERS[args.command].split(":")
+        handler = getattr(importlib.import_module(module_name), func_name)
     try:
         return int(handler(args) or 0)
     except PikeError as exc:

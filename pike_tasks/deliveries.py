@@ -13,7 +13,7 @@ from datetime import date
 
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.once import MANAGER_DIGEST, SANDBOX_WORKSPACE, day_deliveries, workspace_name
-from pike_tasks.store import ENV_REPORTS_STORE, open_store
+from pike_tasks.store import StoreSpec
 from pike_tasks.teams_config import TeamsConfig, read_teams_source
 
 
@@ -23,13 +23,7 @@ def run_deliveries_command(args) -> int:
         as_of = date.fromisoformat(args.as_of) if args.as_of else config.default_as_of()
     except ValueError:
         raise PikeConfigError(f"--as-of must be a date like 2026-04-09, not {args.as_of!r}") from None
-    env_store = os.environ.get(ENV_REPORTS_STORE, "").strip()
-    if args.out is not None:
-        store = open_store(args.out, setting="--out")
-    elif env_store:
-        store = open_store(env_store, setting=ENV_REPORTS_STORE)
-    else:
-        store = open_store("out", setting="--out")
+    store = StoreSpec.from_cli(args.out).open()
     workspace = SANDBOX_WORKSPACE if args.sandbox else workspace_name(config.workspace, {
         k: v for k, v in os.environ.items() if k != "PIKE_REPORTS_SANDBOX_RUN"})
     managers = sorted({m for team in config.teams.values() for m in team.managers}, key=str.casefold)

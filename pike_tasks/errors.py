@@ -8,6 +8,7 @@ response body and our own text, never from request headers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -131,3 +132,32 @@ class PikePaginationError(PikeError):
 class PikeConfigError(PikeError):
     """Our own configuration is unusable (no secret, a bad base URL, an unreadable teams file)."""
 
+
+class StoreError(PikeError):
+    """The report store cannot be read or written (one line, naming the setting)."""
+
+    retryable = False
+
+
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def redact_url(text: str) -> str:
+    """``text`` fit to show: a URL's user and password, query and fragment replaced by ``***``.
+
+    ``sftp://u:pw@h/x?token=t`` -> ``sftp://***@h/x?***``. Text that is no URL is returned as is.
+    """
+    if not _URL_LIKE.match(text):
+        return text
+    scheme, rest = text.split("://", 1)
+    authority, sep, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    for mark in ("?", "#"):
+        if mark in authority:
+            authority = authority.split(mark, 1)[0] + mark + "***"
+            sep = path = ""
+    cut = min((i for i in (path.find("?"), path.find("#")) if i >= 0), default=-1)
+    if cut >= 0:
+        path = path[:cut + 1] + "***"
+    return f"{scheme}://{authority}{sep}{path}"

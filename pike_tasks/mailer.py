@@ -31,24 +31,30 @@ from typing import Any, Literal, cast
 
 from pydantic import SecretStr
 
+from pike_tasks.config import settings as _config
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.outputs import atomic_writer
+
+# parsed in pike_tasks.config.settings, the one home of the environment; the names stay this module's
+DEFAULT_ATTACHMENT_MAX_BYTES = _config.DEFAULT_ATTACHMENT_MAX_BYTES
+DEFAULT_DATA_TIMEOUT = _config.DEFAULT_DATA_TIMEOUT
+DEFAULT_SMTP_CONNECTIONS = _config.DEFAULT_SMTP_CONNECTIONS
+DEFAULT_TIMEOUT = _config.DEFAULT_TIMEOUT
+ENV_ATTACHMENT_MAX_BYTES = _config.ENV_ATTACHMENT_MAX_BYTES
+ENV_DATA_TIMEOUT = _config.ENV_DATA_TIMEOUT
+ENV_SMTP_CONNECTIONS = _config.ENV_SMTP_CONNECTIONS
+ENV_TIMEOUT = _config.ENV_TIMEOUT
+MAX_ATTACHMENT_MAX_BYTES = _config.MAX_ATTACHMENT_MAX_BYTES
+MAX_SMTP_CONNECTIONS = _config.MAX_SMTP_CONNECTIONS
+attachment_max_bytes = _config.attachment_max_bytes
+email_from = _config.email_from
+smtp_connections = _config.smtp_connections
+smtp_timeout = _config.smtp_timeout
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITIES: tuple[str, ...] = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-DEFAULT_TIMEOUT = 30.0
-ENV_TIMEOUT = "PIKE_REPORTS_SMTP_TIMEOUT"
-DEFAULT_DATA_TIMEOUT = 600.0  # RFC 5321 4.5.3.2.6: a server may take 10 minutes to answer the end of DATA
-ENV_DATA_TIMEOUT = "PIKE_REPORTS_SMTP_DATA_TIMEOUT"
-ENV_ATTACHMENT_MAX_BYTES = "PIKE_REPORTS_ATTACHMENT_MAX_BYTES"
-# 1 MB as attached is about 1.4 MB once base64-encoded: the digest stays a small download on a
-# phone and far below every provider's message limit (10-25 MB), and a zip that size holds a
-# CSV of several MB (tens of thousands of overdue tasks).
-DEFAULT_ATTACHMENT_MAX_BYTES = 1_000_000
-# base64 adds a third: more than this would make a message most providers refuse (25 MB).
-MAX_ATTACHMENT_MAX_BYTES = 18_000_000
 # Strongest first. Only one is tried: smtplib's login() tries every advertised mechanism, so a
 # wrong password would be sent (and counted against the account) up to three times.
 _AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
@@ -193,7 +199,7 @@ class SmtpSettings:
         port = credentials.smtp_port or DEFAULT_PORTS[security]
         user = credentials.username or None
         secret = credentials.password.get_secret_value() if credentials.password else ""
-        sender = sender or os.environ.get("PIKE_REPORTS_EMAIL_FROM", "").strip() or (user or "")
+        sender = sender or email_from() or (user or "")
         return cls(host=str(host), port=int(port), sender=sender, security=cast(Security, security), username=user,
                    password=SecretStr(secret) if secret else None, timeout=_timeout_from_env(os.environ),
                    data_timeout=_timeout_from_env(os.environ, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT),
@@ -201,50 +207,8 @@ class SmtpSettings:
 
 
 def _timeout_from_env(env: Mapping[str, str], name: str = ENV_TIMEOUT, default: float = DEFAULT_TIMEOUT) -> float:
-    """``PIKE_REPORTS_SMTP_TIMEOUT`` (or ``_DATA_TIMEOUT``) in seconds; the block has no timeout
-    field, so the environment's applies to both."""
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise PikeConfigError(f"{name} must be a positive number of seconds, not {text[:40]!r}")
-    return value
-
-
-def attachment_max_bytes(env: Mapping[str, str] | None = None) -> int:
-    """``PIKE_REPORTS_ATTACHMENT_MAX_BYTES``: the most a digest's attachment may have, in bytes as
-    attached (before base64); default 1,000,000. Over it the CSV is zipped, and a zip still over
-    it is not attached (the digest links the stored CSV). ``0`` never attaches.
-
-    Raises:
-        PikeConfigError: not a whole number from 0 to 18,000,000 (one line naming the variable).
-    """
-    return _whole_number_setting(env, ENV_ATTACHMENT_MAX_BYTES, DEFAULT_ATTACHMENT_MAX_BYTES, 0,
-                                 MAX_ATTACHMENT_MAX_BYTES, unit=" of bytes", what="the largest digest attachment")
-
-
-def _whole_number_setting(env: Mapping[str, str] | None, name: str, default: int, low: int, high: int, *,
-                          unit: str = "", what: str) -> int:
-    """The whole number ``low``..``high`` in the environment variable ``name``; ``default`` when unset.
-
-    Raises:
-        PikeConfigError: anything else, in one line naming the variable.
-    """
-    text = ((os.environ if env is None else env).get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise PikeConfigError(f"{name} must be a whole number{unit} from {low:,} to {high:,} ({what}), "
-                              f"not {text[:40]!r}")
-    return value
+    """``PIKE_REPORTS_SMTP_TIMEOUT`` (or ``_DATA_TIMEOUT``): parsed in ``pike_tasks.config.settings``."""
+    return smtp_timeout(env, name, default)
 
 
 def resolve_smtp_settings(block_name: str | None = None) -> SmtpSettings:
@@ -522,18 +486,3 @@ def write_eml(msg: EmailMessage, path: str | os.PathLike[str]) -> Path:
     with atomic_writer(path, binary=True) as fh:
         fh.write(msg.as_bytes())
     return path
-
-
-ENV_SMTP_CONNECTIONS = "PIKE_REPORTS_SMTP_CONNECTIONS"
-DEFAULT_SMTP_CONNECTIONS = 4
-MAX_SMTP_CONNECTIONS = 32
-
-
-def smtp_connections(env: Mapping[str, str] | None = None) -> int:
-    """How many digests are sent at once (``PIKE_REPORTS_SMTP_CONNECTIONS``, 1-32, default 4).
-
-    Raises:
-        PikeConfigError: not a whole number in range (one line naming the variable).
-    """
-    return _whole_number_setting(env, ENV_SMTP_CONNECTIONS, DEFAULT_SMTP_CONNECTIONS, 1, MAX_SMTP_CONNECTIONS,
-                                 what="SMTP connections at once")

@@ -57,39 +57,65 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pike_tasks.config import settings as _config
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.store import ReportStore, Scope
+from pike_tasks.store.retention import remove_each, retention_cutoff
+
+# parsed in pike_tasks.config.settings, the one home of the environment; the names stay this module's
+DEFAULT_LEASE_SECONDS = _config.DEFAULT_LEASE_SECONDS
+ENV_LEASE = _config.ENV_LEASE
+ENV_SANDBOX_RUN = _config.ENV_SANDBOX_RUN
+ENV_WORKSPACE = _config.ENV_WORKSPACE
+MAX_LEASE_SECONDS = _config.MAX_LEASE_SECONDS
+MIN_LEASE_SECONDS = _config.MIN_LEASE_SECONDS
+SANDBOX_WORKSPACE = _config.SANDBOX_WORKSPACE
+check_workspace_name = _config.check_workspace_name
+env_workspace = _config.env_workspace
+lease_seconds = _config.lease_seconds
+sandbox_run = _config.sandbox_run
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_EMAIL = "email"
 MANAGER_DIGEST = "manager"  # the ledger kind of the manager digests
 DEFAULT_WORKSPACE = "default"
-SANDBOX_WORKSPACE = "sandbox"  # the built-in demo data: never a real workspace's records
-ENV_WORKSPACE = "PIKE_REPORTS_WORKSPACE"
-ENV_SANDBOX_RUN = "PIKE_REPORTS_SANDBOX_RUN"  # set by `run --sandbox` and the demo, never by hand
-ENV_LEASE = "PIKE_REPORTS_CLAIM_LEASE_SECONDS"
-DEFAULT_LEASE_SECONDS = 60
-MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 2, 120
-_WORKSPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # stages of a claim, in order; sent and failed are settled
 CLAIMED, CONNECTED, HANDED_OVER, SENT, FAILED = "claimed", "connected", "handed-over", "sent", "failed"
 
 
+# ---- retention: whole days of records -----------------------------------------------------------
+def _day_prefix(kind: str, day: date | None = None) -> str:
+    return f"_ledger/{kind}/" + (f"{day.isoformat()}/" if day else "")
+
+
+def ledger_dates(store: ReportStore, kind: str) -> list[date]:
+    """The days that have once-only records of ``kind``, oldest first."""
+    return sorted(date.fromisoformat(n) for n in store.list_folders(_day_prefix(kind)) if _DAY_NAME.match(n))
+
+
+def remove_ledger_day(store: ReportStore, kind: str, day: date) -> None:
+    """Remove the once-only records of ``kind`` for ``day`` (every workspace and scope)."""
+    store.remove_prefix(_day_prefix(kind, day))
+
+
+def prune_ledger_days(store: ReportStore, kind: str, as_of: date, keep_days: int, *,
+                      today: date | None = None) -> list[date]:
+    """Remove the once-only records of ``kind`` for days older than ``as_of - keep_days``; returns those days.
+
+    Raises:
+        RetentionIncomplete: some days could not be removed; ``removed`` lists those that were.
+    """
+    cutoff = retention_cutoff(as_of, keep_days, today)
+    if cutoff is None or store.can_delete is False:
+        return []
+    doomed = [day for day in ledger_dates(store, kind) if day < cutoff]
+    return remove_each(doomed, lambda day: remove_ledger_day(store, kind, day), f"{kind} ledger days")
+
+
 # ---- the workspace ----------------------------------------------------------------------------
-def check_workspace_name(name: str, setting: str) -> str:
-    """``name`` lowercased, if it is a short slug (1-40 of ``a-z 0-9 _ -``), else one line naming ``setting``."""
-    folded = name.strip().lower()
-    if not _WORKSPACE_NAME.match(folded):
-        raise PikeConfigError(f"{setting} {name[:60]!r} must be a short name of letters, digits, '-' or '_' "
-                              "(at most 40, starting with a letter or digit), e.g. acme")
-    if folded == SANDBOX_WORKSPACE:
-        raise PikeConfigError(f"{setting} {name!r} is reserved for the built-in demo data (--sandbox); choose "
-                              "another name")
-    return folded
-
-
 def workspace_name(configured: str | None, env: Mapping[str, str] | None = None) -> str:
     """The workspace part of the identity: ``sandbox`` in a sandbox run; else the teams config's
     ``workspace:`` and/or ``PIKE_REPORTS_WORKSPACE`` (both given: they must agree); else ``default``.
@@ -97,11 +123,9 @@ def workspace_name(configured: str | None, env: Mapping[str, str] | None = None)
     Raises:
         PikeConfigError: a malformed name, or two different names (one line).
     """
-    environ = os.environ if env is None else env
-    if environ.get(ENV_SANDBOX_RUN) == "1":
+    if sandbox_run(env):
         return SANDBOX_WORKSPACE
-    from_env = (environ.get(ENV_WORKSPACE) or "").strip()
-    named = check_workspace_name(from_env, ENV_WORKSPACE) if from_env else None
+    named = env_workspace(env)
     if configured and named and configured != named:
         raise PikeConfigError(f"{ENV_WORKSPACE} {named!r} and the teams config's workspace {configured!r} differ: "
                               "set one, or make them the same (each name keeps its own delivery records)")
@@ -130,22 +154,6 @@ def bind_workspace(store: ReportStore, name: str, team_ids: list[str]) -> None:
             "workspace: in the teams config")
     if not set(wanted) <= bound:
         store.put_record(key, _dump({"workspace": name, "teams": sorted(bound | set(wanted))}))
-
-
-def lease_seconds(env: Mapping[str, str] | None = None) -> int:
-    """``PIKE_REPORTS_CLAIM_LEASE_SECONDS`` (2-120, default 60): how long a claim stays another run's
-    without a renewal. A run that dies before handing a message over frees it within this time."""
-    text = ((os.environ if env is None else env).get(ENV_LEASE) or "").strip()
-    if not text:
-        return DEFAULT_LEASE_SECONDS
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not MIN_LEASE_SECONDS <= value <= MAX_LEASE_SECONDS:
-        raise PikeConfigError(f"{ENV_LEASE} must be a whole number of seconds from {MIN_LEASE_SECONDS} to "
-                              f"{MAX_LEASE_SECONDS} (how long an unrenewed claim holds), not {text[:40]!r}")
-    return value
 
 
 def scope_slug(scope: Scope) -> str:

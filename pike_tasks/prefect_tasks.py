@@ -11,7 +11,6 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -34,11 +33,14 @@ from prefect.concurrency.sync import concurrency
 
 from pike_tasks import events, rules
 from pike_tasks.client import RESOURCES, PikeClient
+from pike_tasks.config.settings import api_concurrency_limit
 from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
-from pike_tasks.store import FolderRef, ReportStore, RetentionIncomplete, Scope, StoreError, keep_days_setting
+from pike_tasks.store import FolderRef, Links, ReportStore, RetentionIncomplete, Scope, StoreError
+from pike_tasks.store.settings import keep_days_of
 from pike_tasks.teams_config import TeamsConfig
 
 if TYPE_CHECKING:
@@ -113,7 +115,7 @@ def _api_slot():
     Opt-in: many report runs (one per team, several workers) then share the workspace's rate limit.
     Unset, it costs nothing; set, about 70 ms per listing (docs/deployments.md, "Scale").
     """
-    name = os.environ.get("PIKE_API_CONCURRENCY_LIMIT", "").strip()
+    name = api_concurrency_limit()
     return concurrency(name, occupy=1, strict=True) if name else nullcontext()
 
 
@@ -230,7 +232,7 @@ def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> li
     """
     logger = logger or get_run_logger()
     try:
-        removed = store.prune(published.report, published.scope, published.as_of, keep_days_setting(),
+        removed = store.prune(published.report, published.scope, published.as_of, keep_days_of(store),
                               keep_newest=HISTORY_POINTS)
     except RetentionIncomplete as exc:  # the others went; the next run tries the rest again
         logger.warning("retention: %s", exc)
@@ -240,7 +242,7 @@ def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> li
         return []
     if removed:
         logger.info("retention: removed %d %s %s older than %d days (%s .. %s)", len(removed), published.report,
-                    "folder" if len(removed) == 1 else "folders", keep_days_setting(),
+                    "folder" if len(removed) == 1 else "folders", keep_days_of(store),
                     removed[0].isoformat(), removed[-1].isoformat())
     return removed
 
@@ -249,7 +251,7 @@ def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> lis
     """Remove the once-only records of days past ``PIKE_REPORTS_KEEP_DAYS`` (a warning if the store refuses)."""
     logger = logger or get_run_logger()
     try:
-        removed = store.prune_ledger(kind, as_of, keep_days_setting())
+        removed = prune_ledger_days(store, kind, as_of, keep_days_of(store))
     except RetentionIncomplete as exc:
         logger.warning("retention: %s", exc)
         removed = exc.removed
@@ -258,7 +260,7 @@ def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> lis
         return []
     if removed:
         logger.info("retention: removed the %s email records of %d days older than %d days", kind, len(removed),
-                    keep_days_setting())
+                    keep_days_of(store))
     return removed
 
 
@@ -387,8 +389,8 @@ def build_overdue_report(
         "as_of": as_of, "generated_at": _generated_at(), "filters": filters,
         "app_url_template": config.app_url_template, "source": source,
         "change": views.ChangeInputs(baseline.as_of, changed, counts, trend, due_soon, undated),
-        # links between the folder's pages: relative, or presigned where the store signs links
-        "link": functools.partial(store.page_link, ref),
+        # links between the folder's pages, made before the views: relative, or presigned where the store signs
+        "link": overdue_page_links(store, ref, summary),
     }
     view = views.overdue_view(rows, summary, **page)
     team_views = views.overdue_team_views(rows, summary, **page)
@@ -422,6 +424,18 @@ def build_overdue_report(
                                             for name, view in team_views.items()) if tid and url}
     frames = OverdueFrames(rows, changed, due_soon, baseline.as_of, team_links)
     return ReportResult("overdue", as_of, folder, names, totals, _records(top), link, frames)
+
+
+def overdue_page_links(store: ReportStore, ref: FolderRef, summary: pd.DataFrame) -> Links:
+    """The hrefs between the pages of an overdue folder: index.html, overdue.csv and each team's page
+    (named as the views name them: ``wording.team_page_names``), as a value the views call."""
+    import pandas as pd
+
+    from pike_tasks.wording import team_anchors, team_page_names
+
+    team_ids = ["" if pd.isna(tid) else str(tid) for tid in summary["team_id"]] if len(summary) else []
+    pages = team_page_names(team_anchors(team_ids))
+    return Links.of(store, ref, [rules.INDEX_HTML, rules.OVERDUE_CSV, *pages.values()])
 
 
 @task(name="build-workload-report", cache_policy=NO_CACHE, persist_result=False)

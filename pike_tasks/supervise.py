@@ -11,7 +11,8 @@ started the child exits, while Prefect starts the server from whichever thread f
 API (flow engine, events worker, log worker), so it could fire in the middle of a run. A parent
 we own needs no Prefect internals and also covers anything else the run starts:
 
-* the parent (`run` as the user started it) starts ``python -m pike_tasks.cli`` with the same
+* the parent (`run` as the user started it) starts ``python -m <entry>`` (the console script's
+  module, ``flows.cli``) with the same
   arguments in a new process group and waits. SIGINT, SIGTERM and SIGHUP are passed on as
   SIGTERM; if the child has not ended ``GRACE`` seconds later, its group is killed. When the
   child is gone, whatever is left in its group (a server it could not stop) is ended too.
@@ -49,10 +50,11 @@ def is_child() -> bool:
     return ENV in os.environ
 
 
-def supervise(argv: list[str]) -> int:
-    """Run ``pike-reports <argv>`` as a child in its own process group; return its exit code."""
+def supervise(argv: list[str], entry: str) -> int:
+    """Run ``python -m <entry> <argv>`` (``pike-reports <argv>``) as a child in its own process group;
+    return its exit code."""
     child = subprocess.Popen(  # noqa: S603 - this interpreter and our own CLI's arguments, no shell
-        [sys.executable, "-m", "pike_tasks.cli", *argv],
+        [sys.executable, "-m", entry, *argv],
         env={**os.environ, ENV: str(os.getpid())},
         process_group=0,
     )

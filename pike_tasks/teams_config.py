@@ -109,7 +109,7 @@ def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
         _check_url_template(url)
     workspace = raw.get("workspace")
     if workspace is not None:
-        from pike_tasks.once import check_workspace_name
+        from pike_tasks.config.settings import check_workspace_name
 
         workspace = check_workspace_name(str(workspace), "teams config: workspace")
     return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url, workspace=workspace,

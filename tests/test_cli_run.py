@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pike_tasks.cli import main
+from flows.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
 from smtp_server import RecordingSmtpServer  # noqa: E402 - after sys.path.insert (a tests/ helper)
@@ -100,7 +100,7 @@ def _run_cli(args, env_extra, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIKE_", "PREFECT_"))}
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", **env_extra)
     return subprocess.run(
-        [sys.executable, "-m", "pike_tasks.cli", *args], env=env, capture_output=True, text=True, timeout=240,
+        [sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True, text=True, timeout=240,
     )
 
 

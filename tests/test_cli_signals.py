@@ -69,7 +69,7 @@ def test_stopping_run_leaves_no_prefect_server_behind(signum, tmp_path):
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     with open(tmp_path / "stderr.txt", "wb") as stderr:
         run = subprocess.Popen(
-            [sys.executable, "-m", "pike_tasks.cli", "run", "overdue", "--sandbox", "--out", str(tmp_path / "out")],
+            [sys.executable, "-m", "flows.cli", "run", "overdue", "--sandbox", "--out", str(tmp_path / "out")],
             env=env, stdout=subprocess.DEVNULL, stderr=stderr,
         )
     started: dict[int, str] = {}

@@ -702,7 +702,7 @@ def test_run_says_in_one_line_and_in_seconds_that_nothing_answers(url, tmp_path)
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("PIKE_", "PREFECT_API_URL"))}
     env.update(PIKE_API_BASE_URL=url.format(port=port), PIKE_API_SECRET=SECRET, PIKE_API_ALLOW_INSECURE_HTTP="1")
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pike_tasks.cli", "run", "overdue", "--out", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "overdue", "--out", str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=60)
     assert time.monotonic() - started < 30
     assert done.returncode != 0

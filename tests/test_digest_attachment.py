@@ -244,7 +244,7 @@ def test_cli_refuses_a_malformed_limit_in_one_line_exit_2_no_api_call_no_mail(sa
                    PIKE_REPORTS_ATTACHMENT_MAX_BYTES="1MB")
         for extra in ([], ["--dry-run"]):
             done = subprocess.run(
-                [sys.executable, "-m", "pike_tasks.cli", "run", "digest", "--teams-config", EXAMPLE_TEAMS,
+                [sys.executable, "-m", "flows.cli", "run", "digest", "--teams-config", EXAMPLE_TEAMS,
                  "--out", str(tmp_path / "out"), *extra], env=env, capture_output=True, text=True, timeout=240,
             )
             assert done.returncode == 2, done.stderr[-2000:]
@@ -264,7 +264,7 @@ def test_cli_refuses_a_malformed_connection_count_before_prefect_starts(sandbox_
                    PIKE_REPORTS_SMTP_PORT=str(smtp.port), PIKE_REPORTS_SMTP_SECURITY="none",
                    PIKE_REPORTS_EMAIL_FROM="reports@example.com", PIKE_REPORTS_SMTP_CONNECTIONS="many")
         done = subprocess.run(
-            [sys.executable, "-m", "pike_tasks.cli", "run", "digest", "--teams-config", EXAMPLE_TEAMS,
+            [sys.executable, "-m", "flows.cli", "run", "digest", "--teams-config", EXAMPLE_TEAMS,
              "--out", str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=240,
         )
     assert done.returncode == 2, done.stderr[-2000:]

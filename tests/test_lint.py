@@ -92,3 +92,32 @@ def test_no_function_is_longer_than_80_lines():
     assert not new, f"functions over {MAX_FUNCTION_LINES} lines (split them into named helpers): {new}"
     fixed = sorted(LONG_FUNCTIONS_ALLOWED - too_long.keys())
     assert not fixed, f"no longer over {MAX_FUNCTION_LINES} lines (or gone): drop from LONG_FUNCTIONS_ALLOWED: {fixed}"
+
+
+def _flows_imports(path: Path) -> list[str]:
+    """The imports of ``flows`` in one module: ``import flows...``, ``from flows... import``, and a
+    module name ``"flows..."`` handed to importlib (``import_module("flows.x")``, ``"flows.x:f"``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name == "flows" or a.name.startswith("flows.")]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "flows" or node.module.startswith("flows."):
+                found.append(node.module)
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and re.fullmatch(r"flows(\.\w+)+(:\w+)?", node.value)):
+            found.append(node.value)
+    return found
+
+
+def test_the_library_never_imports_the_flows():
+    """pike_tasks is the library, flows the application on top of it: no arrow runs back up."""
+    offenders = {str(p.relative_to(REPO)): names for p in sorted((REPO / "pike_tasks").rglob("*.py"))
+                 if (names := _flows_imports(p))}
+    assert offenders == {}
+
+
+def test_the_flows_import_check_bites(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('import os\nfrom flows.runner import run_command\nHANDLER = "flows.runner:run_command"\n')
+    assert _flows_imports(module) == ["flows.runner", "flows.runner:run_command"]

@@ -362,7 +362,7 @@ def test_only_one_of_two_racing_takeovers_wins(tmp_path):
 
 
 def test_local_create_only_records_are_never_seen_half_written(tmp_path, monkeypatch):
-    from pike_tasks import store as store_module
+    from pike_tasks.store import local as store_module
     from pike_tasks.store import open_store
 
     store = open_store(str(tmp_path))
@@ -435,7 +435,7 @@ def test_digest_settings_fail_before_any_api_call_in_one_line(flow_env, tmp_path
 
 
 def test_cli_resend_to_a_stranger_is_one_line_before_anything_starts(monkeypatch, capsys, tmp_path):
-    from pike_tasks.cli import main
+    from flows.cli import main
 
     monkeypatch.setenv("PIKE_API_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("PIKE_API_SECRET", "s3cret-value")
@@ -475,7 +475,7 @@ def test_racing_runs_keep_each_others_log_lines(state):
 
 
 def test_deliveries_lists_each_recipients_state_read_only(state, monkeypatch, capsys):
-    from pike_tasks.cli import main
+    from flows.cli import main
 
     ledger = _ledger(state)
     ledger.settle_sent(MANAGERS[0], {"flow_run": "run-1"})

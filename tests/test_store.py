@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from moto_server import CREDENTIALS, MotoServer, start_moto
 
+from pike_tasks.once import ledger_dates, prune_ledger_days
 from pike_tasks.store import MARKER, FolderRef, Scope, StoreError, open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -218,11 +219,11 @@ def test_retention_on_s3_removes_old_folders_and_ledger_days_and_keeps_the_newes
         store.publish(FolderRef("overdue", day), FILES)
         DeliveryLedger(store, "manager", day, "src").settle_sent("lead@example.com", {"message_id": "m"})
     assert store.prune("overdue", Scope(), AS_OF, 30, keep_newest=8, today=AS_OF) == days[:4]
-    assert store.prune_ledger("manager", AS_OF, 30, today=AS_OF) == days[:-5]
+    assert prune_ledger_days(store, "manager", AS_OF, 30, today=AS_OF) == days[:-5]
     assert store.completed_dates("overdue", Scope()) == days[4:]  # 30 days would keep 5: the newest 8 stay
     kept = {k.split("/")[2] for k in moto.keys(bucket, "pike/overdue/")}
     assert kept == {d.isoformat() for d in days[4:]}  # nothing of a removed folder is left behind
-    assert store.ledger_dates("manager") == days[-5:]
+    assert ledger_dates(store, "manager") == days[-5:]
 
 
 def test_completed_dates_ignores_folders_without_marker(moto, bucket):
@@ -462,7 +463,7 @@ def test_prefixes_are_literal_never_patterns(moto, bucket, prefix):
     assert store.prune("overdue", Scope(), AS_OF, 7, keep_newest=1, today=AS_OF) == mine[:1]
     assert store.completed_dates("overdue", Scope()) == mine[1:]
     assert [k for k in moto.keys(bucket, "x") if not k.startswith(prefix + "/")] == before  # others untouched
-    assert store.prune_ledger("manager", AS_OF, 7, today=AS_OF) == []
+    assert prune_ledger_days(store, "manager", AS_OF, 7, today=AS_OF) == []
 
 
 @pytest.mark.parametrize("url", ["s3://b/x//y", "s3://b//x", "s3://b/x/./y", "s3://b/x/../y"])
@@ -587,7 +588,7 @@ BAD_STORE_SETTINGS = [
 
 @pytest.mark.parametrize("name, value, says, hidden", BAD_STORE_SETTINGS)
 def test_bad_store_settings_fail_before_any_api_call(sandbox, monkeypatch, capsys, tmp_path, name, value, says, hidden):
-    from pike_tasks.cli import main
+    from flows.cli import main
 
     monkeypatch.setenv(name, value)
     monkeypatch.setenv("PIKE_API_BASE_URL", sandbox.url)
@@ -608,8 +609,8 @@ def test_bad_store_settings_fail_before_any_api_call(sandbox, monkeypatch, capsy
 @pytest.mark.parametrize("url", ["sftp://u:pw-secret@files.example.com/x", "webdav://files.example.com/x?pw-secret",
                                  "ftp://u:pw-secret@files.example.com:21/x#pw-secret"])
 def test_a_store_url_with_credentials_is_never_shown(sandbox, monkeypatch, capsys, url):
+    from flows.cli import main
     from flows.common import choose_store
-    from pike_tasks.cli import main
     from pike_tasks.errors import PikeConfigError
 
     monkeypatch.setenv("PIKE_API_BASE_URL", sandbox.url)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pike_tasks.once import ledger_dates, prune_ledger_days
 from pike_tasks.store import FolderRef, Scope, StoreError, open_store
 
 DAY = date(2026, 4, 9)
@@ -37,7 +38,7 @@ def test_publish_replaces_the_folder_whole_and_marks_it_complete(tmp_path):
 
 
 def test_a_failure_while_writing_leaves_the_previous_complete_folder(tmp_path, monkeypatch):
-    import pike_tasks.store as store_module
+    import pike_tasks.store.local as store_module
 
     store = open_store(str(tmp_path))
     ref = FolderRef("overdue", DAY)
@@ -61,7 +62,8 @@ def test_a_failure_while_writing_leaves_the_previous_complete_folder(tmp_path, m
 
 _SLOW_PUBLISHER = textwrap.dedent("""
     import sys, time
-    import pike_tasks.store as s
+    import pike_tasks.store.local as s
+    from pike_tasks.store import FolderRef, open_store
     real = s._write_synced
     def slow(path, data):
         real(path, data)
@@ -69,7 +71,7 @@ _SLOW_PUBLISHER = textwrap.dedent("""
         time.sleep(30)
     s._write_synced = slow
     from datetime import date
-    s.open_store(sys.argv[1]).publish(s.FolderRef("overdue", date(2026, 4, 9)), {
+    open_store(sys.argv[1]).publish(FolderRef("overdue", date(2026, 4, 9)), {
         "overdue.csv": b"new", "index.html": b"new", "summary.json": b"new"})
 """)
 
@@ -232,7 +234,7 @@ def test_retention_never_removes_the_baseline_and_trend_of_the_change_view(tmp_p
 def test_a_half_removed_folder_is_never_complete_and_the_next_prune_finishes_it(tmp_path, monkeypatch):
     import shutil
 
-    import pike_tasks.store as store_module
+    import pike_tasks.store.local as store_module
 
     store = open_store(str(tmp_path))
     days = _weekly(store, "overdue", 12)
@@ -282,9 +284,9 @@ def test_ledger_days_past_the_setting_are_removed(tmp_path):
         day = DAY - timedelta(weeks=weeks)
         for source in ("src-a", "src-b"):
             DeliveryLedger(store, "manager", day, source).settle_sent("lead@example.com", {"message_id": "m"})
-    removed = store.prune_ledger("manager", DAY, 90, today=DAY)
+    removed = prune_ledger_days(store, "manager", DAY, 90, today=DAY)
     assert removed == [DAY - timedelta(weeks=30), DAY - timedelta(weeks=14)]
-    assert store.ledger_dates("manager") == [DAY - timedelta(weeks=w) for w in (12, 5, 0)]
+    assert ledger_dates(store, "manager") == [DAY - timedelta(weeks=w) for w in (12, 5, 0)]
     assert DeliveryLedger(store, "manager", DAY, "src-a").sent("lead@example.com") is not None
 
 
@@ -319,7 +321,7 @@ def test_retention_never_follows_a_symlink_and_goes_on_past_a_bad_entry(tmp_path
     be removed is skipped with one warning line, the others go, and the next run finishes it."""
     import shutil
 
-    import pike_tasks.store as store_module
+    import pike_tasks.store.local as store_module
     from pike_tasks.store import RetentionIncomplete
 
     store = open_store(str(tmp_path / "store"))
@@ -356,9 +358,9 @@ def test_a_symlinked_ledger_day_is_removed_as_a_link(tmp_path):
     (elsewhere / "src").mkdir(parents=True)
     (elsewhere / "src" / "keep.sent").write_text("not the store's")
     (tmp_path / "store" / "_ledger" / "manager" / "2025-01-01").symlink_to(elsewhere, target_is_directory=True)
-    assert store.prune_ledger("manager", DAY, 30, today=DAY) == [date(2025, 1, 1)]
+    assert prune_ledger_days(store, "manager", DAY, 30, today=DAY) == [date(2025, 1, 1)]
     assert (elsewhere / "src" / "keep.sent").read_text() == "not the store's"
-    assert store.ledger_dates("manager") == [DAY]
+    assert ledger_dates(store, "manager") == [DAY]
 
 
 @pytest.mark.parametrize("raw", ["1000000", "36501"])
