@@ -297,7 +297,7 @@ def test_cli_channels_option_checks_its_list_before_anything_starts(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIKE_", "PREFECT_"))}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    done = subprocess.run([sys.executable, "-m", "pike_tasks.cli", "run", "digest", "--sandbox", "--dry-run",
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "digest", "--sandbox", "--dry-run",
                            "--channels", "email,sms", "--out", str(tmp_path / "out")],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr[-2000:]
