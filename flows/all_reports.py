@@ -7,8 +7,8 @@ from typing import cast
 from prefect import flow
 
 from flows.common import open_report_store, run_name, settings_for
-from flows.digest import deliver_digests, digest_workspace, overdue_csv_location, smtp_settings_for
 from flows.params import (
+    ChannelsParam,
     DigestsParam,
     ForceDigestsParam,
     ReportDateParam,
@@ -17,6 +17,9 @@ from flows.params import (
     TeamsConfigFormParam,
     TeamsParam,
 )
+from pike_tasks.delivery.engine import DeliveryTarget
+from pike_tasks.delivery.options import DeliveryOptions, parse_channels
+from pike_tasks.delivery.recipe import channel_settings, deliver_digests, digest_links, digest_workspace
 from pike_tasks.prefect_tasks import (
     OverdueFrames,
     api_source_label,
@@ -38,6 +41,7 @@ def run_all_reports(
     digests: DigestsParam = "off",
     force_digests: ForceDigestsParam = False,
     resend_to: ResendToParam = None,
+    channels: ChannelsParam = None,
 ) -> dict:
     """Overdue and workload reports (and optionally the manager digests) sharing one fetch.
 
@@ -46,7 +50,10 @@ def run_all_reports(
     team_ids, resend_to = team_ids or None, resend_to or None  # the form's empty lists: every team, nobody
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
-    smtp = smtp_settings_for(digests != "send", None) if digests != "off" else None
+    options = DeliveryOptions(dry_run=digests == "dry-run", force=force_digests,
+                              resend_to=tuple(resend_to) if resend_to is not None else None,
+                              channels=parse_channels(channels))
+    settings = channel_settings(config, options, None, team_ids) if digests != "off" else None
     workspace = digest_workspace(config, store, team_ids, resend_to) if digests != "off" else ""
     resolved = resolve_workspace(fetch_workspace(), config)
     check_team_filter(resolved, team_ids)
@@ -56,12 +63,11 @@ def run_all_reports(
     for result in (overdue, workload):
         publish_artifacts(result)
     folders = {"overdue": overdue.folder, "workload": workload.folder}
-    if digests != "off":
+    if settings is not None:
         folders["digest"] = deliver_digests(
-            resolved, as_of=as_of, config=config, store=store, settings=smtp,
+            resolved, config=config,
             overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
-            workspace=workspace, team_ids=team_ids, resend_to=resend_to,
-            dry_run=digests == "dry-run", force=force_digests, report_url=overdue.link or overdue.folder,
-            csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
+            target=DeliveryTarget(as_of, store, workspace, team_ids), options=options, settings=settings,
+            links=digest_links(store, as_of, team_ids, overdue),
         )
     return folders

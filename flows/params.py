@@ -26,6 +26,8 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import SkipJsonSchema
 
+from pike_tasks.store import StoreSpec
+
 
 def form_field(title: str, description: str) -> FieldInfo:
     """A ``Field`` whose title and description reach the Prefect UI's form (see the module doc)."""
@@ -54,7 +56,8 @@ CustomersParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
     "Only tasks of these Pike customer ids (one per entry); empty means every customer.",
 )]
 
-ReportStoreParam = Annotated[str | SkipJsonSchema[None], form_field(
+# A URL or a folder in the form; `pike-reports run` passes the StoreSpec it checked (kept out of the form).
+ReportStoreParam = Annotated[str | SkipJsonSchema[StoreSpec] | SkipJsonSchema[None], form_field(
     "Report store",
     "Where the reports go: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute "
     "path); one subfolder per report and date (e.g. overdue/2026-04-09); empty means the worker's "
@@ -83,4 +86,10 @@ ResendToParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
     "Resend to",
     "With Manager digests set to send: send only to these manager addresses, whatever their record says; "
     "everyone else is left alone. Empty means nobody is resent to.",
+)]
+
+ChannelsParam = Annotated[list[Literal["email", "slack", "teams"]] | SkipJsonSchema[None], form_field(
+    "Digest channels",
+    "Where digests go: email (each manager), slack (DMs and team channels, per the teams config), teams "
+    "(team channels through their Workflows webhooks); empty means email.",
 )]

@@ -66,13 +66,17 @@ def check_before_start(args) -> tuple[ReportStore, StoreSpec]:
     # every environment setting, parsed and validated once (the API's too when its secret is in the
     # environment; else the child looks for the block): one line naming the first bad one, nothing started
     settings = load_settings(api=not args.sandbox)
+    if digest_mode(args) != "off":
+        from pike_tasks.delivery.options import parse_channels
+
+        parse_channels(getattr(args, "channels", None))  # an unknown channel: one line, nothing started
     if getattr(args, "resend_to", None) and digest_mode(args) != "send":
         raise PikeConfigError("--resend-to sends digests: use it with `run digest` (or `run all --send-digests`), "
                               "not with --dry-run")
     store, spec = cli_store_spec(args, settings.store).check()  # a bad store: one line, before any API call
     if digest_mode(args) != "off":
         check_digest_identity(args, store)
-    if digest_mode(args) == "send":
+    if digest_mode(args) == "send" and "email" in _channels(args):
         check_smtp_settings()
     if not args.sandbox and _env(ENV_SECRET):
         from pike_tasks.client import check_reachable
@@ -301,8 +305,17 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: StoreSpec
             as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
             dry_run=args.dry_run, force=args.force, resend_to=args.resend_to or None, preview_to=args.preview_to,
             skip_if_empty=args.skip_if_empty, skip_if_unchanged=args.skip_if_unchanged, return_state=True,
+            channels=_channels(args),
         )
     return run_all_reports(
         as_of=as_of, team_ids=team_ids, output_dir=out, teams_config=teams_source,
         digests=digest_mode(args), force_digests=args.force, resend_to=args.resend_to or None, return_state=True,
+        channels=_channels(args),
     )
+
+
+def _channels(args) -> list[str]:
+    """``--channels email,slack`` as the flows' ``channels`` parameter."""
+    from pike_tasks.delivery.options import parse_channels
+
+    return list(parse_channels(getattr(args, "channels", None)))

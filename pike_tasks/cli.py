@@ -109,11 +109,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="Digest: send every digest again even if already sent (or its outcome is unknown); "
                    "--resend-to for everyone.")
-    p.add_argument("--resend-to", action="append", default=[], metavar="ADDRESS",
-                   help="Digest: send only to this manager, whatever the record says (the way out of 'unknown'); "
-                   "everyone else is left alone. Repeatable.")
-    p.add_argument("--preview-to", metavar="ADDRESS",
-                   help="Digest: send every digest to this address only, as a preview.")
+    p.add_argument("--resend-to", action="append", default=[], metavar="ADDRESS|#CHANNEL",
+                   help="Digest: send only to this manager (or a team's Slack channel), whatever the record says "
+                   "(the way out of 'unknown'); everyone else is left alone. Repeatable.")
+    p.add_argument("--preview-to", metavar="ADDRESS|#CHANNEL",
+                   help="Digest: send every digest to this address (or every Slack message to this Slack "
+                   "channel) only, as a preview.")
+    p.add_argument("--channels", metavar="LIST", default=None,
+                   help="Digest: where digests go, comma-separated: email, slack, teams (default: email).")
     p.add_argument("--skip-if-empty", action="store_true", help="Digest: do not send a digest with nothing overdue.")
     p.add_argument("--skip-if-unchanged", action="store_true",
                    help="Digest: do not send a digest with nothing new and nothing resolved since the previous report.")

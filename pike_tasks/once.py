@@ -15,8 +15,9 @@ the only place that knows it)::
   workspace). ``--sandbox`` runs and the demo always use ``sandbox``.
 - ``scope``: ``whole``, or the slug of a filtered run (``Scope.prefix``): a team-filtered digest
   never uses up the whole-workspace one, nor the reverse.
-- ``channel``: ``email`` (Slack and Teams come next); the recipient: a readable prefix plus a
-  hash of the exact address, casefolded (``o'brien@`` and ``o_brien@`` never share a record).
+- ``channel``: ``email``, ``slack`` or ``teams`` (``pike_tasks.delivery``); the recipient (an
+  address, a Slack user id or ``<channel>:<team id>``, a Teams team id): a readable prefix plus a
+  hash of it exactly, casefolded (``o'brien@`` and ``o_brien@`` never share a record).
 
 Every day's records live under ``_ledger/<kind>/<as_of>/``, so retention removes whole days.
 

@@ -35,6 +35,8 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 class TeamConfig:
     name: str | None = None
     managers: tuple[str, ...] = ()
+    slack_channel: str | None = None  # a channel id (C0123...) or #name: the team's summary is posted there
+    teams_webhook_secret: str | None = None  # the Prefect Secret block holding the Workflows webhook URL
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class TeamsConfig:
     teams: Mapping[str, TeamConfig] = field(default_factory=dict)
     app_url_template: str | None = None
     workspace: str | None = None  # the name of the once-only records (pike_tasks.once); None: see there
+    slack_direct_messages: bool = False  # `slack: {direct_messages: true}`: each manager's digest as a Slack DM
 
     def team_names(self) -> dict[str, str]:
         return {tid: t.name for tid, t in self.teams.items() if t.name}
@@ -57,12 +60,20 @@ class TeamsConfig:
         """A JSON-safe copy (for the Prefect block and summary.json)."""
         return {
             "timezone": self.timezone,
-            "teams": {
-                tid: {"name": t.name, "managers": list(t.managers)} for tid, t in self.teams.items()
-            },
+            "teams": {tid: _plain_team(t) for tid, t in self.teams.items()},
             "app_url_template": self.app_url_template,
             **({"workspace": self.workspace} if self.workspace else {}),
+            **({"slack": {"direct_messages": True}} if self.slack_direct_messages else {}),
         }
+
+
+def _plain_team(team: TeamConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": team.name, "managers": list(team.managers)}
+    if team.slack_channel:
+        out["slack_channel"] = team.slack_channel
+    if team.teams_webhook_secret:
+        out["teams_webhook_secret"] = team.teams_webhook_secret
+    return out
 
 
 def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
@@ -101,11 +112,50 @@ def parse_teams_config(raw: Mapping[str, Any] | None) -> TeamsConfig:
         from pike_tasks.config.settings import check_workspace_name
 
         workspace = check_workspace_name(str(workspace), "teams config: workspace")
-    return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url, workspace=workspace)
+    return TeamsConfig(timezone=str(tz), teams=teams, app_url_template=url, workspace=workspace,
+                       slack_direct_messages=_slack(raw.get("slack")))
 
 
-_TOP_KEYS = ("workspace", "timezone", "teams", "app_url_template")
-_TEAM_KEYS = ("name", "managers")
+_TOP_KEYS = ("workspace", "timezone", "teams", "app_url_template", "slack")
+_TEAM_KEYS = ("name", "managers", "slack_channel", "teams_webhook_secret")
+_SLACK_CHANNEL = re.compile(r"^(?:[CG][A-Z0-9]{6,20}|#[a-z0-9][a-z0-9._-]{0,79})$")
+_BLOCK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
+def _slack(entry: Any) -> bool:
+    """``slack: {direct_messages: true}`` -> True; absent -> False."""
+    if entry is None:
+        return False
+    if not isinstance(entry, Mapping):
+        raise PikeConfigError("teams config: slack must be a mapping such as {direct_messages: true}")
+    _no_unknown_keys(entry, ("direct_messages",), "teams config: slack")
+    value = entry.get("direct_messages", False)
+    if not isinstance(value, bool):
+        raise PikeConfigError("teams config: slack.direct_messages must be true or false")
+    return value
+
+
+def _slack_channel(tid: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not isinstance(value, str) or not _SLACK_CHANNEL.match(text):
+        raise PikeConfigError(f"teams config: team {tid} slack_channel must be a channel id (C0123ABCD) or "
+                              f"#name, not {text[:60]!r}")
+    return text
+
+
+def _webhook_secret(tid: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if "://" in text or "/" in text:  # a pasted URL: it is a credential and must not live in the config
+        raise PikeConfigError(f"teams config: team {tid} teams_webhook_secret names a Prefect Secret block that "
+                              "holds the webhook URL; never put the URL itself in the config")
+    if not isinstance(value, str) or not _BLOCK_NAME.match(text):
+        raise PikeConfigError(f"teams config: team {tid} teams_webhook_secret must be a Prefect Secret block name "
+                              f"(lowercase letters, digits and dashes), not {text[:60]!r}")
+    return text
 
 
 def _team(tid: str, entry: Any) -> TeamConfig:
@@ -127,7 +177,9 @@ def _team(tid: str, entry: Any) -> TeamConfig:
     name = entry.get("name")
     if isinstance(name, (Mapping, list, tuple)):
         raise PikeConfigError(f"teams config: team {tid} name must be text, not a {type(name).__name__}")
-    return TeamConfig(name=str(name) if name is not None else None, managers=tuple(a.strip() for a in managers))
+    return TeamConfig(name=str(name) if name is not None else None, managers=tuple(a.strip() for a in managers),
+                      slack_channel=_slack_channel(tid, entry.get("slack_channel")),
+                      teams_webhook_secret=_webhook_secret(tid, entry.get("teams_webhook_secret")))
 
 
 def _no_unknown_keys(mapping: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:

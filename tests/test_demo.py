@@ -55,6 +55,10 @@ def test_demo_writes_both_reports_and_mails_every_manager_once(tmp_path):
                 "data.lead@example.com"}  # teams.example.yaml
     assert sorted(recipients) == sorted(managers)  # every manager once, nobody twice
     assert f"Digests: {len(managers)} emails received" in done.stdout
+    # and in the local Slack stand-in: a DM per manager and the two demo team channels, each saved
+    assert "Slack: 6 messages received by the local Slack stand-in" in done.stdout
+    assert all(f"DM to {m}" in done.stdout for m in managers) and "#delivery" in done.stdout
+    assert len(list((out / "slack" / day).glob("*.html"))) == 6
 
     # the change view: yesterday's report is the baseline, and the digests say what changed
     summary = json.loads((out / "overdue" / day / "summary.json").read_text(encoding="utf-8"))

@@ -355,10 +355,23 @@ def state(tmp_path, prefect_harness):
 SOURCE = "test-workspace"
 
 
+def send_prepared(prepared, *, as_of, settings, store, workspace, team_ids=None, resend_to=None, **flags):
+    """The email channel of the delivery engine over already assembled messages (call inside a flow):
+    (the digest folder, the outcomes by address)."""
+    from pike_tasks.delivery.engine import DeliveryTarget, deliver
+    from pike_tasks.delivery.options import DeliveryOptions
+    from pike_tasks.delivery.smtp import EmailChannel
+
+    options = DeliveryOptions(resend_to=tuple(resend_to) if resend_to is not None else None, **flags)
+    folder, outcomes = deliver([(EmailChannel(settings), [p.outbound() for p in prepared])],
+                               DeliveryTarget(as_of, store, workspace, team_ids), options)
+    return folder, outcomes["email"]
+
+
 def _send_flow():
     from prefect import flow
 
-    from flows.digest import PreparedDigest, send_prepared
+    from pike_tasks.delivery.email import PreparedDigest
     from pike_tasks.store import open_store
 
     @flow(name="test-send-digests")
@@ -416,7 +429,7 @@ def test_another_workspace_is_not_blocked_by_this_ones_record(state):
 
 def test_addresses_that_differ_only_in_punctuation_or_accents_each_get_their_digest(state):
     """o'brien@ and o_brien@, zoë@ and zoé@ are four people: four emails, four .eml names."""
-    from flows.digest import eml_name
+    from pike_tasks.delivery.email import eml_name
 
     people = ["o'brien@example.com", "o_brien@example.com", "zoë@example.com", "zoé@example.com"]
     assert len({eml_name(p) for p in people}) == 4
@@ -495,7 +508,7 @@ def test_preview_goes_only_to_preview_address_and_is_not_recorded(state):
 
 
 def test_refused_recipient_does_not_stop_others_and_is_named(state):
-    from flows.digest import DigestSendFailed
+    from pike_tasks.delivery.engine import DigestSendFailed
 
     send = _send_flow()
     with RecordingSmtpServer(refuse={"b.lead@example.com"}) as smtp:
@@ -572,7 +585,7 @@ def test_a_final_reply_slower_than_the_data_timeout_is_unknown_and_sent_exactly_
 
 def test_a_dead_server_fails_the_remaining_recipients_at_once_and_a_later_run_sends_them(state):
     """With one connection at a time, the first failure stops the run (the rest "not tried")."""
-    from flows.digest import DigestSendFailed
+    from pike_tasks.delivery.engine import DigestSendFailed
 
     send = _send_flow()
     with socket.socket() as probe:
@@ -587,7 +600,7 @@ def test_a_dead_server_fails_the_remaining_recipients_at_once_and_a_later_run_se
 def test_a_dead_server_with_parallel_connections_is_tried_once(state):
     """Several connections at once: one connection and login come first, so an unreachable
     server (or a refused login) is tried once; every digest stays unsent and the next run sends them."""
-    from flows.digest import DigestSendFailed
+    from pike_tasks.delivery.engine import DigestSendFailed
 
     send = _send_flow()
     with socket.socket() as probe:
@@ -636,7 +649,7 @@ def test_one_stalled_recipient_does_not_hold_up_the_others(state):
 
 
 def test_smtp_connections_setting():
-    from flows.digest import smtp_connections
+    from pike_tasks.mailer import smtp_connections
 
     assert smtp_connections({}) == 4 and smtp_connections({"PIKE_REPORTS_SMTP_CONNECTIONS": " 8 "}) == 8
     for bad in ("0", "-1", "two", "1.5", "33"):

@@ -47,7 +47,7 @@ REPORT_FLOWS = [report_overdue_tasks, report_billable_workload, run_all_reports]
 TITLES = {
     "as_of": "Report date", "team_ids": "Teams", "project_ids": "Projects", "customer_ids": "Customers",
     "output_dir": "Report store", "teams_config": "Teams config", "digests": "Manager digests",
-    "force_digests": "Send the digests again", "resend_to": "Resend to",
+    "force_digests": "Send the digests again", "resend_to": "Resend to", "channels": "Digest channels",
 }
 
 

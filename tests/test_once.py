@@ -50,9 +50,9 @@ def _ledger(out, workspace: str = SOURCE, team_ids=None):
 
 def _scoped_flow():
     from prefect import flow
-    from test_email import plain_settings
+    from test_email import plain_settings, send_prepared
 
-    from flows.digest import PreparedDigest, send_prepared
+    from pike_tasks.delivery.email import PreparedDigest
     from pike_tasks.store import open_store
 
     @flow(name="test-send-scoped")
@@ -195,13 +195,15 @@ _SENDER_PROCESS = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from test_email import AS_OF, SOURCE, make_digest, make_message, plain_settings
-    from flows.digest import deliver_once
+    from pike_tasks.delivery.email import PreparedDigest
+    from pike_tasks.delivery.engine import deliver_once
+    from pike_tasks.delivery.smtp import EmailChannel
     from pike_tasks.once import DeliveryLedger
     from pike_tasks.store import open_store
 
     ledger = DeliveryLedger(open_store({out!r}), "manager", AS_OF, SOURCE)
-    print(deliver_once({recipient!r}, make_message(make_digest({recipient!r})),
-                       plain_settings({port}, timeout=60, data_timeout=60), ledger))
+    item = PreparedDigest({recipient!r}, "s", 2, make_message(make_digest({recipient!r}))).outbound()
+    print(deliver_once(EmailChannel(plain_settings({port}, timeout=60, data_timeout=60)), item, ledger))
 """)
 
 
@@ -290,9 +292,9 @@ def test_a_run_killed_after_the_message_went_out_is_unknown_not_resent_until_res
 
 def _resend_flow():
     from prefect import flow
-    from test_email import plain_settings
+    from test_email import plain_settings, send_prepared
 
-    from flows.digest import PreparedDigest, send_prepared
+    from pike_tasks.delivery.email import PreparedDigest
     from pike_tasks.store import open_store
 
     @flow(name="test-resend")
@@ -391,7 +393,7 @@ def test_list_records_is_literal(tmp_path, location):
 
 
 def test_a_421_stops_the_sends_and_leaves_the_rest_for_the_next_run(state):
-    from flows.digest import DigestSendFailed
+    from pike_tasks.delivery.engine import DigestSendFailed
 
     people = [f"{c}.lead@example.com" for c in "abcdef"]
     send = _send_flow()

@@ -94,6 +94,38 @@ def test_other_mistakes_fail_at_load_in_one_line(config, reason):
     assert reason in str(info.value)
 
 
+def test_slack_and_teams_keys_load_and_round_trip():
+    config = parse_teams_config({"slack": {"direct_messages": True}, "teams": {
+        TEAM: {"name": "Delivery", "managers": ["lead@example.com"], "slack_channel": "C0123ABCD",
+               "teams_webhook_secret": "delivery-teams-webhook"},
+        "T2": {"name": "Design", "slack_channel": "#design-team"},
+    }})
+    assert config.slack_direct_messages is True
+    assert config.teams[TEAM].slack_channel == "C0123ABCD" and config.teams["T2"].slack_channel == "#design-team"
+    assert config.teams[TEAM].teams_webhook_secret == "delivery-teams-webhook"
+    assert parse_teams_config(config.as_plain()) == config
+    plain = parse_teams_config({"teams": {TEAM: "Delivery"}})
+    assert plain.slack_direct_messages is False and "slack" not in plain.as_plain()
+    assert set(plain.as_plain()["teams"][TEAM]) == {"name", "managers"}  # nothing new where nothing is set
+
+
+@pytest.mark.parametrize("config, reason", [
+    ({"slack": True}, "slack must be a mapping"),
+    ({"slack": {"dms": True}}, "unknown key 'dms'"),
+    ({"slack": {"direct_messages": "yes"}}, "direct_messages must be true or false"),
+    ({"teams": {TEAM: {"slack_channel": "general"}}}, "slack_channel must be a channel id"),
+    ({"teams": {TEAM: {"slack_channel": "<!channel>"}}}, "slack_channel must be a channel id"),
+    ({"teams": {TEAM: {"teams_webhook_secret": "https://prod.westus.logic.azure.com/workflows/x?sig=SECRET"}}},
+     "never put the URL itself"),
+    ({"teams": {TEAM: {"teams_webhook_secret": "Has Spaces"}}}, "Prefect Secret block name"),
+])
+def test_slack_and_teams_mistakes_fail_at_load_in_one_line(config, reason):
+    with pytest.raises(PikeConfigError) as info:
+        parse_teams_config(config)
+    assert reason in str(info.value) and "\n" not in str(info.value)
+    assert "SECRET" not in str(info.value)  # a pasted webhook URL is never echoed
+
+
 def test_yaml_surrogate_escapes_become_the_character_or_a_replacement(tmp_path):
     path = _file(tmp_path, f'teams:\n  {TEAM}:\n    name: "Team \\ud83d\\ude00 \\ud800"\n')
     assert read_teams_source(path).team_names() == {TEAM: "Team \U0001f600 \ufffd"}
