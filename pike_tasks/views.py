@@ -250,7 +250,7 @@ def overdue_team_views(
             "team_change": team_change(change, team["team_id"], as_of, app_url_template, by_team),
             "age_legend": [{"key": css, "label": label} for _, label, css in AGE_BUCKETS],
             "index_url": link("index.html", team["anchor"]),
-            "csv_url": link("overdue.csv", None),
+            "csv_url": link(rules.OVERDUE_CSV, None),
         }
     return pages
 
