@@ -42,7 +42,7 @@ def run_all_reports(
     force_digests: ForceDigestsParam = False,
     resend_to: ResendToParam = None,
     channels: ChannelsParam = None,
-) -> dict:
+) -> dict[str, str]:
     """Overdue and workload reports (and optionally the manager digests) sharing one fetch.
 
     The parameters' titles and descriptions (the Prefect UI's Custom run form) are in flows/params.py.

@@ -169,7 +169,7 @@ def _warn_no_deletes(store: ReportStore) -> None:
             "are published as usual (allow DeleteObject to turn it on)", store.location)
 
 
-def _run_logger() -> logging.Logger | logging.LoggerAdapter:
+def _run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     try:
         from prefect import get_run_logger
 

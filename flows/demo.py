@@ -24,7 +24,7 @@ from pathlib import Path
 from pike_tasks.cli import set_prefect_defaults
 from pike_tasks.local_smtp import LocalSmtpServer
 from pike_tasks.sandbox.data import day_before, generate_workspace
-from pike_tasks.sandbox.server import start_sandbox
+from pike_tasks.sandbox.server import SandboxServer, start_sandbox
 from pike_tasks.sandbox.slack import TOKEN as SLACK_TOKEN
 from pike_tasks.sandbox.slack import SlackFake
 
@@ -33,7 +33,7 @@ DEMO_PORT = 8642  # the same every run, so links in earlier demo emails open aga
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
         pass
 
 
@@ -48,7 +48,7 @@ def serve_store(folder: Path, port: int = DEMO_PORT) -> ThreadingHTTPServer:
     return server
 
 
-def _point_at(sandbox) -> None:
+def _point_at(sandbox: SandboxServer) -> None:
     # PIKE_REPORTS_SANDBOX_RUN: the demo's once-only records are the sandbox's, never a real workspace's
     os.environ.update(PIKE_API_BASE_URL=sandbox.url, PIKE_API_SECRET=sandbox.secret, PIKE_REPORTS_SANDBOX_RUN="1")
 

@@ -49,7 +49,7 @@ def send_manager_digests(
     smtp_block: str | None = None,
     report_url: str | None = None,
     channels: list[Literal["email", "slack", "teams"]] | None = None,
-) -> dict:
+) -> dict[str, str]:
     """One digest per manager address in the teams config (by email, and as a Slack DM with
     ``channels``), one summary per team channel: their teams' overdue tasks and their members'
     workload. Each (workspace, as_of, scope, channel, recipient) digest is sent once;

@@ -22,7 +22,7 @@ def report_overdue_tasks(
     team_ids: TeamsParam = None,
     output_dir: ReportStoreParam = None,
     teams_config: TeamsConfigFormParam = None,
-) -> dict:
+) -> dict[str, str]:
     """Overdue tasks by team: open tasks whose due date is before the as-of date.
 
     Writes overdue.csv, index.html and summary.json, and publishes the headline numbers

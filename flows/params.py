@@ -31,8 +31,9 @@ from pike_tasks.store import StoreSpec
 
 def form_field(title: str, description: str) -> FieldInfo:
     """A ``Field`` whose title and description reach the Prefect UI's form (see the module doc)."""
-    return Field(title=title, description=description,
-                 json_schema_extra={"title": title, "description": description})
+    info: FieldInfo = Field(title=title, description=description,
+                            json_schema_extra={"title": title, "description": description})
+    return info
 
 
 ReportDateParam = Annotated[date | SkipJsonSchema[None], form_field(

@@ -14,6 +14,7 @@ On POSIX the work runs in a child process group (see ``pike_tasks.supervise``), 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -21,6 +22,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pike_tasks import settings as api_settings
 from pike_tasks import supervise
@@ -32,6 +34,14 @@ from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, res
 from pike_tasks.store import ReportStore, StoreSpec
 from pike_tasks.teams_config import read_teams_source
 
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from prefect.client.schemas.objects import State
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from pike_tasks.sandbox.server import SandboxServer
+
 
 def parse_as_of(text: str | None) -> date | None:
     if not text:
@@ -42,7 +52,7 @@ def parse_as_of(text: str | None) -> date | None:
         raise PikeConfigError(f"--as-of must be a date like 2026-04-09, not {text!r}") from None
 
 
-def digest_mode(args) -> str:
+def digest_mode(args: argparse.Namespace) -> str:
     """What this run does with the manager digests: ``send``, ``dry-run`` or ``off``."""
     if args.report == "digest":
         return "dry-run" if args.dry_run else "send"
@@ -55,7 +65,7 @@ def _env(name: str) -> str | None:
     return os.environ.get(name, "").strip() or None
 
 
-def check_before_start(args) -> tuple[ReportStore, StoreSpec]:
+def check_before_start(args: argparse.Namespace) -> tuple[ReportStore, StoreSpec]:
     """The checks that need neither Prefect nor the API: a bad env URL, the digest attachment
     limit when there are digests, the report store (opened and checked here, once) and SMTP when
     sending. Returns the store and its checked spec, which the flow opens without a second probe.
@@ -87,7 +97,7 @@ def check_before_start(args) -> tuple[ReportStore, StoreSpec]:
     return store, spec
 
 
-def check_digest_identity(args, store: ReportStore) -> None:
+def check_digest_identity(args: argparse.Namespace, store: ReportStore) -> None:
     """The once-only identity's settings (workspace name and its binding, lease, --resend-to), with
     the teams config when it is a file (else the flow checks them, still before any API call)."""
     from flows.digest import check_resend_to
@@ -102,13 +112,13 @@ def check_digest_identity(args, store: ReportStore) -> None:
         bind_workspace(store, workspace_name(config.workspace), list(config.teams))
 
 
-def cli_store_spec(args, settings: StoreSettings | None = None) -> StoreSpec:
+def cli_store_spec(args: argparse.Namespace, settings: StoreSettings | None = None) -> StoreSpec:
     """The store of ``--out``; without it ``PIKE_REPORTS_STORE`` if set, else ./out (errors name which),
     with the store settings (loaded here when not given)."""
     return StoreSpec.from_cli(args.out, settings=settings or load_store_settings())
 
 
-def open_cli_store(args) -> ReportStore:
+def open_cli_store(args: argparse.Namespace) -> ReportStore:
     """The store ``cli_store_spec`` names, opened (not checked)."""
     return cli_store_spec(args).open()
 
@@ -124,7 +134,7 @@ def check_smtp_settings() -> None:
         raise PikeConfigError(f"digests cannot be sent: {exc}") from None
 
 
-def _start_sandbox(as_of: date | None):
+def _start_sandbox(as_of: date | None) -> SandboxServer:
     """Start the embedded sandbox and point this process at it (``--sandbox``), saying so."""
     from pike_tasks.sandbox.server import start_sandbox
 
@@ -171,7 +181,7 @@ def _quiet_prefect_tracebacks() -> None:
                 handler.addFilter(_NoTraceback())
 
 
-def _stop_prefect(flow_run_id=None, keep=None) -> None:
+def _stop_prefect(flow_run_id: UUID | None = None, keep: SubprocessASGIServer | None = None) -> None:
     """Stop Prefect's temporary server once it has written what this run sent it.
 
     The server records task runs from the client's events, one database write per event. Stopped
@@ -191,7 +201,7 @@ def _stop_prefect(flow_run_id=None, keep=None) -> None:
     server.stop()
 
 
-def _temporary_server():
+def _temporary_server() -> SubprocessASGIServer | None:
     """Prefect's running temporary server in this process, or None.
 
     Prefect imports its server module only to start one; importing it here (the whole server
@@ -200,11 +210,11 @@ def _temporary_server():
     server_module = sys.modules.get("prefect.server.api.server")
     if server_module is None:
         return None
-    server = server_module.SubprocessASGIServer._instances.get(None)
+    server: SubprocessASGIServer | None = server_module.SubprocessASGIServer._instances.get(None)
     return server if server is not None and server.running else None
 
 
-def _wait_until_recorded(flow_run_id, timeout: float = 10.0) -> None:
+def _wait_until_recorded(flow_run_id: UUID, timeout: float = 10.0) -> None:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.events.worker import EventsWorker
@@ -225,7 +235,7 @@ def _wait_until_recorded(flow_run_id, timeout: float = 10.0) -> None:
             time.sleep(0.5)
 
 
-def _failure_reason(state) -> str:
+def _failure_reason(state: State[dict[str, str]]) -> str:
     try:
         state.result()
     except PikeError as exc:
@@ -235,7 +245,7 @@ def _failure_reason(state) -> str:
     return state.message or "flow run failed"
 
 
-def run_command(args) -> int:
+def run_command(args: argparse.Namespace) -> int:
     as_of = parse_as_of(args.as_of)
     teams_source = args.teams_config
     if teams_source:
@@ -252,7 +262,7 @@ def run_command(args) -> int:
     return _build(args, as_of, teams_source, checked)
 
 
-def _build(args, as_of: date | None, teams_source: str | None,
+def _build(args: argparse.Namespace, as_of: date | None, teams_source: str | None,
            checked: tuple[ReportStore, StoreSpec] | None = None) -> int:
     sandbox = _start_sandbox(as_of) if args.sandbox else None
     state = None
@@ -283,7 +293,8 @@ def _build(args, as_of: date | None, teams_source: str | None,
     return 0
 
 
-def _run_flow(args, as_of: date | None, teams_source: str | None, out: StoreSpec):
+def _run_flow(args: argparse.Namespace, as_of: date | None, teams_source: str | None,
+              out: StoreSpec) -> State[dict[str, str]]:
     from flows.all_reports import run_all_reports
     from flows.digest import send_manager_digests
     from flows.overdue import report_overdue_tasks
@@ -314,7 +325,7 @@ def _run_flow(args, as_of: date | None, teams_source: str | None, out: StoreSpec
     )
 
 
-def _channels(args) -> list[str]:
+def _channels(args: argparse.Namespace) -> list[str]:
     """``--channels email,slack`` as the flows' ``channels`` parameter."""
     from pike_tasks.delivery.options import parse_channels
 

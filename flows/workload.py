@@ -31,7 +31,7 @@ def report_billable_workload(
     customer_ids: CustomersParam = None,
     output_dir: ReportStoreParam = None,
     teams_config: TeamsConfigFormParam = None,
-) -> dict:
+) -> dict[str, str]:
     """Billable workload: open assignments per member (billable share, overdue, flags) and per customer.
 
     Writes workload.csv, workload_by_customer.csv, index.html and summary.json, and

@@ -30,7 +30,7 @@ HANDLERS = {
 }
 
 
-def _add_export(sub: argparse._SubParsersAction) -> None:
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "export",
         help="Write every record of a listing as JSON Lines.",
@@ -48,7 +48,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE", help="Write to FILE instead of stdout.")
 
 
-def _add_sandbox(sub: argparse._SubParsersAction) -> None:
+def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "sandbox",
         help="Serve a local Pike API with demo data (and optional faults).",
@@ -81,7 +81,7 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
                    help="Encode every record before serving, so first reads cost what later ones do (benchmarks).")
 
 
-def _add_run(sub: argparse._SubParsersAction) -> None:
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run",
         help="Build reports (overdue, workload, digest, or all) as a Prefect flow run.",
@@ -122,7 +122,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="Digest: do not send a digest with nothing new and nothing resolved since the previous report.")
 
 
-def _add_setup(sub: argparse._SubParsersAction) -> None:
+def _add_setup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "setup",
         help="Create the Prefect blocks and limit the deployments read.",
@@ -133,7 +133,7 @@ def _add_setup(sub: argparse._SubParsersAction) -> None:
                    help="Teams config (YAML/JSON, any size) to store as the Prefect block pike-teams-config.")
 
 
-def _add_deliveries(sub: argparse._SubParsersAction) -> None:
+def _add_deliveries(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "deliveries",
         help="List where each digest of a day stands (sent, unknown, in progress, ...); read-only.",

@@ -8,6 +8,7 @@ config with no record for the day).
 
 from __future__ import annotations
 
+import argparse
 import os
 from datetime import date
 
@@ -17,7 +18,7 @@ from pike_tasks.store import StoreSpec
 from pike_tasks.teams_config import TeamsConfig, read_teams_source
 
 
-def run_deliveries_command(args) -> int:
+def run_deliveries_command(args: argparse.Namespace) -> int:
     config = read_teams_source(args.teams_config) if args.teams_config else TeamsConfig()
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else config.default_as_of()

@@ -27,13 +27,19 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import SecretStr
 
 from pike_tasks.config import settings as _config
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.outputs import atomic_writer
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+    # What the delivery errors' __reduce__ return: a constructor and its arguments.
+    _Reduced = tuple[Callable[..., "DigestDeliveryError"], tuple[str | bool, ...]]
 
 # parsed in pike_tasks.config.settings, the one home of the environment; the names stay this module's
 DEFAULT_ATTACHMENT_MAX_BYTES = _config.DEFAULT_ATTACHMENT_MAX_BYTES
@@ -73,7 +79,7 @@ class DigestDeliveryError(Exception):
         self.reason = reason
         self.permanent = permanent
 
-    def __reduce__(self):  # keep the fields when Prefect pickles the exception
+    def __reduce__(self) -> _Reduced:  # keep the fields when Prefect pickles the exception
         return (_rebuild_delivery_error, (self.recipient, self.reason, self.permanent))
 
 
@@ -87,7 +93,7 @@ class SmtpSecurityError(DigestDeliveryError):
     def __init__(self, recipient: str, reason: str, *, permanent: bool = True) -> None:
         super().__init__(recipient, reason, permanent=permanent)
 
-    def __reduce__(self):
+    def __reduce__(self) -> _Reduced:
         return (SmtpSecurityError, (self.recipient, self.reason))
 
 
@@ -98,7 +104,7 @@ class SmtpUnavailable(DigestDeliveryError):
     timeout for the same answer, so a send loop should stop at the first one.
     """
 
-    def __reduce__(self):
+    def __reduce__(self) -> _Reduced:
         return (SmtpUnavailable, (self.recipient, self.reason))
 
 
@@ -113,7 +119,7 @@ class SmtpOutcomeUnknown(DigestDeliveryError):
     def __init__(self, recipient: str, reason: str, *, permanent: bool = True) -> None:
         super().__init__(recipient, reason, permanent=permanent)
 
-    def __reduce__(self):
+    def __reduce__(self) -> _Reduced:
         return (SmtpOutcomeUnknown, (self.recipient, self.reason))
 
 
@@ -123,7 +129,7 @@ class SmtpAuthFailed(DigestDeliveryError):
     def __init__(self, recipient: str, reason: str, *, permanent: bool = True) -> None:
         super().__init__(recipient, reason, permanent=permanent)
 
-    def __reduce__(self):
+    def __reduce__(self) -> _Reduced:
         return (SmtpAuthFailed, (self.recipient, self.reason))
 
 
@@ -453,7 +459,8 @@ def send_message(settings: SmtpSettings, msg: EmailMessage, *, on_stage: Callabl
         _quit(smtp)
 
 
-def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float, on_stage: Callable[[str], None] | None = None):
+def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float, on_stage: Callable[[str], None] | None = None
+                      ) -> Callable[[], bool]:
     """Note when the message's terminating ``CRLF.CRLF`` has been written, and from then on wait
     ``data_timeout`` for the server's final reply (RFC 5321 4.5.3.2.6: up to 10 minutes).
     ``on_stage("handed-over")`` is called just before those bytes go out.
@@ -464,12 +471,12 @@ def _watch_end_of_data(smtp: smtplib.SMTP, data_timeout: float, on_stage: Callab
     sent = False
     write = smtp.send
 
-    def send(data):
+    def send(s: ReadableBuffer | str) -> None:  # smtplib.SMTP.send's signature (parameter `s` too)
         nonlocal sent
-        end = isinstance(data, (bytes, bytearray)) and bytes(data).endswith(b"\r\n.\r\n")
+        end = isinstance(s, (bytes, bytearray)) and bytes(s).endswith(b"\r\n.\r\n")
         if end and on_stage is not None:
             on_stage("handed-over")  # may raise: then the server never gets the end of the message
-        write(data)
+        write(s)
         if end:
             sent = True
             if smtp.sock is not None:

@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Collection
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, cast
@@ -47,8 +47,11 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     import pandas as pd
+    from prefect import Task
+    from prefect.client.schemas.objects import State, TaskRun
 
     from pike_tasks import frames
+    from pike_tasks.progress import Log
 
 # pandas and the modules built on it (frames, transforms, views, csv_output, render) are imported
 # where they are used, not here: loading them costs about 1.5 s of CPU, which fetch_workspace
@@ -61,7 +64,7 @@ def load_report_code() -> None:
     from pike_tasks import csv_output, frames, render, transforms, views  # noqa: F401 - imported to load them, not to use them here
 
 
-def retry_unless_permanent(task, task_run, state) -> bool:  # noqa: ARG001 (Prefect's signature)
+def retry_unless_permanent(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:  # noqa: ARG001 (Prefect's signature)
     """Retry a fetch only for failures a later try can fix (throttling, 5xx, network, paging).
 
     A bad secret, a missing scope, a bad request or our own configuration fails at once.
@@ -106,10 +109,11 @@ def fetch_listing(resource: str) -> pd.DataFrame:
     logger = get_run_logger()
     with _api_slot(), PikeClient(resolve_api_settings(), log=logger, progress=listing_progress(logger)) as client:
         records = client.list_all(resource)  # logs pages so far every 2 s, then records, pages, retries
-    return getattr(frames, f"{resource}_frame")(records)
+    frame: pd.DataFrame = getattr(frames, f"{resource}_frame")(records)
+    return frame
 
 
-def _api_slot():
+def _api_slot() -> AbstractContextManager[None]:
     """One slot of the global concurrency limit named by PIKE_API_CONCURRENCY_LIMIT, for a whole listing.
 
     Opt-in: many report runs (one per team, several workers) then share the workspace's rate limit.
@@ -205,7 +209,8 @@ class OverdueFrames:
     team_links: dict[str, str] = field(default_factory=dict)
 
 
-def _summary(report: str, as_of: date, filters: dict, totals: dict, quality: dict) -> dict[str, Any]:
+def _summary(report: str, as_of: date, filters: dict[str, list[str]], totals: dict[str, Any],
+             quality: dict[str, Any]) -> dict[str, Any]:
     return {"report": report, "as_of": as_of.isoformat(), "filters": filters, "totals": totals, "data_quality": quality}
 
 
@@ -223,7 +228,7 @@ def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes],
     return location, sorted(files), link
 
 
-def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> list[date]:
+def apply_retention(store: ReportStore, published: FolderRef, logger: Log | None = None) -> list[date]:
     """After publishing ``published``: remove its report's folders (same scope) past ``PIKE_REPORTS_KEEP_DAYS``.
 
     The newest ``HISTORY_POINTS`` complete folders always stay (the change view's baseline and
@@ -247,7 +252,7 @@ def apply_retention(store: ReportStore, published: FolderRef, logger=None) -> li
     return removed
 
 
-def prune_ledger(store: ReportStore, kind: str, as_of: date, logger=None) -> list[date]:
+def prune_ledger(store: ReportStore, kind: str, as_of: date, logger: Log | None = None) -> list[date]:
     """Remove the once-only records of days past ``PIKE_REPORTS_KEEP_DAYS`` (a warning if the store refuses)."""
     logger = logger or get_run_logger()
     try:
@@ -275,7 +280,7 @@ class SendProgress:
 
     ARTIFACT_STEP = 5  # percent
 
-    def __init__(self, total: int, logger, *, what: str, key: str, description: str) -> None:
+    def __init__(self, total: int, logger: Log, *, what: str, key: str, description: str) -> None:
         self.total, self.done, self._logger = total, 0, logger
         self._log = ProgressLog(logger, what, total)
         self._key, self._description = key, description

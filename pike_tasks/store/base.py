@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
-from pike_tasks.errors import _URL_LIKE, StoreError, redact_url  # noqa: F401 - part of this module's API
+# Re-exported (`X as X`): part of this module's API, imported from here by the other store modules.
+from pike_tasks.errors import _URL_LIKE as _URL_LIKE
+from pike_tasks.errors import StoreError as StoreError
+from pike_tasks.errors import redact_url as redact_url
 
 if TYPE_CHECKING:
     from pike_tasks.config.settings import StoreSettings
