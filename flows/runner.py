@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from pike_tasks import settings as api_settings
 from pike_tasks import supervise
 from pike_tasks.config import StoreSettings, load_settings
-from pike_tasks.config.settings import load_store_settings
+from pike_tasks.config.settings import env_text, load_store_settings
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
@@ -62,7 +62,7 @@ def digest_mode(args: argparse.Namespace) -> str:
 
 
 def _env(name: str) -> str | None:
-    return os.environ.get(name, "").strip() or None
+    return env_text(name)
 
 
 def check_before_start(args: argparse.Namespace) -> tuple[ReportStore, StoreSpec]:

@@ -9,9 +9,9 @@ config with no record for the day).
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import date
 
+from pike_tasks.config.settings import environ
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.once import MANAGER_DIGEST, SANDBOX_WORKSPACE, day_deliveries, workspace_name
 from pike_tasks.store import StoreSpec
@@ -26,7 +26,7 @@ def run_deliveries_command(args: argparse.Namespace) -> int:
         raise PikeConfigError(f"--as-of must be a date like 2026-04-09, not {args.as_of!r}") from None
     store = StoreSpec.from_cli(args.out).open()
     workspace = SANDBOX_WORKSPACE if args.sandbox else workspace_name(config.workspace, {
-        k: v for k, v in os.environ.items() if k != "PIKE_REPORTS_SANDBOX_RUN"})
+        k: v for k, v in environ().items() if k != "PIKE_REPORTS_SANDBOX_RUN"})
     managers = sorted({m for team in config.teams.values() for m in team.managers}, key=str.casefold)
     rows = day_deliveries(store, MANAGER_DIGEST, as_of, workspace, managers)
     print(f"digest deliveries of {as_of.isoformat()}, workspace {workspace!r}, store {store.location}:")

@@ -161,3 +161,20 @@ def redact_url(text: str) -> str:
     if cut >= 0:
         path = path[:cut + 1] + "***"
     return f"{scheme}://{authority}{sep}{path}"
+
+
+class SlackError(Exception):
+    """A Slack failure; ``code`` is Slack's error code (``invalid_auth``) or ours, ``method`` the API method.
+
+    Here (not in ``pike_tasks.slack_client``, which re-exports it) so ``pike_tasks.config`` can raise
+    :class:`SlackConfigError` without importing the Slack client.
+    """
+
+    def __init__(self, message: str, code: str = "", method: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.method = method
+
+
+class SlackConfigError(SlackError):
+    """The Slack settings are missing or unusable (nothing was sent)."""

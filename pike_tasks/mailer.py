@@ -1,7 +1,8 @@
 """SMTP settings and sending (I/O), ``.eml`` files for dry runs, and the sent-digest ledger.
 
 Settings come from a prefect-email ``EmailServerCredentials`` block (by name) or from the
-environment (``PIKE_REPORTS_SMTP_*``, ``PIKE_REPORTS_EMAIL_FROM``). The password is a
+environment (``PIKE_REPORTS_SMTP_*``, ``PIKE_REPORTS_EMAIL_FROM``, parsed in
+``pike_tasks.config.settings``). The password is a
 ``SecretStr`` and is never formatted into a log line or an exception: every error raised
 here is built from our own text and the server's reply, and scrubbed of the password anyway.
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
@@ -57,9 +58,9 @@ email_from = _config.email_from
 smtp_connections = _config.smtp_connections
 smtp_timeout = _config.smtp_timeout
 
-Security = Literal["ssl", "starttls", "none"]
-SECURITIES: tuple[str, ...] = ("ssl", "starttls", "none")
-DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+Security = _config.Security
+SECURITIES = _config.SECURITIES
+DEFAULT_PORTS = _config.DEFAULT_PORTS
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 # Strongest first. Only one is tried: smtplib's login() tries every advertised mechanism, so a
 # wrong password would be sent (and counted against the account) up to three times.
@@ -159,31 +160,16 @@ class SmtpSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpSettings:
-        """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY/TIMEOUT`` and ``PIKE_REPORTS_EMAIL_FROM``.
+        """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY/TIMEOUT`` and ``PIKE_REPORTS_EMAIL_FROM``,
+        parsed and checked by ``pike_tasks.config.settings.load_smtp_env_settings``.
 
         Raises:
             PikeConfigError: a variable missing or malformed (named, value never echoed for the password).
         """
-        env = os.environ if env is None else env
-        host = env.get("PIKE_REPORTS_SMTP_HOST", "").strip()
-        if not host:
-            raise PikeConfigError("PIKE_REPORTS_SMTP_HOST is not set (or name an EmailServerCredentials block)")
-        security = (env.get("PIKE_REPORTS_SMTP_SECURITY") or "starttls").strip().lower()
-        if security not in SECURITIES:
-            raise PikeConfigError(f"PIKE_REPORTS_SMTP_SECURITY must be ssl, starttls or none, not {security!r}")
-        port_text = (env.get("PIKE_REPORTS_SMTP_PORT") or "").strip()
-        try:
-            port = int(port_text) if port_text else DEFAULT_PORTS[security]
-        except ValueError:
-            raise PikeConfigError(f"PIKE_REPORTS_SMTP_PORT must be a number, not {port_text!r}") from None
-        user = (env.get("PIKE_REPORTS_SMTP_USER") or "").strip() or None
-        password = env.get("PIKE_REPORTS_SMTP_PASSWORD") or None
-        sender = (env.get("PIKE_REPORTS_EMAIL_FROM") or "").strip() or (user if user and "@" in user else "")
-        if not sender:
-            raise PikeConfigError("PIKE_REPORTS_EMAIL_FROM is not set (the From address of the digests)")
-        return cls(host=host, port=port, sender=sender, security=cast(Security, security), username=user,
-                   password=SecretStr(password) if password else None, timeout=_timeout_from_env(env),
-                   data_timeout=_timeout_from_env(env, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT))
+        parsed = _config.load_smtp_env_settings(env)
+        return cls(host=parsed.host, port=parsed.port, sender=parsed.sender, security=parsed.security,
+                   username=parsed.username, password=parsed.password, timeout=parsed.timeout,
+                   data_timeout=parsed.data_timeout)
 
     @classmethod
     def from_block(cls, credentials: Any, sender: str | None = None) -> SmtpSettings:
@@ -207,8 +193,8 @@ class SmtpSettings:
         secret = credentials.password.get_secret_value() if credentials.password else ""
         sender = sender or email_from() or (user or "")
         return cls(host=str(host), port=int(port), sender=sender, security=cast(Security, security), username=user,
-                   password=SecretStr(secret) if secret else None, timeout=_timeout_from_env(os.environ),
-                   data_timeout=_timeout_from_env(os.environ, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT),
+                   password=SecretStr(secret) if secret else None, timeout=smtp_timeout(),
+                   data_timeout=smtp_timeout(None, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT),
                    verify=credentials.verify if credentials.verify is not None else True)
 
 

@@ -12,7 +12,6 @@ permanent failures (bad secret, missing scope, bad request), which fail at once.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Collection
 from contextlib import AbstractContextManager, nullcontext
@@ -33,7 +32,7 @@ from prefect.concurrency.sync import concurrency
 
 from pike_tasks import events, rules
 from pike_tasks.client import RESOURCES, PikeClient
-from pike_tasks.config.settings import api_concurrency_limit
+from pike_tasks.config.settings import api_concurrency_limit, sandbox_run
 from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
@@ -84,9 +83,7 @@ SANDBOX_SOURCE = "built-in sandbox (demo data)"
 def api_source_label() -> str:
     """Where the data came from, for page footers: the API host, never the secret; a sandbox run
     (``run --sandbox``, ``make demo``) says it is demo data, not the loopback port it happened on."""
-    from pike_tasks.once import ENV_SANDBOX_RUN
-
-    if os.environ.get(ENV_SANDBOX_RUN) == "1":
+    if sandbox_run():
         return SANDBOX_SOURCE
     settings = resolve_api_settings()
     return urlsplit(settings.base_url).netloc or settings.base_url

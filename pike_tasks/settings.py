@@ -13,7 +13,6 @@ import importlib.util
 import inspect
 import ipaddress
 import math
-import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -206,8 +205,11 @@ def _show_url(url: str) -> str:
 
 
 def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
+    """The variable ``name``, stripped, None when blank: read through ``pike_tasks.config`` (imported
+    here, lazily: it imports this module), the one home of the environment."""
+    from pike_tasks.config.settings import env_text
+
+    return env_text(name)
 
 
 def load_secret_block() -> str | None:
@@ -249,8 +251,8 @@ def prefect_api_configured() -> bool:
     """
     if _env("PREFECT_API_URL"):
         return True
-    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
-    user = _read_toml(Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
+    home = Path(_env("PREFECT_HOME") or "~/.prefect").expanduser()
+    user = _read_toml(Path(_env("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
     spec = importlib.util.find_spec("prefect")  # locates the package without importing it
     shipped: dict[str, Any] = {}
     if spec is not None and spec.submodule_search_locations:

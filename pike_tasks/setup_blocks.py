@@ -16,11 +16,11 @@ never printed, only names and non-secret settings. Running it again updates in p
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pike_tasks.config.settings import environ
 from pike_tasks.errors import PikeConfigError
 from pike_tasks.settings import ENV_SECRET, SECRET_BLOCK_NAME
 from pike_tasks.teams_config import BLOCK_NAME, VARIABLE_NAME, read_teams_source
@@ -159,7 +159,7 @@ def run_setup(teams_config: str | None = None, env: Mapping[str, str] | None = N
         PikeConfigError: an invalid teams config, SMTP setting or slot count, or a teams config
             the Prefect API would not store.
     """
-    env = os.environ if env is None else env
+    env = environ(env)
     lines: list[str] = []
     steps: tuple[Callable[[], str], ...] = (
         lambda: save_secret_block(env),

@@ -1,6 +1,7 @@
 """The one place that talks to Slack's Web API: a thin wrapper over ``slack_sdk.WebClient``.
 
-Settings come from the environment: ``PIKE_REPORTS_SLACK_TOKEN`` (a bot token; never logged, never
+Settings (``SlackSettings``, parsed in ``pike_tasks.config.settings``) come from the environment:
+``PIKE_REPORTS_SLACK_TOKEN`` (a bot token; never logged, never
 in an exception message) and ``PIKE_REPORTS_SLACK_API_URL`` (default ``https://slack.com/api/``; a
 proxy or a local test server; plain ``http://`` only to loopback, since the token would travel in
 clear).
@@ -23,37 +24,27 @@ One retry layer per failure class:
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.error import URLError
 
-from pike_tasks.settings import is_loopback_host
+from pike_tasks.config import settings as _config
+from pike_tasks.errors import SlackConfigError as SlackConfigError  # re-exported
+from pike_tasks.errors import SlackError as SlackError  # re-exported
 
-ENV_TOKEN = "PIKE_REPORTS_SLACK_TOKEN"  # noqa: S105 - the variable's name, not a token
-ENV_API_URL = "PIKE_REPORTS_SLACK_API_URL"
-DEFAULT_API_URL = "https://slack.com/api/"
+# parsed and checked in pike_tasks.config.settings, the one home of the environment; the names stay this module's
+ENV_TOKEN = _config.ENV_SLACK_TOKEN
+ENV_API_URL = _config.ENV_SLACK_API_URL
+DEFAULT_API_URL = _config.DEFAULT_SLACK_API_URL
+SlackSettings = _config.SlackSettings
+check_api_url = _config.check_slack_api_url
 EVENT_TYPE = "pike_digest_posted"
 DEFAULT_TIMEOUT = 15
 HISTORY_PAGE = 100
 HISTORY_MAX_PAGES = 5
-
-
-class SlackError(Exception):
-    """A Slack failure; ``code`` is Slack's error code (``invalid_auth``) or ours, ``method`` the API method."""
-
-    def __init__(self, message: str, code: str = "", method: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.method = method
-
-
-class SlackConfigError(SlackError):
-    """The Slack settings are missing or unusable (nothing was sent)."""
 
 
 class SlackAuthError(SlackError):
@@ -90,48 +81,6 @@ class SlackOutcomeUnknown(SlackError):
 
 _AUTH_CODES = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                "no_permission", "ekm_access_denied", "org_login_required"}
-
-
-@dataclass(frozen=True)
-class SlackSettings:
-    """Where the API is and the bot token (kept out of ``repr``)."""
-
-    api_url: str = DEFAULT_API_URL
-    token: str = field(default="", repr=False)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SlackSettings:
-        """Read and check ``PIKE_REPORTS_SLACK_TOKEN`` and ``PIKE_REPORTS_SLACK_API_URL``.
-
-        Raises:
-            SlackConfigError: no token, or an API URL that is not http(s), or plain http to a
-                host that is not loopback (one line each).
-        """
-        env = os.environ if environ is None else environ
-        token = (env.get(ENV_TOKEN) or "").strip()
-        if not token:
-            raise SlackConfigError(f"{ENV_TOKEN} is not set: the Slack bot token (xoxb-...) is needed to post",
-                                   "no_token")
-        return cls(api_url=check_api_url(env.get(ENV_API_URL) or DEFAULT_API_URL), token=token)
-
-
-def check_api_url(url: str) -> str:
-    """``url`` with a trailing slash, after refusing anything but https, or http to loopback.
-
-    Raises:
-        SlackConfigError: another scheme, no host, or plain http to a non-loopback host.
-    """
-    url = url.strip()
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    if scheme not in ("http", "https") or not host:
-        raise SlackConfigError(f"{ENV_API_URL} must be an http(s) URL, not {url[:100]!r}", "bad_url")
-    if scheme == "http" and not is_loopback_host(host):
-        raise SlackConfigError(f"Refusing to send the Slack token in clear text to http://{host[:100]}: "
-                               f"{ENV_API_URL} may use plain http only to loopback (127.0.0.1, ::1, localhost)",
-                               "insecure_url")
-    return url if url.endswith("/") else url + "/"
 
 
 def digest_metadata(digest_key: str, event_type: str = EVENT_TYPE) -> dict[str, Any]:

@@ -6,8 +6,11 @@ from pike_tasks.config.settings import (
     LedgerSettings,
     RunSettings,
     Settings,
+    SlackSettings,
+    SmtpEnvSettings,
     StoreSettings,
     load_settings,
 )
 
-__all__ = ["DeliverySettings", "LedgerSettings", "RunSettings", "Settings", "StoreSettings", "load_settings"]
+__all__ = ["DeliverySettings", "LedgerSettings", "RunSettings", "Settings", "SlackSettings", "SmtpEnvSettings",
+           "StoreSettings", "load_settings"]

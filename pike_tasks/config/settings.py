@@ -4,9 +4,14 @@ ledger, digest delivery, the run), and fails in one line naming the first bad va
 API call. The modules take their group as a value; the one-setting readers below are what their
 thin wrappers call (``pike_tasks.store``, ``pike_tasks.once``, ``pike_tasks.mailer``).
 
-Not here: the API's own settings stay in ``pike_tasks.settings`` (they also come from arguments and
-the Prefect Secret block; ``load_settings`` calls it), the SMTP server's address and login in
-``pike_tasks.mailer.SmtpSettings`` (env or a Prefect block), Prefect's own variables.
+The API's settings keep their rules in ``pike_tasks.settings`` (they also come from arguments and
+the Prefect Secret block): its reader of the environment is ``env_text`` here, and ``load_settings``
+validates them and keeps them as its ``api`` group. ``pike_tasks.mailer.SmtpSettings.from_env`` and
+``pike_tasks.slack_client.SlackSettings.from_env`` are thin wrappers over ``load_smtp_env_settings``
+and ``load_slack_settings``. Secrets (the SMTP password, the Slack token) never appear in a
+``repr`` or an error message.
+
+Outside this package only a short allow-list reads ``os.environ`` (tests/test_lint.py says which and why).
 """
 
 from __future__ import annotations
@@ -15,15 +20,19 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
-from pike_tasks.errors import PikeConfigError, StoreError, redact_url
+from pydantic import SecretStr
+
+from pike_tasks.errors import PikeConfigError, SlackConfigError, StoreError, redact_url
 from pike_tasks.settings import (
     DEFAULT_REQUEST_DEADLINE,
     ENV_REQUEST_DEADLINE,
     ENV_SECRET,
     ApiSettings,
+    is_loopback_host,
     resolve_api_settings,
 )
 
@@ -36,6 +45,18 @@ def _environ(env: Env | None) -> Env:
 
 def _text(env: Env | None, name: str) -> str:
     return (_environ(env).get(name) or "").strip()
+
+
+def environ(env: Env | None = None) -> Env:
+    """``env``, or the process environment when None: the one place outside the allow-list that
+    touches ``os.environ`` (callers that need the whole mapping, e.g. to save blocks from it)."""
+    return _environ(env)
+
+
+def env_text(name: str, env: Env | None = None) -> str | None:
+    """The variable ``name``, stripped; None when unset or blank. What ``pike_tasks.settings`` reads
+    its ``PIKE_API_*`` (and Prefect's ``PREFECT_API_URL``/profile) variables through."""
+    return _text(env, name) or None
 
 
 # ---- the report store ---------------------------------------------------------------------------
@@ -315,6 +336,125 @@ def load_delivery_settings(env: Env | None = None) -> DeliverySettings:
                             attachment_max_bytes=attachment_max_bytes(env), smtp_connections=smtp_connections(env))
 
 
+# ---- the SMTP server from the environment (the other source is a prefect-email block) ------------
+ENV_SMTP_HOST = "PIKE_REPORTS_SMTP_HOST"
+ENV_SMTP_PORT = "PIKE_REPORTS_SMTP_PORT"
+ENV_SMTP_USER = "PIKE_REPORTS_SMTP_USER"
+ENV_SMTP_PASSWORD = "PIKE_REPORTS_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a password
+ENV_SMTP_SECURITY = "PIKE_REPORTS_SMTP_SECURITY"
+Security = Literal["ssl", "starttls", "none"]
+SECURITIES: tuple[str, ...] = ("ssl", "starttls", "none")
+DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+
+
+@dataclass(frozen=True)
+class SmtpEnvSettings:
+    """The SMTP server as the environment gives it (``PIKE_REPORTS_SMTP_*``, ``PIKE_REPORTS_EMAIL_FROM``),
+    checked. ``repr`` never shows the password (a ``SecretStr`` besides)."""
+
+    host: str
+    port: int
+    sender: str
+    security: Security
+    username: str | None
+    password: SecretStr | None = field(repr=False)
+    timeout: float
+    data_timeout: float
+
+
+def load_smtp_env_settings(env: Env | None = None) -> SmtpEnvSettings:
+    """From ``PIKE_REPORTS_SMTP_HOST/PORT/USER/PASSWORD/SECURITY/TIMEOUT/DATA_TIMEOUT`` and ``PIKE_REPORTS_EMAIL_FROM``.
+
+    Raises:
+        PikeConfigError: a variable missing or malformed (one line naming it; the password never echoed).
+    """
+    environ = _environ(env)
+    host = _text(environ, ENV_SMTP_HOST)
+    if not host:
+        raise PikeConfigError(f"{ENV_SMTP_HOST} is not set (or name an EmailServerCredentials block)")
+    security = (environ.get(ENV_SMTP_SECURITY) or "starttls").strip().lower()
+    if security not in SECURITIES:
+        raise PikeConfigError(f"{ENV_SMTP_SECURITY} must be ssl, starttls or none, not {security!r}")
+    port_text = _text(environ, ENV_SMTP_PORT)
+    try:
+        port = int(port_text) if port_text else DEFAULT_PORTS[security]
+    except ValueError:
+        raise PikeConfigError(f"{ENV_SMTP_PORT} must be a number, not {port_text!r}") from None
+    user = _text(environ, ENV_SMTP_USER) or None
+    password = environ.get(ENV_SMTP_PASSWORD) or None  # not stripped: a password may end in a space
+    sender = email_from(environ) or (user if user and "@" in user else "")
+    if not sender:
+        raise PikeConfigError(f"{ENV_EMAIL_FROM} is not set (the From address of the digests)")
+    return SmtpEnvSettings(host=host, port=port, sender=sender, security=cast(Security, security), username=user,
+                           password=SecretStr(password) if password else None, timeout=smtp_timeout(environ),
+                           data_timeout=smtp_timeout(environ, ENV_DATA_TIMEOUT, DEFAULT_DATA_TIMEOUT))
+
+
+def smtp_env_settings(env: Env | None = None) -> SmtpEnvSettings | None:
+    """``load_smtp_env_settings`` when ``PIKE_REPORTS_SMTP_HOST`` is set; None when it is not (the
+    digests go through a block, or not at all)."""
+    return load_smtp_env_settings(env) if _text(env, ENV_SMTP_HOST) else None
+
+
+# ---- Slack --------------------------------------------------------------------------------------
+ENV_SLACK_TOKEN = "PIKE_REPORTS_SLACK_TOKEN"  # noqa: S105 - the variable's name, not a token
+ENV_SLACK_API_URL = "PIKE_REPORTS_SLACK_API_URL"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """Where Slack's Web API is and the bot token (kept out of ``repr``; never in an error message)."""
+
+    api_url: str = DEFAULT_SLACK_API_URL
+    token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Env | None = None) -> SlackSettings:
+        """``load_slack_settings(environ)``: kept for the callers of ``pike_tasks.slack_client``."""
+        return load_slack_settings(environ)
+
+
+def check_slack_api_url(url: str) -> str:
+    """``url`` with a trailing slash, after refusing anything but https, or http to loopback.
+
+    Raises:
+        SlackConfigError: another scheme, no host, or plain http to a non-loopback host.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in ("http", "https") or not host:
+        raise SlackConfigError(f"{ENV_SLACK_API_URL} must be an http(s) URL, not {url[:100]!r}", "bad_url")
+    if scheme == "http" and not is_loopback_host(host):
+        raise SlackConfigError(f"Refusing to send the Slack token in clear text to http://{host[:100]}: "
+                               f"{ENV_SLACK_API_URL} may use plain http only to loopback (127.0.0.1, ::1, localhost)",
+                               "insecure_url")
+    return url if url.endswith("/") else url + "/"
+
+
+def load_slack_settings(env: Env | None = None) -> SlackSettings:
+    """Read and check ``PIKE_REPORTS_SLACK_TOKEN`` and ``PIKE_REPORTS_SLACK_API_URL``.
+
+    Raises:
+        SlackConfigError: no token, or an API URL that is not http(s), or plain http to a
+            host that is not loopback (one line each).
+    """
+    environ = _environ(env)
+    token = _text(environ, ENV_SLACK_TOKEN)
+    if not token:
+        raise SlackConfigError(f"{ENV_SLACK_TOKEN} is not set: the Slack bot token (xoxb-...) is needed to post",
+                               "no_token")
+    return SlackSettings(api_url=check_slack_api_url(environ.get(ENV_SLACK_API_URL) or DEFAULT_SLACK_API_URL),
+                         token=token)
+
+
+def slack_settings(env: Env | None = None) -> SlackSettings | None:
+    """``load_slack_settings`` when ``PIKE_REPORTS_SLACK_TOKEN`` is set; None when it is not."""
+    return load_slack_settings(env) if _text(env, ENV_SLACK_TOKEN) else None
+
+
 # ---- the run ------------------------------------------------------------------------------------
 ENV_API_CONCURRENCY_LIMIT = "PIKE_API_CONCURRENCY_LIMIT"
 
@@ -341,6 +481,8 @@ class Settings:
     ledger: LedgerSettings
     delivery: DeliverySettings
     run: RunSettings
+    smtp: SmtpEnvSettings | None = None  # None: no PIKE_REPORTS_SMTP_HOST (a block, a dry run or no digest)
+    slack: SlackSettings | None = None  # None: no PIKE_REPORTS_SLACK_TOKEN
 
 
 def load_settings(env: Env | None = None, *, api: bool = True) -> Settings:
@@ -355,5 +497,12 @@ def load_settings(env: Env | None = None, *, api: bool = True) -> Settings:
     api_settings = None
     if api and env is None and _text(env, ENV_SECRET):  # the API's settings read os.environ (pike_tasks.settings)
         api_settings = resolve_api_settings()
-    return Settings(api=api_settings, store=load_store_settings(environ), ledger=load_ledger_settings(environ),
-                    delivery=load_delivery_settings(environ), run=RunSettings(api_concurrency_limit(environ)))
+    store, ledger = load_store_settings(environ), load_ledger_settings(environ)
+    delivery = load_delivery_settings(environ)
+    smtp = smtp_env_settings(environ)
+    try:
+        slack = slack_settings(environ)
+    except SlackConfigError as exc:  # one line, as every other bad setting (it names the variable)
+        raise PikeConfigError(str(exc)) from None
+    return Settings(api=api_settings, store=store, ledger=ledger, delivery=delivery,
+                    run=RunSettings(api_concurrency_limit(environ)), smtp=smtp, slack=slack)

@@ -6,7 +6,6 @@ a message refused, an outcome unknown).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from pike_tasks.delivery.channel import ChannelDown, DeliveryFailed, DigestSet, Outbound, OutcomeUnknown
@@ -20,6 +19,7 @@ from pike_tasks.mailer import (
     SmtpUnavailable,
     attachment_max_bytes,
     check_smtp,
+    email_from,
     resolve_smtp_settings,
     send_message,
     smtp_connections,
@@ -68,7 +68,7 @@ class EmailChannel:
 
 def sender_for(settings: SmtpSettings | None) -> str:
     """The From of the digests: the SMTP settings', else ``PIKE_REPORTS_EMAIL_FROM`` (a dry run)."""
-    return settings.sender if settings else (os.environ.get("PIKE_REPORTS_EMAIL_FROM") or DRY_RUN_SENDER)
+    return settings.sender if settings else (email_from() or DRY_RUN_SENDER)
 
 
 def smtp_settings_for(dry_run: bool, smtp_block: str | None) -> SmtpSettings | None:
