@@ -165,7 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def set_prefect_defaults() -> None:
-    """Prefect settings this tool's processes need unless the user set them (call before importing Prefect)."""
+    """Prefect settings this tool's processes need unless the user set them (call before importing Prefect).
+
+    Prefect's own variables, written (never parsed) here: not ours to validate in ``pike_tasks.config``.
+    """
     # Prefect's local server would otherwise phone home and, when two start at once, lock its DB.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect gives its temporary local API 20 s to start; the first start on a new database on a

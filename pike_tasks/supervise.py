@@ -41,6 +41,10 @@ _POLL = 0.5
 _armed = threading.Event()
 
 
+# ENV is this module's own process marker (the supervising parent's pid), not a setting: it is read
+# here, not in pike_tasks.config (allow-listed in tests/test_lint.py).
+
+
 def available() -> bool:
     """True where process groups exist (POSIX), outside a child already supervised."""
     return os.name == "posix" and ENV not in os.environ

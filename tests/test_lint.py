@@ -121,3 +121,70 @@ def test_the_flows_import_check_bites(tmp_path):
     module = tmp_path / "m.py"
     module.write_text('import os\nfrom flows.runner import run_command\nHANDLER = "flows.runner:run_command"\n')
     assert _flows_imports(module) == ["flows.runner", "flows.runner:run_command"]
+
+
+# ---- one home for the environment (issue #21) ----------------------------------------------------
+# Every PIKE_* variable is parsed and validated in pike_tasks/config (``load_settings``, once, before
+# any API call). Writes (``os.environ.update/setdefault``, ``os.environ[k] = v``, a discarded
+# ``os.environ.pop``) set variables for this run or its children and are not reads. The sandbox
+# (pike_tasks/sandbox/) is the demo's fake API, not the report code. Anything else that reads the
+# environment must be here, with its reason:
+ENV_READ_ALLOWED = {
+    "pike_tasks/store/remote.py": "AWS_ENDPOINT_URL(_S3) named in an unreachable-store message: the standard AWS "
+                                  "variables the SDK itself reads, not a setting of ours",
+    "pike_tasks/supervise.py": "its internal process marker (parent pid) and the child's environment: a process "
+                               "detail, not a setting",
+}
+_ENV_EXEMPT_DIRS = ("pike_tasks/config/", "pike_tasks/sandbox/")
+_ENV_NAMES = {"environ", "environb", "getenv", "getenvb"}
+
+
+def _env_reads(source: str) -> list[int]:
+    """Lines of ``source`` that read the process environment (``os.environ``/``os.getenv``, or those
+    names imported from ``os``), writes left out."""
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    reads = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            reads += [node.lineno for alias in node.names if alias.name in _ENV_NAMES]
+            continue
+        if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os"
+                and node.attr in _ENV_NAMES):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, ast.Subscript) and isinstance(parent.ctx, (ast.Store, ast.Del)):
+            continue  # os.environ[k] = v / del os.environ[k]
+        if isinstance(parent, ast.Attribute) and isinstance(parents.get(parent), ast.Call):
+            call = parents[parent]
+            if parent.attr in ("update", "setdefault") and isinstance(parents.get(call), ast.Expr):
+                continue
+            if parent.attr == "pop" and isinstance(parents.get(call), ast.Expr):
+                continue  # removed, the value not used
+        reads.append(node.lineno)
+    return reads
+
+
+def test_only_the_config_reads_the_environment():
+    found: dict[str, list[int]] = {}
+    for path in sorted([*(REPO / "pike_tasks").rglob("*.py"), *(REPO / "flows").rglob("*.py")]):
+        name = path.relative_to(REPO).as_posix()
+        if name.startswith(_ENV_EXEMPT_DIRS):
+            continue
+        lines = _env_reads(path.read_text(encoding="utf-8"))
+        if lines:
+            found[name] = lines
+    stray = {name: lines for name, lines in found.items() if name not in ENV_READ_ALLOWED}
+    assert not stray, ("read the environment through pike_tasks.config (load_settings, env_text, environ), "
+                       f"or add the module to ENV_READ_ALLOWED with a reason: {stray}")
+    assert set(ENV_READ_ALLOWED) <= set(found), "an allowed module no longer reads the environment: drop it"
+
+
+def test_the_environment_check_bites():
+    assert _env_reads("import os\nx = os.environ.get('PIKE_REPORTS_X')\n") == [2]
+    assert _env_reads("import os\nx = os.getenv('PIKE_REPORTS_X')\n") == [2]
+    assert _env_reads("from os import environ\n") == [1]
+    assert _env_reads("import os\nos.environ.pop('A', None)\n") == []  # a write
+    assert _env_reads("import os\nx = os.environ.pop('A')\n") == [2]  # the value read
+    writes = "import os\nos.environ['A'] = '1'\nos.environ.update(B='2')\nos.environ.setdefault('C', '3')\n"
+    assert _env_reads(writes) == []

@@ -358,6 +358,8 @@ class RemoteStore(StoreOps):
         if name in ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError", "ReadTimeoutError") or (
             isinstance(exc, (ConnectionError, TimeoutError))
         ):
+            # read here, not in pike_tasks.config: the standard AWS variables the SDK itself reads, named
+            # in the message only (allow-listed in tests/test_lint.py)
             endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") if aws else None
             where = f" at {redact_url(endpoint)} (AWS_ENDPOINT_URL)" if endpoint else ""
             return f"cannot reach the store{where}: {describe_error(exc)}"
