@@ -232,3 +232,57 @@ def test_no_block_lookup_without_a_prefect_api(monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "prefect.blocks.system", raising=False)
     assert settings_module.load_secret_block() is None
     assert imported == []
+
+
+# ---- pike_tasks.config: every environment setting in one value (issue #21) ----------------------
+SMTP_ENV = {"PIKE_REPORTS_SMTP_HOST": "smtp.example.com", "PIKE_REPORTS_SMTP_USER": "bot@example.com",
+            "PIKE_REPORTS_SMTP_PASSWORD": "pw-do-not-show"}
+
+
+def test_load_settings_keeps_smtp_and_slack_when_set_and_none_when_not():
+    from pike_tasks.config import load_settings
+
+    empty = load_settings({})
+    assert empty.smtp is None and empty.slack is None
+    both = load_settings({**SMTP_ENV, "PIKE_REPORTS_SLACK_TOKEN": "xoxb-do-not-show"})
+    assert both.smtp is not None and both.slack is not None
+    assert (both.smtp.host, both.smtp.port, both.smtp.security, both.smtp.sender) == (
+        "smtp.example.com", 587, "starttls", "bot@example.com")
+    assert both.slack.api_url == "https://slack.com/api/"
+    shown = repr(both) + str(both)
+    assert "pw-do-not-show" not in shown and "xoxb-do-not-show" not in shown
+    assert both.smtp.password is not None and both.smtp.password.get_secret_value() == "pw-do-not-show"
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"PIKE_REPORTS_SMTP_PORT": "twenty-five"}, "PIKE_REPORTS_SMTP_PORT"),
+    ({"PIKE_REPORTS_SMTP_SECURITY": "tls"}, "PIKE_REPORTS_SMTP_SECURITY"),
+    ({"PIKE_REPORTS_SMTP_TIMEOUT": "-1"}, "PIKE_REPORTS_SMTP_TIMEOUT"),
+    ({"PIKE_REPORTS_SMTP_USER": "bot"}, "PIKE_REPORTS_EMAIL_FROM"),
+    ({"PIKE_REPORTS_SLACK_TOKEN": "xoxb-do-not-show", "PIKE_REPORTS_SLACK_API_URL": "http://slack.example.com/api"},
+     "PIKE_REPORTS_SLACK_API_URL"),
+    ({"PIKE_REPORTS_SLACK_TOKEN": "xoxb-do-not-show", "PIKE_REPORTS_SLACK_API_URL": "ftp://x"},
+     "PIKE_REPORTS_SLACK_API_URL"),
+])
+def test_load_settings_fails_a_bad_smtp_or_slack_setting_in_one_line(extra, named):
+    from pike_tasks.config import load_settings
+
+    with pytest.raises(PikeConfigError) as err:
+        load_settings({**SMTP_ENV, **extra})
+    text = str(err.value)
+    assert named in text and "\n" not in text
+    assert "pw-do-not-show" not in text and "xoxb-do-not-show" not in text
+
+
+def test_the_old_from_env_readers_are_the_config_ones():
+    from pike_tasks import slack_client
+    from pike_tasks.config import settings as config
+    from pike_tasks.mailer import SmtpSettings
+
+    parsed = config.load_smtp_env_settings(SMTP_ENV)
+    old = SmtpSettings.from_env(SMTP_ENV)
+    assert (old.host, old.port, old.sender, old.security, old.username, old.timeout, old.data_timeout) == (
+        parsed.host, parsed.port, parsed.sender, parsed.security, parsed.username, parsed.timeout, parsed.data_timeout)
+    assert slack_client.SlackSettings is config.SlackSettings
+    assert slack_client.SlackSettings.from_env({"PIKE_REPORTS_SLACK_TOKEN": "t"}) == config.load_slack_settings(
+        {"PIKE_REPORTS_SLACK_TOKEN": "t"})
