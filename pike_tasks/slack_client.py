@@ -23,6 +23,7 @@ One retry layer per failure class:
 from __future__ import annotations
 
 import http.client
+import inspect
 import os
 import socket
 import time
@@ -36,6 +37,7 @@ from pike_tasks.settings import is_loopback_host
 
 ENV_TOKEN = "PIKE_REPORTS_SLACK_TOKEN"  # noqa: S105 - the variable's name, not a token
 ENV_API_URL = "PIKE_REPORTS_SLACK_API_URL"
+TOKEN_BLOCK_NAME = "pike-reports-slack-token"  # noqa: S105 - a Prefect Secret block's name, not a token
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENT_TYPE = "pike_digest_posted"
 DEFAULT_TIMEOUT = 15
@@ -113,6 +115,50 @@ class SlackSettings:
             raise SlackConfigError(f"{ENV_TOKEN} is not set: the Slack bot token (xoxb-...) is needed to post",
                                    "no_token")
         return cls(api_url=check_api_url(env.get(ENV_API_URL) or DEFAULT_API_URL), token=token)
+
+
+def load_token_block() -> str | None:
+    """The bot token in the Prefect ``Secret`` block ``pike-reports-slack-token`` (saved by
+    ``pike-reports setup``), or None if it cannot be loaded.
+
+    As ``settings.load_secret_block`` for the Pike API secret: only tried when a Prefect API is
+    configured, and any failure (no such block, no server, called from async code) is "no block".
+    """
+    from pike_tasks.settings import prefect_api_configured
+
+    if not prefect_api_configured():
+        return None
+    try:
+        from prefect.blocks.system import Secret
+
+        block = Secret.load(TOKEN_BLOCK_NAME)
+        if inspect.isawaitable(block):  # called from async code: we cannot wait here
+            getattr(block, "close", lambda: None)()
+            return None
+        value = block.value.get_secret_value()
+    except Exception:  # noqa: BLE001 - any failure means "no usable block"
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def resolve_settings(environ: Mapping[str, str] | None = None,
+                     load_block: Callable[[], str | None] = load_token_block) -> SlackSettings:
+    """The Slack settings of a run: the token from ``PIKE_REPORTS_SLACK_TOKEN``, else from the
+    Prefect Secret block ``pike-reports-slack-token``; parsed and checked by
+    :meth:`SlackSettings.from_env`.
+
+    Raises:
+        SlackConfigError: no token in either place (one line naming both), or a bad API URL.
+    """
+    env = os.environ if environ is None else environ
+    if not (env.get(ENV_TOKEN) or "").strip():
+        token = load_block()
+        if token is None:
+            raise SlackConfigError(f"{ENV_TOKEN} is not set and there is no Prefect Secret block "
+                                   f"'{TOKEN_BLOCK_NAME}' (pike-reports setup saves it): the Slack bot token "
+                                   "(xoxb-...) is needed to post", "no_token")
+        env = {**env, ENV_TOKEN: token}
+    return SlackSettings.from_env(env)
 
 
 def check_api_url(url: str) -> str:
@@ -212,7 +258,9 @@ class SlackClient:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> SlackClient:
-        return cls(SlackSettings.from_env(environ), **kwargs)
+        """A client whose token is ``PIKE_REPORTS_SLACK_TOKEN``, else the ``pike-reports-slack-token``
+        block (:func:`resolve_settings`)."""
+        return cls(resolve_settings(environ), **kwargs)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "(the token)") if self._token else text
