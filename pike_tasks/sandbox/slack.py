@@ -270,9 +270,9 @@ class _Handler(BaseHTTPRequestHandler):
             if name is None:
                 return self._send({"ok": False, "error": "unknown_method"}, 404)
             if method == "chat.postMessage":
-                wait = fake._post_too_soon(params)
-                if wait is not None:
-                    return self._send({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": f"{wait:g}"})
+                too_soon = fake._post_too_soon(params)
+                if too_soon is not None:
+                    return self._send({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": f"{too_soon:g}"})
             answer = getattr(fake, name)(params)
             if method == "chat.postMessage" and answer.get("ok"):
                 fake.state.last_post[str(answer["channel"])] = time.monotonic()
