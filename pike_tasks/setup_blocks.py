@@ -4,6 +4,8 @@ From the environment (see ``.env.example``):
 
 - ``PIKE_API_SECRET``               -> Secret block ``pike-api-secret``
 - ``PIKE_REPORTS_SMTP_*``           -> prefect-email ``EmailServerCredentials`` block ``pike-reports-smtp``
+- ``PIKE_REPORTS_SLACK_TOKEN``      -> Secret block ``pike-reports-slack-token`` (the Slack bot token;
+  a run reads the environment first, then this block)
 - ``PIKE_API_GLOBAL_SLOTS``         -> global concurrency limit ``pike-api`` (listing fetches at once,
   across every run on every worker; see docs/deployments.md, "Staying under the API rate limit")
 
@@ -50,6 +52,19 @@ def save_secret_block(env: Mapping[str, str]) -> str:
     secret_block: Secret[str] = Secret(value=secret)  # type: ignore[arg-type]  # validator wraps a str; annotation omits it
     secret_block.save(SECRET_BLOCK_NAME, overwrite=True)
     return f"saved Secret block '{SECRET_BLOCK_NAME}' (from {ENV_SECRET})"
+
+
+def save_slack_token_block(env: Mapping[str, str]) -> str:
+    from pike_tasks.slack_client import ENV_TOKEN, TOKEN_BLOCK_NAME
+
+    token = _env(env, ENV_TOKEN)
+    if token is None:
+        return f"skipped Secret block '{TOKEN_BLOCK_NAME}': {ENV_TOKEN} is not set"
+    from prefect.blocks.system import Secret
+
+    secret_block: Secret[str] = Secret(value=token)  # type: ignore[arg-type]  # validator wraps a str; annotation omits it
+    secret_block.save(TOKEN_BLOCK_NAME, overwrite=True)
+    return f"saved Secret block '{TOKEN_BLOCK_NAME}' (from {ENV_TOKEN})"
 
 
 def smtp_credentials(env: Mapping[str, str]) -> EmailServerCredentials | None:
@@ -166,6 +181,7 @@ def run_setup(teams_config: str | None = None, env: Mapping[str, str] | None = N
         lambda: save_smtp_block(env),
         lambda: save_teams_config(teams_config),
         lambda: save_api_limit(env),
+        lambda: save_slack_token_block(env),
     )
     for step in steps:
         line = step()

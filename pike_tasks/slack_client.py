@@ -24,6 +24,7 @@ One retry layer per failure class:
 from __future__ import annotations
 
 import http.client
+import inspect
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -41,6 +42,7 @@ ENV_API_URL = _config.ENV_SLACK_API_URL
 DEFAULT_API_URL = _config.DEFAULT_SLACK_API_URL
 SlackSettings = _config.SlackSettings
 check_api_url = _config.check_slack_api_url
+TOKEN_BLOCK_NAME = "pike-reports-slack-token"  # noqa: S105 - a Prefect Secret block's name, not a token
 EVENT_TYPE = "pike_digest_posted"
 DEFAULT_TIMEOUT = 15
 HISTORY_PAGE = 100
@@ -81,6 +83,50 @@ class SlackOutcomeUnknown(SlackError):
 
 _AUTH_CODES = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                "no_permission", "ekm_access_denied", "org_login_required"}
+
+
+def load_token_block() -> str | None:
+    """The bot token in the Prefect ``Secret`` block ``pike-reports-slack-token`` (saved by
+    ``pike-reports setup``), or None if it cannot be loaded.
+
+    As ``settings.load_secret_block`` for the Pike API secret: only tried when a Prefect API is
+    configured, and any failure (no such block, no server, called from async code) is "no block".
+    """
+    from pike_tasks.settings import prefect_api_configured
+
+    if not prefect_api_configured():
+        return None
+    try:
+        from prefect.blocks.system import Secret
+
+        block = Secret.load(TOKEN_BLOCK_NAME)
+        if inspect.isawaitable(block):  # called from async code: we cannot wait here
+            getattr(block, "close", lambda: None)()
+            return None
+        value = block.value.get_secret_value()
+    except Exception:  # noqa: BLE001 - any failure means "no usable block"
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def resolve_settings(environ: Mapping[str, str] | None = None,
+                     load_block: Callable[[], str | None] = load_token_block) -> SlackSettings:
+    """The Slack settings of a run: the token from ``PIKE_REPORTS_SLACK_TOKEN``, else from the
+    Prefect Secret block ``pike-reports-slack-token``; parsed and checked by
+    :meth:`SlackSettings.from_env`.
+
+    Raises:
+        SlackConfigError: no token in either place (one line naming both), or a bad API URL.
+    """
+    env = _config.environ(environ)
+    if not _config.env_text(ENV_TOKEN, env):
+        token = load_block()
+        if token is None:
+            raise SlackConfigError(f"{ENV_TOKEN} is not set and there is no Prefect Secret block "
+                                   f"'{TOKEN_BLOCK_NAME}' (pike-reports setup saves it): the Slack bot token "
+                                   "(xoxb-...) is needed to post", "no_token")
+        env = {**env, ENV_TOKEN: token}
+    return SlackSettings.from_env(env)
 
 
 def digest_metadata(digest_key: str, event_type: str = EVENT_TYPE) -> dict[str, Any]:
@@ -161,7 +207,9 @@ class SlackClient:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> SlackClient:
-        return cls(SlackSettings.from_env(environ), **kwargs)
+        """A client whose token is ``PIKE_REPORTS_SLACK_TOKEN``, else the ``pike-reports-slack-token``
+        block (:func:`resolve_settings`)."""
+        return cls(resolve_settings(environ), **kwargs)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "(the token)") if self._token else text

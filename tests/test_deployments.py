@@ -183,7 +183,7 @@ def test_setup_skips_what_is_not_configured(prefect_harness):
     from pike_tasks.setup_blocks import run_setup
 
     lines = run_setup(None, env={}, echo=lambda line: None)
-    assert len(lines) == 4 and all(line.startswith("skipped ") for line in lines)
+    assert len(lines) == 5 and all(line.startswith("skipped ") for line in lines)
 
 
 def test_setup_rejects_bad_smtp_security_without_echoing_the_password(prefect_harness):
@@ -252,7 +252,7 @@ def test_setup_stores_a_200_team_config_and_runs_read_it_back_equal(stored_teams
     Variable.set("pike-teams-config", {"teams": {"legacy-team": "Legacy"}})  # what an earlier setup left
 
     path = _write_yaml(tmp_path / "teams.yaml", config)
-    [_, _, line, _] = run_setup(path, env={}, echo=lambda line: None)
+    [_, _, line, _, _] = run_setup(path, env={}, echo=lambda line: None)
 
     assert line.startswith("saved block 'pike-teams-config' (200 teams, timezone Europe/London, ")
     assert "Variable 'pike-teams-config' of earlier versions is ignored" in line

@@ -352,3 +352,49 @@ def test_two_worker_processes_racing_send_one_dm_and_one_post_each(slack_env):
     assert sorted(m.channel for m in slack.messages) == sorted(
         ["C0DELIVERY", "C0PLATFORM", *("D" + u[1:] for u in USERS.values())])
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == MANAGERS
+
+
+def test_the_token_from_the_setup_block_when_the_environment_has_none(slack_env, monkeypatch, capsys, caplog):
+    """`pike-reports setup` saves PIKE_REPORTS_SLACK_TOKEN as the Secret block
+    pike-reports-slack-token; a flow run with no token in its environment posts with the block's,
+    and the token is in no log line, output or error (a refused one included)."""
+    import logging
+
+    from prefect.blocks.system import Secret
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.digest import send_manager_digests
+    from pike_tasks.errors import PikeConfigError
+    from pike_tasks.setup_blocks import run_setup
+
+    slack, smtp, tmp_path = slack_env
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))  # as on a worker: the block is looked up
+    caplog.set_level(logging.DEBUG)
+    lines = run_setup(None, env={"PIKE_REPORTS_SLACK_TOKEN": TOKEN}, echo=lambda line: None)
+    assert "saved Secret block 'pike-reports-slack-token' (from PIKE_REPORTS_SLACK_TOKEN)" in lines
+    assert Secret.load("pike-reports-slack-token").get() == TOKEN
+
+    monkeypatch.delenv("PIKE_REPORTS_SLACK_TOKEN")
+    teams = _teams_config(tmp_path, {DELIVERY: "C0DELIVERY"})
+    send_manager_digests(teams_config=teams, output_dir=str(tmp_path / "store"), channels=["email", "slack"])
+    assert len([m for m in slack.messages if m.channel.startswith("D")]) == 3
+    assert [m.channel for m in slack.messages if m.channel.startswith("C")] == ["C0DELIVERY"]
+
+    Secret(value="xoxb-refused-by-slack-999").save("pike-reports-slack-token", overwrite=True)  # type: ignore[arg-type]
+    with pytest.raises(PikeConfigError, match="PIKE_REPORTS_SLACK_TOKEN") as info:
+        send_manager_digests(teams_config=teams, output_dir=str(tmp_path / "other"), channels=["slack"])
+    seen = capsys.readouterr().out + capsys.readouterr().err + caplog.text + str(info.value) + "\n".join(lines)
+    seen += "".join(p.read_text(errors="replace") for p in (tmp_path / "store").rglob("*") if p.is_file()
+                    and p.suffix in (".json", ".jsonl", ".log", ".txt", ".csv"))
+    assert TOKEN not in seen and "xoxb-refused-by-slack-999" not in seen
+
+
+def test_no_token_anywhere_names_the_setting_and_the_block(monkeypatch):
+    from pike_tasks.slack_client import SlackConfigError, resolve_settings
+
+    with pytest.raises(SlackConfigError, match="PIKE_REPORTS_SLACK_TOKEN is not set and there is no Prefect "
+                                               "Secret block 'pike-reports-slack-token'"):
+        resolve_settings({}, load_block=lambda: None)
+    assert resolve_settings({}, load_block=lambda: "xoxb-from-block").token == "xoxb-from-block"  # noqa: S105
+    assert resolve_settings({"PIKE_REPORTS_SLACK_TOKEN": "xoxb-env"},
+                            load_block=lambda: "xoxb-from-block").token == "xoxb-env"

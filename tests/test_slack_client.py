@@ -116,6 +116,23 @@ def test_429_with_retry_after_is_waited_out_and_posts_once(client, slack, waits)
     assert len(slack.calls_of("chat.postMessage")) == 3 and len(slack.messages) == 1
 
 
+def test_the_stand_ins_one_post_per_second_per_channel_is_waited_out(slack):
+    """limit_posts_per_channel: a second post to a channel within 1 s is a 429 with Retry-After 1;
+    the client really waits it out; another channel (a DM) is not held up."""
+    import time
+
+    client = sc.SlackClient(sc.SlackSettings(api_url=slack.url, token=TOKEN), timeout=5)
+    slack.limit_posts_per_channel(1.0)
+    start = time.monotonic()
+    client.post("C0PLATFORM", small())
+    client.post(client.open_dm("U0ADA"), small())
+    assert time.monotonic() - start < 0.9 and slack.state.post_429s == 0
+    client.post("C0PLATFORM", small())
+    assert time.monotonic() - start >= 1.0
+    assert slack.state.post_429s == 1 and len(slack.messages) == 3
+    assert len(slack.calls_of("chat.postMessage")) == 4
+
+
 def test_429_on_a_read_is_retried_too(client, slack, waits):
     slack.rate_limit("users.lookupByEmail", times=1, retry_after=1)
     assert client.lookup_user("ada@example.com") == "U0ADA" and waits == [1]

@@ -14,6 +14,9 @@ only when asked (``include_all_metadata``), cursor-paged, and ``missing_scope`` 
 no history scope.
 
 Fault knobs: :meth:`SlackFake.rate_limit` (the next N calls of a method answer 429),
+:meth:`SlackFake.limit_posts_per_channel` (Slack's "about one message per second per channel": a
+``chat.postMessage`` to a channel that accepted a post less than ``interval`` seconds ago answers
+429 with ``Retry-After`` in whole seconds, as Slack does; DMs are channels of their own),
 :meth:`SlackFake.drop_reply_after_post` (the next N accepted posts are recorded, then the
 connection is closed without an answer), :meth:`SlackFake.stall_reply_after_post` (recorded, then
 no answer until the fake stops: the client's read times out). Every accepted message is in :attr:`SlackFake.messages`;
@@ -23,7 +26,9 @@ every request in :attr:`SlackFake.calls`.
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +66,9 @@ class State:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     rate_limits: dict[str, list[float]] = field(default_factory=dict)  # method -> Retry-After of the next 429s
     drops: int = 0
+    post_interval: float = 0.0  # seconds between two posts to one channel (0: no limit)
+    last_post: dict[str, float] = field(default_factory=dict)  # channel id -> time.monotonic() of its last post
+    post_429s: int = 0  # posts answered 429 by the per-channel limit
     stalls: int = 0
     clock: int = 1_775_000_000
 
@@ -104,6 +112,26 @@ class SlackFake:
         """The next ``times`` calls of ``method`` answer 429 with ``Retry-After: retry_after``."""
         with self.lock:
             self.state.rate_limits.setdefault(method, []).extend([retry_after] * times)
+
+    def limit_posts_per_channel(self, interval: float = 1.0) -> None:
+        """From now on a channel takes one post per ``interval`` seconds; a second post within it
+        answers 429 with ``Retry-After`` (whole seconds, at least 1) and is not recorded."""
+        with self.lock:
+            self.state.post_interval = interval
+
+    def _post_too_soon(self, params: dict[str, Any]) -> float | None:
+        """Seconds to wait when this post comes too soon after the channel's last one (under the lock)."""
+        if not self.state.post_interval:
+            return None
+        channel = self.resolve(str(params.get("channel", "")))
+        if channel is None:
+            return None
+        now = time.monotonic()
+        last = self.state.last_post.get(channel.id)
+        if last is not None and now - last < self.state.post_interval:
+            self.state.post_429s += 1
+            return max(1.0, math.ceil(self.state.post_interval - (now - last)))
+        return None
 
     def drop_reply_after_post(self, times: int = 1) -> None:
         """The next ``times`` accepted posts are recorded, then the connection closes unanswered."""
@@ -241,7 +269,13 @@ class _Handler(BaseHTTPRequestHandler):
             name = SlackFake.METHODS.get(method)
             if name is None:
                 return self._send({"ok": False, "error": "unknown_method"}, 404)
+            if method == "chat.postMessage":
+                too_soon = fake._post_too_soon(params)
+                if too_soon is not None:
+                    return self._send({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": f"{too_soon:g}"})
             answer = getattr(fake, name)(params)
+            if method == "chat.postMessage" and answer.get("ok"):
+                fake.state.last_post[str(answer["channel"])] = time.monotonic()
             if method == "chat.postMessage" and answer.get("ok") and fake.state.drops:
                 fake.state.drops -= 1
                 self.close_connection = True
