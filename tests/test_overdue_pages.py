@@ -204,5 +204,5 @@ def test_the_footer_names_the_sandbox_in_a_sandbox_run_and_the_api_host_otherwis
     monkeypatch.setenv(ENV_SANDBOX_RUN, "1")
     assert api_source_label() == "built-in sandbox (demo data)"
     monkeypatch.delenv(ENV_SANDBOX_RUN)
-    monkeypatch.setenv("PIKE_API_BASE_URL", "https://api.usepike.com")
-    assert api_source_label() == "api.usepike.com"
+    monkeypatch.setenv("PIKE_API_BASE_URL", "https://pike.example.com")
+    assert api_source_label() == "pike.example.com"
