@@ -225,12 +225,18 @@ def load_secret_block() -> str | None:
     Prefect is imported here, lazily, so commands that never need the block never pay for it.
     Any failure (no such block, no server) counts as "no block".
     """
+    return load_named_secret(SECRET_BLOCK_NAME)
+
+
+def load_named_secret(name: str) -> str | None:
+    """The stripped value of the Prefect ``Secret`` block ``name``, or None: not tried without a
+    configured Prefect API (see :func:`load_secret_block`), and any failure is "no block"."""
     if not prefect_api_configured():
         return None
     try:
         from prefect.blocks.system import Secret
 
-        block = Secret.load(SECRET_BLOCK_NAME)
+        block = Secret.load(name)
         if inspect.isawaitable(block):  # called from async code: we cannot wait here
             getattr(block, "close", lambda: None)()
             return None

@@ -24,7 +24,6 @@ One retry layer per failure class:
 from __future__ import annotations
 
 import http.client
-import inspect
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -92,21 +91,9 @@ def load_token_block() -> str | None:
     As ``settings.load_secret_block`` for the Pike API secret: only tried when a Prefect API is
     configured, and any failure (no such block, no server, called from async code) is "no block".
     """
-    from pike_tasks.settings import prefect_api_configured
+    from pike_tasks.settings import load_named_secret
 
-    if not prefect_api_configured():
-        return None
-    try:
-        from prefect.blocks.system import Secret
-
-        block = Secret.load(TOKEN_BLOCK_NAME)
-        if inspect.isawaitable(block):  # called from async code: we cannot wait here
-            getattr(block, "close", lambda: None)()
-            return None
-        value = block.value.get_secret_value()
-    except Exception:  # noqa: BLE001 - any failure means "no usable block"
-        return None
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return load_named_secret(TOKEN_BLOCK_NAME)
 
 
 def resolve_settings(environ: Mapping[str, str] | None = None,
