@@ -277,6 +277,12 @@ class PikeClient:
         query = self._listing_query(resource, filters)
         return self._paginate(resource, query)
 
+    def iter_pages(self, resource: str, **filters: str | None) -> Iterator[list[dict[str, Any]]]:
+        """As ``iter_list``, one list per page (its items, each id at most once in the listing),
+        so a caller can turn each page into columns and drop it while the next one downloads."""
+        query = self._listing_query(resource, filters)
+        return self._pages(resource, query)
+
     @staticmethod
     def _listing_query(resource: str, filters: dict[str, str | None]) -> dict[str, str]:
         if resource not in LIST_FILTERS:
@@ -292,6 +298,10 @@ class PikeClient:
         return query
 
     def _paginate(self, resource: str, query: dict[str, str]) -> Iterator[dict[str, Any]]:
+        for page in self._pages(resource, query):
+            yield from page
+
+    def _pages(self, resource: str, query: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
         stats = self.stats[resource] = ListingStats(resource)
         started = time.monotonic()
         deadline_at = started + self._settings.fetch_deadline
@@ -347,7 +357,8 @@ class PikeClient:
                 stats.seconds = time.monotonic() - started
                 if self._progress is not None:
                     self._progress(stats)
-                yield from fresh
+                del items, body  # the page's only copy is now the caller's
+                yield fresh
                 if not has_more:
                     break
                 cursor = next_cursor

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+import time
+from collections import deque
+from collections.abc import Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,7 +33,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
-from pike_tasks import events, rules
+from pike_tasks import events, phases, rules
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.config.settings import api_concurrency_limit, sandbox_run
 from pike_tasks.errors import PikeConfigError, PikeError
@@ -105,9 +108,53 @@ def fetch_listing(resource: str) -> pd.DataFrame:
 
     logger = get_run_logger()
     with _api_slot(), PikeClient(resolve_api_settings(), log=logger, progress=listing_progress(logger)) as client:
-        records = client.list_all(resource)  # logs pages so far every 2 s, then records, pages, retries
-    frame: pd.DataFrame = getattr(frames, f"{resource}_frame")(records)
+        # logs pages so far every 2 s, then records, pages, retries
+        if resource == "tasks":  # the big one: into columns page by page, while the next page downloads
+            return frame_while_fetching(client.iter_pages(resource), frames.TasksFrameBuilder())
+        records = client.list_all(resource)
+    with phases.phase("frames (small listings)"):
+        frame: pd.DataFrame = getattr(frames, f"{resource}_frame")(records)
     return frame
+
+
+PAGE_BATCH_RECORDS = 2000  # records turned into columns at once: ten full pages
+PENDING_BATCHES = 3  # batches waiting for the converter at most (the fetch waits beyond that)
+
+
+def frame_while_fetching(pages: Iterator[list[dict[str, Any]]], builder: frames.TasksFrameBuilder) -> pd.DataFrame:
+    """The frame of a listing whose pages are turned into columns on a helper thread, a batch of
+    about ``PAGE_BATCH_RECORDS`` records at a time, while the next pages download; each batch's
+    record dicts are dropped once converted. When the last page lands, only the last batch and
+    ``builder.finish()`` (concatenation and first-by-id) are left.
+
+    The helper thread holds the GIL only while it computes; the fetching thread mostly waits on
+    the network meanwhile (benchmarks, figure 9). Pages and errors are those of the listing.
+    """
+    log = phases.current()
+
+    def convert(batch: list[dict[str, Any]]) -> None:
+        started = time.perf_counter()
+        builder.add(batch)
+        phases.add("frames (during fetch)", time.perf_counter() - started, log)
+
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pike-frames") as converter:
+        batch: list[dict[str, Any]] = []
+        for page in pages:
+            batch += page
+            del page
+            if len(batch) >= PAGE_BATCH_RECORDS:
+                pending.append(converter.submit(convert, batch))
+                batch = []
+                while pending and (pending[0].done() or len(pending) > PENDING_BATCHES):
+                    pending.popleft().result()  # a conversion's error is raised here
+        with phases.phase("frames (after last page)"):  # the last batches, then the whole listing
+            if batch:
+                pending.append(converter.submit(convert, batch))
+            del batch
+            while pending:
+                pending.popleft().result()
+            return builder.finish()
 
 
 def _api_slot() -> AbstractContextManager[None]:
@@ -122,11 +169,12 @@ def _api_slot() -> AbstractContextManager[None]:
 
 def fetch_workspace() -> frames.Frames:
     """Fetch the four listings concurrently (call inside a flow); one listing per resource per run."""
-    futures = {resource: fetch_listing.submit(resource) for resource in RESOURCES}
-    load_report_code()  # this thread would only wait for the downloads meanwhile
-    from pike_tasks import frames
+    with phases.phase("fetch (until every frame is ready)"):
+        futures = {resource: fetch_listing.submit(resource) for resource in RESOURCES}
+        load_report_code()  # this thread would only wait for the downloads meanwhile
+        from pike_tasks import frames
 
-    return frames.Frames(**{resource: future.result() for resource, future in futures.items()})
+        return frames.Frames(**{resource: future.result() for resource, future in futures.items()})
 
 
 @dataclass(frozen=True)
@@ -145,8 +193,9 @@ def resolve_workspace(workspace: frames.Frames, config: TeamsConfig) -> Resolved
     from pike_tasks import transforms
 
     logger = get_run_logger()
-    resolved = transforms.resolve_tasks(workspace, config.team_names())
-    quality = transforms.data_quality(workspace, resolved)
+    with phases.phase("join"):
+        resolved = transforms.resolve_tasks(workspace, config.team_names())
+        quality = transforms.data_quality(workspace, resolved)
     for key, value in quality.items():
         if value:
             logger.warning("data: %s = %s (reported with fallback labels, not an error)", key, value)
@@ -375,48 +424,52 @@ def build_overdue_report(
 
     scope = Scope.of(team_ids)
     wanted = team_ids or None
-    rows = transforms.overdue_tasks(resolved.tasks, as_of, team_ids=wanted)
-    summary = transforms.overdue_team_summary(rows)
-    due_soon = transforms.due_soon_tasks(resolved.tasks, as_of, team_ids=wanted)
-    undated = transforms.open_without_due_date(resolved.tasks, team_ids=wanted)
-    baseline = read_baseline(store, scope, as_of)
-    changed = changes.compute_changes(rows, baseline.rows, resolved.tasks, as_of, team_ids=wanted,
-                                      baseline_as_of=baseline.as_of)
-    counts = changes.change_counts(changed)
-    filters = scope.filters()
-    totals = views.overdue_totals(rows, summary)
-    trend = changes.history(baseline.history, as_of=as_of, overdue_tasks=totals["overdue_tasks"])
+    with phases.phase("overdue build"):
+        rows = transforms.overdue_tasks(resolved.tasks, as_of, team_ids=wanted)
+        summary = transforms.overdue_team_summary(rows)
+        due_soon = transforms.due_soon_tasks(resolved.tasks, as_of, team_ids=wanted)
+        undated = transforms.open_without_due_date(resolved.tasks, team_ids=wanted)
+        baseline = read_baseline(store, scope, as_of)
+        changed = changes.compute_changes(rows, baseline.rows, resolved.tasks, as_of, team_ids=wanted,
+                                          baseline_as_of=baseline.as_of)
+        counts = changes.change_counts(changed)
+        filters = scope.filters()
+        totals = views.overdue_totals(rows, summary)
+        trend = changes.history(baseline.history, as_of=as_of, overdue_tasks=totals["overdue_tasks"])
     ref = FolderRef("overdue", as_of, scope)
-    page: dict[str, Any] = {
-        "as_of": as_of, "generated_at": _generated_at(), "filters": filters,
-        "app_url_template": config.app_url_template, "source": source,
-        "change": views.ChangeInputs(baseline.as_of, changed, counts, trend, due_soon, undated),
-        # links between the folder's pages, made before the views: relative, or presigned where the store signs
-        "link": overdue_page_links(store, ref, summary),
-    }
-    view = views.overdue_view(rows, summary, **page)
-    team_views = views.overdue_team_views(rows, summary, **page)
-    progress = ProgressLog(get_run_logger(), "overdue team pages rendered", len(team_views))
-    team_pages = {}
-    for done, (name, team_view) in enumerate(team_views.items(), start=1):
-        team_pages[name] = render_overdue_team_html(team_view).encode("utf-8")
-        progress.update(done)
-    report = _summary("overdue", as_of, filters, totals, resolved.data_quality)
-    report.update({
-        "baseline_as_of": baseline.as_of.isoformat() if baseline.as_of else None,
-        "new": counts["new"], "resolved": counts["resolved"], "changes_by_team": counts["teams"],
-        "history": trend, "open_without_due_date": undated, "due_soon_tasks": int(len(due_soon)),
-    })
-    files = {
-        rules.OVERDUE_CSV: csv_output.csv_bytes(rows, rules.OVERDUE_COLUMNS),
-        rules.DUE_SOON_CSV: csv_output.csv_bytes(due_soon, rules.DUE_SOON_COLUMNS),
-        rules.CHANGES_CSV: csv_output.csv_bytes(changed, rules.CHANGES_COLUMNS),
-        rules.INDEX_HTML: render_overdue_html(view).encode("utf-8"),
-        rules.SUMMARY_JSON: json_bytes(report),
-        **team_pages,
-    }
-    folder, names, link = _publish(store, ref, files, {**totals, "new": counts["new"], "resolved": counts["resolved"],
-                                                       "baseline_as_of": report["baseline_as_of"]})
+    with phases.phase("overdue render"):
+        page: dict[str, Any] = {
+            "as_of": as_of, "generated_at": _generated_at(), "filters": filters,
+            "app_url_template": config.app_url_template, "source": source,
+            "change": views.ChangeInputs(baseline.as_of, changed, counts, trend, due_soon, undated),
+            # links between the folder's pages, made before the views: relative, or presigned where the store signs
+            "link": overdue_page_links(store, ref, summary),
+        }
+        view = views.overdue_view(rows, summary, **page)
+        team_views = views.overdue_team_views(rows, summary, **page)
+        progress = ProgressLog(get_run_logger(), "overdue team pages rendered", len(team_views))
+        team_pages = {}
+        for done, (name, team_view) in enumerate(team_views.items(), start=1):
+            team_pages[name] = render_overdue_team_html(team_view).encode("utf-8")
+            progress.update(done)
+        report = _summary("overdue", as_of, filters, totals, resolved.data_quality)
+        report.update({
+            "baseline_as_of": baseline.as_of.isoformat() if baseline.as_of else None,
+            "new": counts["new"], "resolved": counts["resolved"], "changes_by_team": counts["teams"],
+            "history": trend, "open_without_due_date": undated, "due_soon_tasks": int(len(due_soon)),
+        })
+        files = {
+            rules.OVERDUE_CSV: csv_output.csv_bytes(rows, rules.OVERDUE_COLUMNS),
+            rules.DUE_SOON_CSV: csv_output.csv_bytes(due_soon, rules.DUE_SOON_COLUMNS),
+            rules.CHANGES_CSV: csv_output.csv_bytes(changed, rules.CHANGES_COLUMNS),
+            rules.INDEX_HTML: render_overdue_html(view).encode("utf-8"),
+            rules.SUMMARY_JSON: json_bytes(report),
+            **team_pages,
+        }
+    with phases.phase("overdue publish"):
+        folder, names, link = _publish(store, ref, files, {**totals, "new": counts["new"],
+                                                           "resolved": counts["resolved"],
+                                                           "baseline_as_of": report["baseline_as_of"]})
     get_run_logger().info(
         "overdue report: %d tasks in %d teams (%d new, %d resolved since %s) -> %s",
         len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
@@ -457,24 +510,27 @@ def build_workload_report(
 
     scope = Scope.of(team_ids, project_ids, customer_ids)
     wanted = {"team_ids": team_ids or None, "project_ids": project_ids or None, "customer_ids": customer_ids or None}
-    by_member = transforms.workload_by_member(resolved.tasks, resolved.members, as_of, **wanted)
-    by_customer = transforms.workload_by_customer(resolved.tasks, as_of, **wanted)
+    with phases.phase("workload build"):
+        by_member = transforms.workload_by_member(resolved.tasks, resolved.members, as_of, **wanted)
+        by_customer = transforms.workload_by_customer(resolved.tasks, as_of, **wanted)
     filters = scope.filters()
     totals = views.workload_totals(by_member, by_customer)
     ref = FolderRef("workload", as_of, scope)
     links = {"workload_csv": store.page_link(ref, rules.WORKLOAD_CSV),
              "customers_csv": store.page_link(ref, rules.WORKLOAD_BY_CUSTOMER_CSV)}  # relative, or presigned
-    view = views.workload_view(
-        by_member, by_customer, as_of=as_of, generated_at=_generated_at(), filters=filters, source=source,
-        links=links,
-    )
-    files = {
-        rules.WORKLOAD_CSV: csv_output.csv_bytes(by_member, rules.WORKLOAD_COLUMNS),
-        rules.WORKLOAD_BY_CUSTOMER_CSV: csv_output.csv_bytes(by_customer, rules.WORKLOAD_BY_CUSTOMER_COLUMNS),
-        rules.INDEX_HTML: render_workload_html(view).encode("utf-8"),
-        rules.SUMMARY_JSON: json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
-    }
-    folder, names, link = _publish(store, ref, files, totals)
+    with phases.phase("workload render"):
+        view = views.workload_view(
+            by_member, by_customer, as_of=as_of, generated_at=_generated_at(), filters=filters, source=source,
+            links=links,
+        )
+        files = {
+            rules.WORKLOAD_CSV: csv_output.csv_bytes(by_member, rules.WORKLOAD_COLUMNS),
+            rules.WORKLOAD_BY_CUSTOMER_CSV: csv_output.csv_bytes(by_customer, rules.WORKLOAD_BY_CUSTOMER_COLUMNS),
+            rules.INDEX_HTML: render_workload_html(view).encode("utf-8"),
+            rules.SUMMARY_JSON: json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
+        }
+    with phases.phase("workload publish"):
+        folder, names, link = _publish(store, ref, files, totals)
     get_run_logger().info("workload report: %d members, %d customers -> %s", len(by_member), len(by_customer), folder)
     top = by_member.head(TOP_ROWS)[["member", "status", "open", "billable", "billable_share", "overdue", "flag"]]
     return ReportResult("workload", as_of, folder, names, totals, _records(top), link)
