@@ -3,6 +3,7 @@
     python -m benchmarks.run                       # everything (about 20-26 minutes on 2 cores)
     python -m benchmarks.run --figures 7 --runs 1  # only "At scale" (issue 16): about 5-6 minutes
     python -m benchmarks.run --figures 8 --runs 1  # only the Slack digests (issue 22)
+    python -m benchmarks.run --figures 9 --runs 1 --big-sizes 50000,500000  # big workspaces (issue 24)
     python -m benchmarks.run --quick               # smaller sizes, one run each: a smoke check
     python -m benchmarks.run --quick --figures 6   # only the rate-limited API, small (about 2 minutes)
     python -m benchmarks.run --figures 1,4         # only some figures
@@ -26,6 +27,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from benchmarks.big import big_rows, figure_big
 from benchmarks.harness import PYTHON, base_env, machine_facts, median, prefect_server, sandbox_process, timed, worker
 from benchmarks.scale import figure_at_scale
 from benchmarks.slack import figure_slack, slack_rows
@@ -242,7 +244,7 @@ def figure_rate_limited(opts) -> dict:
 
 
 FIGURES = {1: figure_fetch, 2: figure_flow_vs_plain, 3: figure_fixed_cost, 4: figure_transform_scale, 5: figure_digest,
-           6: figure_rate_limited, 7: figure_at_scale, 8: figure_slack}
+           6: figure_rate_limited, 7: figure_at_scale, 8: figure_slack, 9: figure_big}
 
 
 # -- table ---------------------------------------------------------------------------------------
@@ -365,6 +367,9 @@ def table(results: dict) -> str:
         rows += _figure6_rows(f)
     if f := figs.get("8"):
         rows += slack_rows(f)
+    if f := figs.get("9"):  # its own table: "Big workspaces" in the README
+        rows += ["", "Big workspaces (figure 9, issue 24):", ""]
+        rows += [f"error: {f['error']}"] if "error" in f else big_rows(f)
     if f := figs.get("7"):  # its own table: "At scale" in the README
         if len(rows) == 2:
             rows.clear()
@@ -451,7 +456,8 @@ def at_scale_rows(f: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of issues 6 and 13 (see docs/benchmarks.md).")
     parser.add_argument("--quick", action="store_true", help="Smaller sizes, one run each (a smoke check).")
-    parser.add_argument("--figures", default="1,2,3,4,5,6,7,8", help="Comma-separated figure numbers (default: all).")
+    parser.add_argument("--figures", default="1,2,3,4,5,6,7,8",
+                        help="Comma-separated figure numbers (default: 1-8; 9, big workspaces, only when named).")
     parser.add_argument("--runs", type=int, default=None, help="Runs per figure (default 3; --quick: 1).")
     parser.add_argument("--skip-limiter-off", "--skip-default-rate", dest="skip_limiter_off", action="store_true",
                         help="Skip the extra runs with the client's rate limiter off (figures 1 and 2).")
@@ -459,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"JSON output (default: "
                              f"{RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}; "
                              "--quick runs write nothing unless given).")
+    parser.add_argument("--big-sizes", default=None,
+                        help="Figure 9's task counts, comma-separated (default 50000,500000; --quick: 20000).")
     opts = parser.parse_args(argv)
     opts.runs = opts.runs or (1 if opts.quick else 3)
     wanted = [int(x) for x in opts.figures.split(",") if x.strip()]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import gc
 import operator
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -66,6 +66,9 @@ class Frames:
     projects: pd.DataFrame
     customers: pd.DataFrame
     members: pd.DataFrame
+    # the tasks already joined to the three small listings, page by page while the tasks were
+    # fetched (TasksFrameBuilder.join_with); None: transforms.resolve_tasks joins them itself
+    tasks_joined: pd.DataFrame | None = None
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -380,6 +383,25 @@ class TasksFrameBuilder:
     def __init__(self) -> None:
         self._parts: list[pd.DataFrame] = []
         self._pool: dict[Any, Any] = {}  # value -> the one object every cell equal to it holds
+        self._join: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+        self._joined_parts: list[pd.DataFrame] = []
+        self.joined: pd.DataFrame | None = None  # set by finish when a join was given in time
+
+    def join_with(self, join: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+        """Also join every batch with ``join`` (a row-wise function of a batch of task rows, such
+        as ``transforms.TaskJoiner.join``): the batches added so far at the next ``add`` or at
+        ``finish``, later ones as they are added. ``finish`` then sets ``joined``: ``join`` of
+        the finished frame. May be called from another thread than the one adding."""
+        self._join = join
+
+    def reset(self) -> None:
+        """Forget every batch (a listing started again from its first page); keeps the join."""
+        self._parts, self._joined_parts, self._pool, self.joined = [], [], {}, None
+
+    def take_joined(self) -> pd.DataFrame | None:
+        """``joined``, handed over once (the builder keeps no reference)."""
+        joined, self.joined = self.joined, None
+        return joined
 
     def add(self, records: Iterable[Task] | Iterable[dict[str, Any]]) -> None:
         """Turn one batch into columns (every per-row rule of :func:`tasks_frame`, no dedup)."""
@@ -409,18 +431,34 @@ class TasksFrameBuilder:
         replaced[_repair_cells(part)] = True
         part[_KEY], part[_BAD], part[_REPLACED] = key, bad, replaced  # _KEY: the id before any repair
         self._parts.append(part)
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        join = self._join
+        if join is None:
+            return
+        while len(self._joined_parts) < len(self._parts):
+            self._joined_parts.append(join(self._parts[len(self._joined_parts)]))
 
     def finish(self) -> pd.DataFrame:
-        """The tasks frame of every batch added (then the builder is empty again)."""
-        parts, self._parts, self._pool = self._parts, [], {}
+        """The tasks frame of every batch added (then the builder is empty again), and
+        ``joined`` when a join was given."""
+        self._catch_up()
+        parts, joined, self._parts, self._joined_parts, self._pool = self._parts, self._joined_parts, [], [], {}
         if not parts:
             return tasks_frame([])
-        whole = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        whole = pd.concat(parts, ignore_index=True)
         del parts
-        whole = _first_by_id(whole, _KEY, keep_null_ids=True)
-        frame = whole[list(TASK_COLUMNS)].copy()
-        frame.attrs["bad_due_dates"] = int(whole[_BAD].sum())
-        frame.attrs["text_replaced"] = frame["task_id"][whole[_REPLACED].to_numpy()].tolist()
+        ids = whole[_KEY]
+        keep = ~(ids.notna() & ids.duplicated(keep="first")).to_numpy()  # first by id, as tasks_frame
+        if self._join is not None:
+            self.joined = _rows_kept(pd.concat(joined, ignore_index=True), keep)
+        del joined
+        kept = _rows_kept(whole, keep)
+        del whole
+        frame = kept[list(TASK_COLUMNS)]
+        frame.attrs["bad_due_dates"] = int(kept[_BAD].sum())
+        frame.attrs["text_replaced"] = frame["task_id"][kept[_REPLACED].to_numpy()].tolist()
         return frame
 
     def _shared(self, column: pd.Series) -> pd.Series:
@@ -443,6 +481,11 @@ class TasksFrameBuilder:
         rows = np.repeat(np.arange(len(cells)), np.fromiter(map(len, cells), dtype=np.int64, count=len(cells)))
         shared = self._shared(pd.Series(flat, dtype=object)).tolist()
         return pd.Series(regroup(rows, shared, len(cells)), index=column.index, dtype=object)
+
+
+def _rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    kept = frame if keep.all() else frame[keep]
+    return kept.reset_index(drop=True)
 
 
 def projects_frame(records: Iterable[Project] | None) -> pd.DataFrame:

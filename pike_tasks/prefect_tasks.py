@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -101,41 +101,63 @@ def api_source_label() -> str:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def fetch_listing(resource: str) -> pd.DataFrame:
-    """Read every record of one listing (limit 200 per page) and return it as a typed frame."""
-    from pike_tasks import frames
+def fetch_listing(resource: str, joins: TasksJoin | None = None) -> pd.DataFrame:
+    """Read every record of one listing (limit 200 per page) and return it as a typed frame.
+
+    With ``joins`` (the tasks listing): the pages are turned into columns as they arrive
+    (:func:`frame_while_fetching`), and joined as well once ``fetch_workspace`` puts the small
+    listings' join in ``joins``.
+    """
     from pike_tasks.progress import listing_progress
 
     logger = get_run_logger()
     with _api_slot(), PikeClient(resolve_api_settings(), log=logger, progress=listing_progress(logger)) as client:
         # logs pages so far every 2 s, then records, pages, retries
-        if resource == "tasks":  # the big one: into columns page by page, while the next page downloads
-            return frame_while_fetching(client.iter_pages(resource), frames.TasksFrameBuilder())
+        if joins is not None:
+            return frame_while_fetching(client.iter_pages(resource), joins)
         records = client.list_all(resource)
+    from pike_tasks import frames
+
     with phases.phase("frames (small listings)"):
         frame: pd.DataFrame = getattr(frames, f"{resource}_frame")(records)
     return frame
 
 
-PAGE_BATCH_RECORDS = 2000  # records turned into columns at once: ten full pages
-PENDING_BATCHES = 3  # batches waiting for the converter at most (the fetch waits beyond that)
+class TasksJoin:
+    """Between ``fetch_workspace`` and the tasks listing's ``fetch_listing``: the join of the small
+    listings (``transforms.TaskJoiner.join``), set once they are fetched, and the joined tasks
+    handed back (``frames.Frames.tasks_joined``). No pandas here: the listing starts before it loads."""
+
+    def __init__(self) -> None:
+        self.join: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+        self.joined: pd.DataFrame | None = None
 
 
-def frame_while_fetching(pages: Iterator[list[dict[str, Any]]], builder: frames.TasksFrameBuilder) -> pd.DataFrame:
-    """The frame of a listing whose pages are turned into columns on a helper thread, a batch of
-    about ``PAGE_BATCH_RECORDS`` records at a time, while the next pages download; each batch's
-    record dicts are dropped once converted. When the last page lands, only the last batch and
-    ``builder.finish()`` (concatenation and first-by-id) are left.
+PAGE_BATCH_RECORDS = 10_000  # records turned into columns at once: fifty full pages, about 20 MB of dicts
+PENDING_BATCHES = 2  # batches waiting for the converter at most (the fetch waits beyond that)
 
-    The helper thread holds the GIL only while it computes; the fetching thread mostly waits on
-    the network meanwhile (benchmarks, figure 9). Pages and errors are those of the listing.
+
+def frame_while_fetching(pages: Iterator[list[dict[str, Any]]], joins: TasksJoin) -> pd.DataFrame:
+    """The tasks frame of a listing whose pages are turned into columns (``frames.TasksFrameBuilder``)
+    on a helper thread, about ``PAGE_BATCH_RECORDS`` records at a time, while the next pages
+    download; each batch's record dicts are dropped once converted, and once ``joins.join`` is
+    set each batch is joined too. When the last page lands, only the last batch and
+    ``builder.finish()`` (concatenation, first-by-id) are left. The helper thread holds the GIL
+    only while it computes; the fetching thread mostly waits on the network meanwhile.
     """
     log = phases.current()
+    built: list[frames.TasksFrameBuilder] = []  # made on the helper thread: pandas loads there, not here
 
     def convert(batch: list[dict[str, Any]]) -> None:
         started = time.perf_counter()
-        builder.add(batch)
-        phases.add("frames (during fetch)", time.perf_counter() - started, log)
+        if not built:
+            from pike_tasks import frames
+
+            built.append(frames.TasksFrameBuilder())
+        if joins.join is not None:
+            built[0].join_with(joins.join)
+        built[0].add(batch)
+        phases.add("frames and join (during fetch)", time.perf_counter() - started, log)
 
     pending: deque[Future[None]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pike-frames") as converter:
@@ -148,13 +170,17 @@ def frame_while_fetching(pages: Iterator[list[dict[str, Any]]], builder: frames.
                 batch = []
                 while pending and (pending[0].done() or len(pending) > PENDING_BATCHES):
                     pending.popleft().result()  # a conversion's error is raised here
-        with phases.phase("frames (after last page)"):  # the last batches, then the whole listing
-            if batch:
-                pending.append(converter.submit(convert, batch))
+        with phases.phase("frames and join (after last page)"):  # the last batch, then the whole listing
+            pending.append(converter.submit(convert, batch))  # also when empty: makes the builder
             del batch
             while pending:
                 pending.popleft().result()
-            return builder.finish()
+            builder = built[0]
+            if joins.join is not None:
+                builder.join_with(joins.join)
+            frame = builder.finish()
+            joins.joined = builder.take_joined()
+            return frame
 
 
 def _api_slot() -> AbstractContextManager[None]:
@@ -170,11 +196,17 @@ def _api_slot() -> AbstractContextManager[None]:
 def fetch_workspace() -> frames.Frames:
     """Fetch the four listings concurrently (call inside a flow); one listing per resource per run."""
     with phases.phase("fetch (until every frame is ready)"):
-        futures = {resource: fetch_listing.submit(resource) for resource in RESOURCES}
+        joins = TasksJoin()
+        futures = {resource: fetch_listing.submit(resource, joins if resource == "tasks" else None)
+                   for resource in RESOURCES}
         load_report_code()  # this thread would only wait for the downloads meanwhile
-        from pike_tasks import frames
+        from pike_tasks import frames, transforms
 
-        return frames.Frames(**{resource: future.result() for resource, future in futures.items()})
+        small = {resource: future.result() for resource, future in futures.items() if resource != "tasks"}
+        # the small listings end long before the tasks: from now on each batch of tasks is joined as it arrives
+        joins.join = transforms.TaskJoiner(small["projects"], small["customers"], small["members"]).join
+        tasks = futures["tasks"].result()
+        return frames.Frames(tasks=tasks, **small, tasks_joined=joins.joined)
 
 
 @dataclass(frozen=True)

@@ -250,55 +250,80 @@ def resolve_tasks(frames: Frames, team_names: Mapping[str, str]) -> pd.DataFrame
         (distinct ids), ``assignees`` (their labels, ``["Unassigned"]`` when none),
         ``assignees_text`` (``"; "``-joined), ``billable_status``.
     """
-    tasks = frames.tasks.reset_index(drop=True)
-    projects = _unique_index(frames.projects, "project_id")
-    customers = _unique_index(frames.customers, "customer_id")
-    # Labels are made once per listed project, team and customer, then picked per task by
-    # position (_pick): per-task string work (map, concatenation, slicing) is what costs here.
+    joined = frames.tasks_joined
+    if joined is None:
+        joined = TaskJoiner(frames.projects, frames.customers, frames.members).join(frames.tasks)
+    return with_team_labels(joined, team_names)
 
-    project_id = _nullable(tasks["project_id"])
-    at = projects.index.get_indexer(pd.Index(project_id))  # -1: null or not listed
-    labels = (_nullable(projects["project_number"]).fillna("").map(str) + " · "
-              + _nullable(projects["project_title"]).fillna("").map(str))
-    project = _choose(project_id.isna(), NO_PROJECT, _choose(at >= 0, _pick(labels, at), UNKNOWN_PROJECT))
 
-    own_team = _nullable(tasks["team_id"])
-    project_team = _nullable(pd.Series(_pick(projects["team_id"], at), dtype=object))
-    team_id = _nullable(own_team.where(own_team.notna(), project_team))
-    team = _team_labels(team_id, team_names)
+class TaskJoiner:
+    """:func:`resolve_tasks` but the team labels, for any batch of task rows: each row's result
+    depends on that row and the three small listings only, so batches joined one by one and
+    concatenated equal the whole listing joined at once (``tests/test_frames.py``). The labels
+    of the projects, customers and members are made once, here."""
 
-    own_customer = _nullable(tasks["customer_id"])
-    project_customer = _nullable(pd.Series(_pick(projects["customer_id"], at), dtype=object))
-    customer_id = _nullable(own_customer.where(own_customer.notna(), project_customer))
-    at = customers.index.get_indexer(pd.Index(customer_id))
-    name = _nullable(customers["customer_name"]).fillna("")
-    customer = _choose(customer_id.isna(), NO_CUSTOMER, _choose(at >= 0, _pick(name, at), UNKNOWN_CUSTOMER))
+    def __init__(self, projects: pd.DataFrame, customers: pd.DataFrame, members: pd.DataFrame) -> None:
+        self._projects = _unique_index(projects, "project_id")
+        self._customers = _unique_index(customers, "customer_id")
+        self._project_labels = (_nullable(self._projects["project_number"]).fillna("").map(str) + " · "
+                                + _nullable(self._projects["project_title"]).fillna("").map(str))
+        self._customer_names = _nullable(self._customers["customer_name"]).fillna("")
+        self._member_labels: dict[Any, Any] = member_labels(members).to_dict()
 
-    ids_lists, label_lists, assignees_text = _assignee_lists(tasks, frames.members)
+    def join(self, tasks: pd.DataFrame) -> pd.DataFrame:
+        """``RESOLVED_COLUMNS`` but ``team`` of ``tasks`` (a ``tasks_frame`` or a batch of one)."""
+        tasks = tasks.reset_index(drop=True)
+        projects, customers = self._projects, self._customers
+        # Labels are made once per listed project, team and customer, then picked per task by
+        # position (_pick): per-task string work (map, concatenation, slicing) is what costs here.
+        project_id = _nullable(tasks["project_id"])
+        at = projects.index.get_indexer(pd.Index(project_id))  # -1: null or not listed
+        project = _choose(project_id.isna(), NO_PROJECT,
+                          _choose(at >= 0, _pick(self._project_labels, at), UNKNOWN_PROJECT))
 
-    priority = _nullable(tasks["priority"])
-    status = _nullable(tasks["status"])
-    resolved = pd.DataFrame({
-        "task_id": _nullable(tasks["task_id"]),
-        "title": _nullable(tasks["title"]),
-        "description": _nullable(tasks["description"]),
-        "status": status,
-        "priority": priority,
-        "priority_rank": priority.map(PRIORITY_RANK).fillna(NONE_RANK).astype(np.int64),
-        "is_open": ~status.isin(list(CLOSED_STATUSES)).to_numpy(),
-        "due_date": _nullable(tasks["due_date"]),
-        "project_id": project_id,
-        "project": pd.Series(project, dtype=object),
-        "team_id": team_id,
-        "team": pd.Series(team, dtype=object),
-        "customer_id": customer_id,
-        "customer": pd.Series(customer, dtype=object),
-        "assignee_ids": pd.Series(ids_lists, dtype=object),
-        "assignees": pd.Series(label_lists, dtype=object),
-        "assignees_text": pd.Series(assignees_text, dtype=object),
-        "billable_status": _nullable(tasks["billable_status"]),
-    }, columns=list(RESOLVED_COLUMNS))
-    resolved["is_open"] = resolved["is_open"].astype(bool)
+        own_team = _nullable(tasks["team_id"])
+        project_team = _nullable(pd.Series(_pick(projects["team_id"], at), dtype=object))
+        team_id = _nullable(own_team.where(own_team.notna(), project_team))
+
+        own_customer = _nullable(tasks["customer_id"])
+        project_customer = _nullable(pd.Series(_pick(projects["customer_id"], at), dtype=object))
+        customer_id = _nullable(own_customer.where(own_customer.notna(), project_customer))
+        at = customers.index.get_indexer(pd.Index(customer_id))
+        customer = _choose(customer_id.isna(), NO_CUSTOMER,
+                           _choose(at >= 0, _pick(self._customer_names, at), UNKNOWN_CUSTOMER))
+
+        ids_lists, label_lists, assignees_text = _assignee_lists(tasks, self._member_labels)
+
+        priority = _nullable(tasks["priority"])
+        status = _nullable(tasks["status"])
+        joined = pd.DataFrame({
+            "task_id": _nullable(tasks["task_id"]),
+            "title": _nullable(tasks["title"]),
+            "description": _nullable(tasks["description"]),
+            "status": status,
+            "priority": priority,
+            "priority_rank": priority.map(PRIORITY_RANK).fillna(NONE_RANK).astype(np.int64),
+            "is_open": ~status.isin(list(CLOSED_STATUSES)).to_numpy(),
+            "due_date": _nullable(tasks["due_date"]),
+            "project_id": project_id,
+            "project": pd.Series(project, dtype=object),
+            "team_id": team_id,
+            "customer_id": customer_id,
+            "customer": pd.Series(customer, dtype=object),
+            "assignee_ids": pd.Series(ids_lists, dtype=object),
+            "assignees": pd.Series(label_lists, dtype=object),
+            "assignees_text": pd.Series(assignees_text, dtype=object),
+            "billable_status": _nullable(tasks["billable_status"]),
+        }, columns=[c for c in RESOLVED_COLUMNS if c != "team"])
+        joined["is_open"] = joined["is_open"].astype(bool)
+        return joined
+
+
+def with_team_labels(joined: pd.DataFrame, team_names: Mapping[str, str]) -> pd.DataFrame:
+    """:meth:`TaskJoiner.join` output with its ``team`` column: ``resolve_tasks`` output."""
+    resolved = joined.copy(deep=False)
+    resolved.insert(RESOLVED_COLUMNS.index("team"), "team",
+                    pd.Series(_team_labels(resolved["team_id"], team_names), index=resolved.index, dtype=object))
     return resolved
 
 
@@ -312,12 +337,13 @@ def _team_labels(team_id: pd.Series, team_names: Mapping[str, str]) -> np.ndarra
     return team
 
 
-def _assignee_lists(tasks: pd.DataFrame, members: pd.DataFrame) -> tuple[list[list[Any]], list[list[Any]], list[str]]:
+def _assignee_lists(tasks: pd.DataFrame,
+                    label_of: dict[Any, Any]) -> tuple[list[list[Any]], list[list[Any]], list[str]]:
     """Per task (by position): its distinct assignee ids, their labels (``[UNASSIGNED]`` when
-    none) and those labels joined with ``"; "``."""
+    none) and those labels joined with ``"; "``. ``label_of``: ``member_labels`` as a dict, to
+    which the labels of unknown ids are added."""
     flat = _explode_assignees(tasks)
     ids = flat.to_numpy(dtype=object)
-    label_of = member_labels(members).to_dict()
     for who in set(ids.tolist()) - label_of.keys():
         label_of[who] = _unknown_member(pd.Series([who], dtype=object)).iloc[0]
     n = len(tasks)

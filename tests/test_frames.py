@@ -87,3 +87,38 @@ def test_builder_shares_repeated_ids_and_statuses_between_pages() -> None:
     assert len({id(v) for v in frame["team_id"]}) == 2
     assert len({id(ids[0]) for ids in frame["assignee_ids"]}) == 1
     pd.testing.assert_frame_equal(frame, fr.tasks_frame(records))
+
+
+PROJECTS = [{"id": f"p{i}", "projectNumber": f"P-{i}", "title": f"Project {i}", "teamId": f"T{i % 2}",
+             "customerId": f"c{i % 3}"} for i in range(1, 6)] + [{"id": "p6", "title": None, "teamId": None}]
+CUSTOMERS = [{"id": "c0", "customerName": "Zeta"}, {"id": "c1", "customerName": None}, {"id": "c2", "customerName": "Ab"}]
+MEMBERS = [{"id": "m1", "displayName": "Ada", "status": "active", "teamIds": ["T1"]},
+           {"id": "m2", "email": "b@example.com", "status": "inactive"}, {"id": "m4", "status": None}]
+
+
+@pytest.mark.parametrize(("page", "join_after"), [(1, 0), (7, 3), (50, 1), (200, 5), (10_000, 1)])
+def test_tasks_joined_page_by_page_equals_resolve_tasks_at_once(page: int, join_after: int) -> None:
+    from pike_tasks import transforms as tf
+
+    # resolve_tasks itself needs hashable statuses and priorities (a dict there raises, joined or not)
+    records = [r for r in hostile_tasks()
+               if not (isinstance(r, dict) and isinstance(r.get("status"), list | dict))
+               and not (isinstance(r, dict) and isinstance(r.get("priority"), list | dict))]
+    workspace = fr.build_frames(PROJECTS, records, CUSTOMERS, MEMBERS)
+    names = {"T1": "One", "T0": ""}
+    expected = tf.resolve_tasks(workspace, names)
+    builder = fr.TasksFrameBuilder()
+    joiner = tf.TaskJoiner(workspace.projects, workspace.customers, workspace.members)
+    for n, start in enumerate(range(0, len(records), page)):
+        if n == join_after:  # the small listings arrive after some pages of tasks
+            builder.join_with(joiner.join)
+        builder.add(records[start:start + page])
+    builder.join_with(joiner.join)
+    tasks = builder.finish()
+    pd.testing.assert_frame_equal(tasks, workspace.tasks)
+    joined = builder.take_joined()
+    assert joined is not None and builder.joined is None
+    pd.testing.assert_frame_equal(tf.with_team_labels(joined, names), expected)
+    pre_joined = fr.Frames(tasks, workspace.projects, workspace.customers, workspace.members, tasks_joined=joined)
+    pd.testing.assert_frame_equal(tf.resolve_tasks(pre_joined, names), expected)
+    assert tf.data_quality(pre_joined, expected) == tf.data_quality(workspace, expected)
