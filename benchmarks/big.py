@@ -104,16 +104,22 @@ def run_measured(cmd: list[str], env: dict[str, str], timeout: float = 1800) -> 
     return {"seconds": seconds, "peak_rss_gib": peak / 2**30, "stdout": out["stdout"], "stderr": out["stderr"]}
 
 
-def phase_seconds(log: str) -> dict[str, float]:
-    """The ``phases:`` line of a run log as {phase: seconds} (the last such line)."""
+def phase_seconds(log: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The ``phases:`` line of a run log (the last one) as {phase: seconds} and {phase: peak RSS MiB so far}."""
     found: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     for line in log.splitlines():
         if m := _PHASE.search(line):
+            times, _, memory = m.group(1).partition("; ")
             found = {}
-            for part in m.group(1).split(", "):
+            for part in times.split(", "):
                 name, _, value = part.rpartition(" ")[0].rpartition(" ")
                 found[name] = float(value)
-    return found
+            peaks = {}
+            for part in memory.partition(": ")[2].split(", ") if memory else ():
+                name, _, value = part.rpartition(" ")
+                peaks[name] = float(value)
+    return found, peaks
 
 
 def _csvs(folder: Path, nested: bool) -> dict[str, bytes]:
@@ -141,7 +147,8 @@ def one_size(tasks: int, work: Path) -> dict:
         "run_all": {k: v for k, v in ours.items() if k not in ("stdout", "stderr")},
         "plain": {k: v for k, v in plain.items() if k not in ("stdout", "stderr")},
         "ratio_run_all": ours["seconds"] / bare["seconds"], "ratio_plain": plain["seconds"] / bare["seconds"],
-        "phases": phase_seconds(ours["stderr"] + ours["stdout"]), "csvs_identical": same,
+        "phases": phase_seconds(ours["stderr"] + ours["stdout"])[0],
+        "peak_rss_mib_by_phase": phase_seconds(ours["stderr"] + ours["stdout"])[1], "csvs_identical": same,
     }
 
 

@@ -16,6 +16,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 PREFIX = "phases:"  # the run log line starts with it (benchmarks/big.py reads it)
+PEAKS = "peak RSS (MiB) by the end of"
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set so far (0.0 where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux (bytes on macOS: shown as is)
+    return kib / 1024
 
 
 class PhaseLog:
@@ -23,20 +34,29 @@ class PhaseLog:
 
     def __init__(self) -> None:
         self._seconds: dict[str, float] = {}
+        self._peak_mib: dict[str, float] = {}  # the process's peak RSS when the phase (last) ended
         self._lock = threading.Lock()
 
     def add(self, name: str, seconds: float) -> None:
+        peak = peak_rss_mib()
         with self._lock:
             self._seconds[name] = self._seconds.get(name, 0.0) + seconds
+            self._peak_mib[name] = peak
 
     def seconds(self) -> dict[str, float]:
         with self._lock:
             return dict(self._seconds)
 
+    def peaks_mib(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._peak_mib)
+
     def line(self) -> str:
-        """E.g. ``phases: fetch 59.1 s, frames (during fetch) 3.2 s, join 1.1 s, ...``."""
+        """E.g. ``phases: fetch 59.1 s, join 1.1 s, ...; peak RSS (MiB) by the end of: fetch 712, ...``."""
         parts = [f"{name} {seconds:.2f} s" for name, seconds in self.seconds().items()]
-        return f"{PREFIX} {', '.join(parts) or 'none'}"
+        peaks = [f"{name} {mib:.0f}" for name, mib in self.peaks_mib().items() if mib]
+        memory = f"; {PEAKS}: {', '.join(peaks)}" if peaks else ""
+        return f"{PREFIX} {', '.join(parts) or 'none'}{memory}"
 
 
 _CURRENT: ContextVar[PhaseLog | None] = ContextVar("pike_phase_log", default=None)
