@@ -108,9 +108,28 @@ def _rows(df: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]
     cells: list[list[Any]] = []
     for column in columns:
         values = df[column].astype(object).tolist()
-        convert = _share_cell if column in SHARE_COLUMNS else _cell
-        cells.append([convert(v) for v in values])
+        if column in SHARE_COLUMNS:
+            cells.append([_share_cell(v) for v in values])
+        else:
+            cells.append(_column_cells(values))
     return zip(*cells, strict=True)  # one list per column, all len(df)
+
+
+def _column_cells(values: list[Any]) -> list[Any]:
+    """``[_cell(v) for v in values]``, with one cheap test a cell for the usual columns (all text,
+    text or null, all ints, dates or null), which are most of a big report's cells."""
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)}:
+        guarded = _GUARDED_FIRST
+        if type(None) not in kinds:
+            return ["'" + c if c[:1] in guarded else c for c in values]
+        return ["" if c is None else "'" + c if c[:1] in guarded else c for c in values]
+    if kinds <= {int}:
+        return values  # _cell gives each int itself
+    if kinds <= {date, type(None)}:  # exactly date (a datetime is a date too, but written as its date)
+        iso: dict[date, str] = {}
+        return ["" if d is None else iso.get(d) or iso.setdefault(d, d.isoformat()) for d in values]
+    return [_cell(v) for v in values]
 
 
 def write_csv(df: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike[str]) -> None:

@@ -426,10 +426,14 @@ class TasksFrameBuilder:
         for name in _SHARED_TASK_COLUMNS:
             part[name] = self._shared(part[name])
         bad = raw["dueDate"].notna().to_numpy() & due.isna().to_numpy()
-        del raw
+        # Columns taken from ``raw`` as they are may be views of its one block of every field the
+        # batch had (the record's own lists, date strings, ...): copied, the part keeps only its cells.
+        part = part.copy(deep=True)
+        del raw, key
+        ids = part["task_id"].to_numpy(dtype=object, copy=True)
         replaced = np.zeros(len(part), dtype=bool)
         replaced[_repair_cells(part)] = True
-        part[_KEY], part[_BAD], part[_REPLACED] = key, bad, replaced  # _KEY: the id before any repair
+        part[_KEY], part[_BAD], part[_REPLACED] = ids, bad, replaced  # _KEY: the id before any repair
         self._parts.append(part)
         self._catch_up()
 

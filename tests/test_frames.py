@@ -91,7 +91,8 @@ def test_builder_shares_repeated_ids_and_statuses_between_pages() -> None:
 
 PROJECTS = [{"id": f"p{i}", "projectNumber": f"P-{i}", "title": f"Project {i}", "teamId": f"T{i % 2}",
              "customerId": f"c{i % 3}"} for i in range(1, 6)] + [{"id": "p6", "title": None, "teamId": None}]
-CUSTOMERS = [{"id": "c0", "customerName": "Zeta"}, {"id": "c1", "customerName": None}, {"id": "c2", "customerName": "Ab"}]
+CUSTOMERS = [{"id": "c0", "customerName": "Zeta"}, {"id": "c1", "customerName": None},
+             {"id": "c2", "customerName": "Ab"}]
 MEMBERS = [{"id": "m1", "displayName": "Ada", "status": "active", "teamIds": ["T1"]},
            {"id": "m2", "email": "b@example.com", "status": "inactive"}, {"id": "m4", "status": None}]
 
