@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import cast
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
-from flows.common import open_report_store, run_name, settings_for
+from flows.common import logged_phases, open_report_store, run_name, settings_for
 from flows.params import (
     ChannelsParam,
     DigestsParam,
@@ -56,7 +56,7 @@ def run_all_reports(
                               channels=parse_channels(channels))
     settings = channel_settings(config, options, None, team_ids) if digests != "off" else None
     workspace = digest_workspace(config, store, team_ids, resend_to) if digests != "off" else ""
-    with phases.collecting() as timing:
+    with logged_phases():
         resolved = resolve_workspace(fetch_workspace(), config)
         check_team_filter(resolved, team_ids)
         source = api_source_label()
@@ -75,5 +75,4 @@ def run_all_reports(
                     target=DeliveryTarget(as_of, store, workspace, team_ids), options=options, settings=settings,
                     links=digest_links(store, as_of, team_ids, overdue),
                 )
-    get_run_logger().info("%s", timing.line())  # where the time went (benchmarks/big.py reads it)
     return folders

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic.json_schema import SkipJsonSchema
 
+from pike_tasks import phases
 from pike_tasks.config import load_settings
 from pike_tasks.config.settings import reports_store
 from pike_tasks.errors import PikeConfigError, PikeError
@@ -67,6 +69,15 @@ def _default_as_of(teams_config: TeamsConfigParam) -> date:
         return load_teams_config(teams_config).default_as_of()
     except PikeError:  # the flow itself fails on this config, in one line; the name must not
         return TeamsConfig().default_as_of()
+
+
+@contextmanager
+def logged_phases() -> Iterator[None]:
+    """Time the run's phases (``pike_tasks.phases``) and log them in one line when the run's work is done:
+    ``phases: fetch ... s, join ... s, ...; peak RSS (MiB) by the end of: ...`` (benchmarks/big.py reads it)."""
+    with phases.collecting() as timing:
+        yield
+    _run_logger().info("%s", timing.line())
 
 
 def settings_for(as_of: date | None, teams_config: TeamsConfigParam) -> tuple[date, TeamsConfig]:

@@ -12,7 +12,15 @@ from typing import Literal, cast
 
 from prefect import flow
 
-from flows.common import AsOfParam, OutputDirParam, TeamsConfigParam, open_report_store, run_name, settings_for
+from flows.common import (
+    AsOfParam,
+    OutputDirParam,
+    TeamsConfigParam,
+    logged_phases,
+    open_report_store,
+    run_name,
+    settings_for,
+)
 from pike_tasks.delivery.engine import DeliveryTarget
 from pike_tasks.delivery.options import DeliveryOptions, parse_channels
 from pike_tasks.delivery.recipe import (
@@ -79,13 +87,14 @@ def send_manager_digests(
     )
     settings = channel_settings(config, options, smtp_block, team_ids)  # SMTP tried, Slack's auth.test
     target = DeliveryTarget(as_of, store, digest_workspace(config, store, team_ids, resend_to), team_ids)
-    resolved = resolve_workspace(fetch_workspace(), config)
-    check_team_filter(resolved, team_ids)
-    overdue = build_overdue_report(
-        resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
-    )
-    folder = deliver_digests(
-        resolved, config=config, overdue=cast(OverdueFrames, overdue.frames), target=target, options=options,
-        settings=settings, links=digest_links(store, as_of, team_ids, overdue, report_url),
-    )
+    with logged_phases():
+        resolved = resolve_workspace(fetch_workspace(), config)
+        check_team_filter(resolved, team_ids)
+        overdue = build_overdue_report(
+            resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
+        )
+        folder = deliver_digests(
+            resolved, config=config, overdue=cast(OverdueFrames, overdue.frames), target=target, options=options,
+            settings=settings, links=digest_links(store, as_of, team_ids, overdue, report_url),
+        )
     return {"overdue": overdue.folder, "digest": folder}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import open_report_store, run_name, settings_for
+from flows.common import logged_phases, open_report_store, run_name, settings_for
 from flows.params import ReportDateParam, ReportStoreParam, TeamsConfigFormParam, TeamsParam
 from pike_tasks.prefect_tasks import (
     api_source_label,
@@ -33,10 +33,11 @@ def report_overdue_tasks(
     team_ids = team_ids or None  # the form's empty list: every team
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
-    resolved = resolve_workspace(fetch_workspace(), config)
-    check_team_filter(resolved, team_ids)
-    result = build_overdue_report(
-        resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
-    )
-    publish_artifacts(result)
+    with logged_phases():
+        resolved = resolve_workspace(fetch_workspace(), config)
+        check_team_filter(resolved, team_ids)
+        result = build_overdue_report(
+            resolved, as_of=as_of, config=config, store=store, team_ids=team_ids, source=api_source_label()
+        )
+        publish_artifacts(result)
     return {"overdue": result.folder}

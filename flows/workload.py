@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import open_report_store, run_name, settings_for
+from flows.common import logged_phases, open_report_store, run_name, settings_for
 from flows.params import (
     CustomersParam,
     ProjectsParam,
@@ -43,11 +43,12 @@ def report_billable_workload(
     team_ids, project_ids, customer_ids = team_ids or None, project_ids or None, customer_ids or None
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
-    resolved = resolve_workspace(fetch_workspace(), config)
-    check_team_filter(resolved, team_ids)
-    result = build_workload_report(
-        resolved, as_of=as_of, store=store, team_ids=team_ids,
-        project_ids=project_ids, customer_ids=customer_ids, source=api_source_label(),
-    )
-    publish_artifacts(result)
+    with logged_phases():
+        resolved = resolve_workspace(fetch_workspace(), config)
+        check_team_filter(resolved, team_ids)
+        result = build_workload_report(
+            resolved, as_of=as_of, store=store, team_ids=team_ids,
+            project_ids=project_ids, customer_ids=customer_ids, source=api_source_label(),
+        )
+        publish_artifacts(result)
     return {"workload": result.folder}

@@ -230,6 +230,18 @@ def test_duplicate_ids_are_dropped_and_counted(sandbox_factory, caplog):
     assert "fetched 3 tasks in 2 pages (0 retries, 2 duplicate ids dropped)" in caplog.text
 
 
+def test_iter_pages_gives_each_page_as_a_list_with_duplicates_across_pages_dropped(sandbox_factory):
+    server = sandbox_factory({"tasks": []})
+    server.enqueue(ScriptedResponse(200, page([{"id": "1"}, {"id": "2"}, {"id": "1", "dup": True}], "c1", True),
+                                    path="/tasks"),
+                   ScriptedResponse(200, page([{"id": "2"}, {"id": "3"}], "c2", True), path="/tasks"),
+                   ScriptedResponse(200, page([]), path="/tasks"))
+    client = make_client(server)
+    assert list(client.iter_pages("tasks")) == [[{"id": "1"}, {"id": "2"}], [{"id": "3"}], []]
+    stats = client.stats["tasks"]
+    assert (stats.pages, stats.records, stats.duplicates_dropped) == (3, 3, 2)
+
+
 @pytest.mark.parametrize("body", [[], {"items": {}}, {"items": None}, {"items": [], "hasMore": "yes"},
                                   {"items": ["not-an-object"]}, {"items": [{"id": "1"}], "nextCursor": "c2"}])
 def test_malformed_envelope_is_a_clear_server_error(sandbox_factory, body):
