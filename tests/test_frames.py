@@ -46,9 +46,8 @@ def hostile_tasks() -> list[Any]:
               "assigneeIds": [f"m{i % 5}", f"m{i % 4}"], "dueDate": f"2026-03-{1 + i % 28:02d}"}
              for i in range(2, 400)]
     plain += [dict(case) if isinstance(case, dict) else case for case in cases]  # late repeats of early ids
-    records = cases + plain
     rng.shuffle(plain)
-    return cases + plain[:len(records)]
+    return cases + plain
 
 
 def build_in_pages(records: list[Any], page: int) -> pd.DataFrame:
