@@ -78,7 +78,8 @@ def send_manager_digests(
         channels=parse_channels(channels),
     )
     settings = channel_settings(config, options, smtp_block, team_ids)  # SMTP tried, Slack's auth.test
-    target = DeliveryTarget(as_of, store, digest_workspace(config, store, team_ids, resend_to), team_ids)
+    target = DeliveryTarget(as_of, store, digest_workspace(config, store, team_ids, resend_to), team_ids,
+                            tuple(sorted(config.team_names().items())))
     resolved = resolve_workspace(fetch_workspace(), config)
     check_team_filter(resolved, team_ids)
     overdue = build_overdue_report(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +34,7 @@ from pike_tasks import events, rules
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.config.settings import api_concurrency_limit, sandbox_run
 from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.home import refresh_home
 from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
@@ -216,10 +217,12 @@ def _generated_at() -> str:
 
 
 def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes],
-             counts: dict[str, Any]) -> tuple[str, list[str], str | None]:
-    """Publish the folder whole, apply retention, and tell Prefect's event feed (``pike.report.published``)."""
+             counts: dict[str, Any], labels: Mapping[str, str] | None = None) -> tuple[str, list[str], str | None]:
+    """Publish the folder whole, apply retention, rewrite the store's home (``pike_tasks.home``; team
+    ``labels`` name its filtered scopes) and tell Prefect's event feed (``pike.report.published``)."""
     location = store.publish(ref, files)
     apply_retention(store, ref)
+    refresh_home(store, get_run_logger(), labels)
     link = store.link(ref)
     events.report_published(ref.report, ref.scope.prefix, ref.as_of, counts, link)
     return location, sorted(files), link
@@ -416,7 +419,8 @@ def build_overdue_report(
         **team_pages,
     }
     folder, names, link = _publish(store, ref, files, {**totals, "new": counts["new"], "resolved": counts["resolved"],
-                                                       "baseline_as_of": report["baseline_as_of"]})
+                                                       "baseline_as_of": report["baseline_as_of"]},
+                                   config.team_names())
     get_run_logger().info(
         "overdue report: %d tasks in %d teams (%d new, %d resolved since %s) -> %s",
         len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
@@ -474,10 +478,18 @@ def build_workload_report(
         rules.INDEX_HTML: render_workload_html(view).encode("utf-8"),
         rules.SUMMARY_JSON: json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
     }
-    folder, names, link = _publish(store, ref, files, totals)
+    folder, names, link = _publish(store, ref, files, totals, _team_labels(resolved.tasks))
     get_run_logger().info("workload report: %d members, %d customers -> %s", len(by_member), len(by_customer), folder)
     top = by_member.head(TOP_ROWS)[["member", "status", "open", "billable", "billable_share", "overdue", "flag"]]
     return ReportResult("workload", as_of, folder, names, totals, _records(top), link)
+
+
+def _team_labels(tasks: pd.DataFrame) -> dict[str, str]:
+    """team id -> the label the report uses (the teams config's name, else ``Team <id>``)."""
+    if not len(tasks):
+        return {}
+    pairs = tasks[["team_id", "team"]].dropna().drop_duplicates("team_id")
+    return {str(tid): str(name) for tid, name in zip(pairs["team_id"], pairs["team"], strict=True)}
 
 
 @task(name="publish-artifacts", task_run_name="publish-{result.report}", cache_policy=NO_CACHE, persist_result=False)
