@@ -163,6 +163,7 @@ def main(out: str = "demo-out") -> int:
     print("\nReports (open the files, or the links while a server runs, see below):")
     for report in ("overdue", "workload"):
         print(f"  {report:9s} {Path(folders[report]) / 'index.html'}")
+    print(f"  {'home':9s} {Path(out_dir) / 'index.html'} (every stored report by date; newest: <report>/latest.html)")
     mails = sorted(inbox.glob("*.eml"))
     print(f"\nDigests: {len(mails)} emails received by the local SMTP server, saved in {inbox}")
     for path in mails:
