@@ -25,7 +25,7 @@ from pike_tasks.store.home import (
     HOME_PAGE,
     PAGE_REPORTS,
     StoredFolder,
-    fingerprint,
+    changed_since,
     home_address,
     latest_key,
     parallel,
@@ -48,16 +48,14 @@ def rebuild_home(store: ReportStore, labels: Mapping[str, str] | None = None) ->
     Raises:
         StoreError: the store could not be listed, read or written.
     """
-    folders = scan(store)
     written: list[str] = []
     for _ in range(ROUNDS):
-        pages = _pages(store, folders, labels or {})
+        found = scan(store)
+        pages = _pages(store, found.folders, labels or {})
         write_pages(store, pages)
         written = list(pages)
-        again = scan(store)
-        if fingerprint(again) == fingerprint(folders):
+        if not changed_since(store, found):
             break
-        folders = again
     return written
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +34,7 @@ PAGE_REPORTS = ("overdue", "workload")  # those with a page (index.html) to open
 FILTERED = "filtered/"  # Scope.prefix of a filtered run: filtered/<slug>/
 SUMMARY = "summary.json"
 READERS = 8  # store reads at once while listing (object stores: one request each)
+RECHECK_FOLDERS = 7  # the newest folders of each report a second listing reads again (racing publishes)
 _DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -66,24 +67,65 @@ def scopes(store: ReportStore) -> list[str]:
     return [""] + [f"{FILTERED}{slug}/" for slug in store.list_folders(FILTERED) if not slug.startswith(".")]
 
 
-def scan(store: ReportStore, reports: Iterable[str] = HOME_REPORTS) -> list[StoredFolder]:
-    """Every complete folder of ``reports`` in every scope, as listed now (oldest first per scope and report)."""
-    keys = [f"{scope}{report}/{name}" for scope in scopes(store) for report in reports
+@dataclass(frozen=True)
+class Scan:
+    """What one listing found: every date folder's key (complete or not), the complete folders of
+    the reports with pages, and the versions of the newest folders (None: incomplete), which a
+    later listing compares with (``changed_since``)."""
+
+    keys: tuple[str, ...]
+    folders: list[StoredFolder]
+    recent: Mapping[str, str | None]
+
+
+def listed(store: ReportStore) -> list[str]:
+    """The key of every date folder of every report the home reads, in every scope (one listing each)."""
+    return [f"{scope}{report}/{name}" for scope in scopes(store) for report in HOME_REPORTS
             for name in store.list_folders(f"{scope}{report}/") if _DATE_NAME.match(name)]
-    found = parallel(keys, store.complete_folder)
-    out = []
-    for key, folder in zip(keys, found, strict=True):
-        if folder is None:
+
+
+def scan(store: ReportStore) -> Scan:
+    """Every complete folder of the reports with pages, as listed now; a digest folder is read only
+    among the newest (its outcome comes from the delivery log: it is listed to notice a new publish)."""
+    keys = listed(store)
+    recent = _recent(keys)
+    wanted = [k for k in keys if _report(k) in PAGE_REPORTS or k in recent]
+    found = dict(zip(wanted, parallel(wanted, store.complete_folder), strict=True))
+    folders = []
+    for key, folder in found.items():
+        if folder is None or _report(key) not in PAGE_REPORTS:
             continue
         head, day = key.rsplit("/", 1)
         scope, _, report = head.rpartition("/")
-        out.append(StoredFolder(scope + "/" if scope else "", report, date.fromisoformat(day), *folder))
-    return out
+        folders.append(StoredFolder(scope + "/" if scope else "", report, date.fromisoformat(day), *folder))
+    return Scan(tuple(keys), folders, {k: _version(found[k]) for k in recent})
 
 
-def fingerprint(folders: Iterable[StoredFolder]) -> tuple[tuple[str, str, str, str], ...]:
-    """What a rewrite was made from: a later listing with another fingerprint needs another rewrite."""
-    return tuple(sorted((f.scope, f.report, f.as_of.isoformat(), f.version) for f in folders))
+def changed_since(store: ReportStore, before: Scan) -> bool:
+    """Whether the store holds what ``before`` did not: a date folder more or less, or one of the
+    newest folders published again (a racing publish is of a new day or a recent one)."""
+    keys = listed(store)
+    if tuple(keys) != before.keys:
+        return True
+    recent = sorted(_recent(keys))
+    now = parallel(recent, store.complete_folder)
+    return any(before.recent.get(key) != _version(found) for key, found in zip(recent, now, strict=True))
+
+
+def _report(key: str) -> str:
+    return key.rsplit("/", 2)[-2]
+
+
+def _version(found: tuple[str, str, bool] | None) -> str | None:
+    return found[1] if found else None
+
+
+def _recent(keys: list[str]) -> set[str]:
+    """The newest ``RECHECK_FOLDERS`` date folders of each report and scope."""
+    by_folder: dict[str, list[str]] = {}
+    for key in keys:
+        by_folder.setdefault(key.rsplit("/", 1)[0], []).append(key)
+    return {key for found in by_folder.values() for key in sorted(found)[-RECHECK_FOLDERS:]}
 
 
 _cache: dict[tuple[str, str], bytes | None] = {}
