@@ -67,6 +67,8 @@ def refresh_home(store: ReportStore, logger: Any, labels: Mapping[str, str] | No
     except Exception as exc:  # noqa: BLE001 - the report is committed; the home is rewritten by the next publish
         logger.warning("store home not rewritten (the report is published; the next publish tries again): %s",
                        describe_error(exc))
+        return
+    logger.info("store home: %s", home_address(store))
 
 
 def _pages(store: ReportStore, folders: list[StoredFolder], labels: Mapping[str, str]) -> dict[str, bytes]:

@@ -346,9 +346,13 @@ def test_a_rewrite_killed_mid_way_leaves_the_previous_home(tmp_path):
 class _Log:
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.infos: list[str] = []
 
     def warning(self, fmt, *args):
         self.lines.append(fmt % args)
+
+    def info(self, fmt, *args):
+        self.infos.append(fmt % args)
 
 
 def test_a_failed_home_rewrite_is_one_warning_and_the_report_stays_published(tmp_path, monkeypatch):
@@ -363,6 +367,12 @@ def test_a_failed_home_rewrite_is_one_warning_and_the_report_stays_published(tmp
     refresh_home(store, log)
     assert len(log.lines) == 1 and "\n" not in log.lines[0]
     assert log.lines[0].startswith("store home not rewritten") and "permission denied" in log.lines[0]
+    assert log.infos == []
+    monkeypatch.undo()
+    refresh_home(store, log)  # the next publish rewrites it, and says where it is
+    assert log.infos == [f"store home: {tmp_path.resolve() / 'index.html'}"] and len(log.lines) == 1
+    (tmp_path / "index.html").unlink()
+    monkeypatch.setattr(store, "put_record", refuse)
     _quick_publish(store, D2, 2)  # through the report's own publish: no exception
     assert store.completed_dates("overdue", Scope()) == [D1, D2]
     assert not (tmp_path / "index.html").exists()
