@@ -13,7 +13,7 @@ from pike_tasks import __version__
 from pike_tasks.wording import css_custom_properties, fmt_int, long_date, short_date
 
 REPORT_TITLES = {"overdue": "Overdue", "workload": "Workload"}
-TREND_POINTS = 14
+TREND_POINTS = 14  # on a phone the newest 7 (report.css)
 FILTER_TITLES = {"teams": "Teams", "projects": "Projects", "customers": "Customers"}
 
 

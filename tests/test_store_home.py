@@ -447,7 +447,10 @@ def test_on_s3_the_home_and_latest_exist_and_link_into_the_run_folders(moto, s3_
 # --- in a browser ----------------------------------------------------------------------------------
 
 MEASURE = """JSON.stringify({scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
-  rows: document.querySelectorAll('table.home-days tbody tr').length})"""
+  rows: document.querySelectorAll('table.home-days tbody tr').length,
+  bars: [...document.querySelectorAll('.trend-bars li')].map(li => [
+    parseInt(li.querySelector('.trend-count').textContent.replace(/,/g, '')),
+    li.querySelector('.trend-bar').getBoundingClientRect().height])})"""
 
 
 @pytest.fixture(scope="module")
@@ -465,6 +468,12 @@ def test_home_never_scrolls_sideways_in_a_browser(browser, local_store, width):
     seen = browser.measure((local_store["root"] / "index.html").as_uri(), width, MEASURE)
     assert seen["innerWidth"] == width and seen["scrollWidth"] <= width, seen
     assert seen["rows"] == 4  # three days of the whole workspace, one of the filtered scope
+    # the trend: oldest first, each bar as tall as its count's share of the largest (within a pixel)
+    counts = [count for count, _ in seen["bars"]]
+    assert counts == sorted(counts) and len(set(counts)) == 3, seen["bars"]
+    tallest = seen["bars"][-1][1]
+    for count, height in seen["bars"]:
+        assert abs(height - tallest * count / counts[-1]) <= 1, seen["bars"]
 
 
 @pytest.mark.parametrize("width", WIDTHS)
