@@ -496,3 +496,30 @@ def test_following_latest_in_a_browser_lands_on_the_newest_report(browser, local
         assert "Overdue" in seen["h1"] and seen["sw"] <= seen["iw"] == width, seen
     finally:
         browser.send("Target.closeTarget", {"targetId": target})
+
+
+def test_on_s3_racing_publishes_from_two_workers_leave_a_home_that_lists_both(moto, s3_store):
+    store, bucket = s3_store
+    _quick_publish(store, D1, 1)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker(day: date, count: int) -> None:
+        try:  # a store object of its own, as another worker's process has
+            mine = open_store(store.location, settings=store.settings)
+            barrier.wait()
+            mine.publish(FolderRef("overdue", day), {"index.html": b"<p>x</p>", "summary.json": _summary(count)})
+            rebuild_home(mine)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(day, n)) for day, n in ((D2, 2), (D3, 3))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    rows = parse(_get(home_address(store))).tables[WHOLE]
+    assert [(r["as_of"], r["Overdue"]) for r in rows] == [(D3.isoformat(), "3"), (D2.isoformat(), "2"),
+                                                         (D1.isoformat(), "1")]
+    assert refresh_target(_get(f"{moto.url}/{bucket}/pike/overdue/latest.html")).startswith(f"{D3}/runs/")
