@@ -343,6 +343,18 @@ def test_a_rewrite_killed_mid_way_leaves_the_previous_home(tmp_path):
         D2.isoformat(), D1.isoformat()]
 
 
+def test_a_store_with_only_a_filtered_run_has_a_home_and_no_latest(tmp_path):
+    store = open_store(str(tmp_path))
+    store.publish(FolderRef("overdue", D1, Scope.of(["T1"])), {"index.html": b"<p>x</p>", "summary.json": json.dumps(
+        {"filters": {"teams": ["T1"]}, "totals": {"overdue_tasks": 4}}).encode()})
+    rebuild_home(store, {"T1": "Delivery"})
+    html = (tmp_path / "index.html").read_text()
+    page = parse(html)
+    assert WHOLE not in page.tables and "No complete report of the whole workspace" in html
+    assert [r["Overdue"] for r in page.tables["Stored reports of Teams: Delivery, newest first"]] == ["4"]
+    assert not (tmp_path / "overdue" / "latest.html").exists()
+
+
 class _Log:
     def __init__(self) -> None:
         self.lines: list[str] = []
