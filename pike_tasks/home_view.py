@@ -155,4 +155,4 @@ def _deliveries(counts: Mapping[str, int] | None) -> str:
     if not counts:
         return ""
     text = " · ".join(f"{fmt_int(counts.get(k, 0))} {k}" for k in ("sent", "failed", "unknown"))
-    return text + (f" · {fmt_int(counts['other'])} skipped" if counts.get("other") else "")
+    return text + (f" · {fmt_int(counts['other'])} other" if counts.get("other") else "")  # skipped, in progress
