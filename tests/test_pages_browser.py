@@ -132,7 +132,9 @@ CHANGE_MEASURE = """JSON.stringify({
     .filter(tr => tr.querySelector('.row-new')).length,
   legend: [...document.querySelectorAll('ul.legend')]
     .map(e => [...e.querySelectorAll('li')].map(li => li.textContent.trim()).join(' ')),
-  headings: [...document.querySelectorAll('h2, h3')].map(e => e.innerText.trim()),
+  // textContent, not innerText: a team card off screen is skipped by content-visibility: auto, and
+  // Chromium then gives its heading's innerText as '' (about every other run)
+  headings: [...document.querySelectorAll('h2, h3')].map(e => e.textContent.replace(/\s+/g, ' ').trim()),
   newTops: [...document.querySelectorAll('#changes ul.ranked:not(details ul) > li')]
     .map(li => li.getBoundingClientRect().top),
 })"""
