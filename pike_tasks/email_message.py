@@ -7,7 +7,8 @@ Built with ``email.message.EmailMessage`` rather than prefect-email's ``email_se
 which puts the text and HTML bodies side by side in one ``multipart/mixed`` (clients then show
 both). Policy ``SMTP`` (UTF-8 headers encoded as RFC 2047, CRLF line ends); a header value
 containing CR or LF is refused by the policy, and untrusted text is made single-line before
-it gets there.
+it gets there. The Subject is folded by :class:`SubjectHeader` (see there: Python 3.11's folder
+moves a 70-77 character subject whole onto a second line and drops spaces around encoded words).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
+from email.header import Header
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid
 from typing import Any, Literal, Protocol
 
@@ -39,6 +42,33 @@ class Digest(Protocol):
 
 
 PREVIEW_PREFIX = "[Preview] "
+ENCODED_WORD_LINE = 76  # " " + an RFC 2047 encoded word of at most 75 characters
+
+
+class SubjectHeader(UnstructuredHeader):
+    """The Subject, folded between words by the email package's ``Header`` (RFC 2047 encoder).
+
+    Python 3.11's folder (``policy.SMTP``) puts a subject of 70-77 characters whole on a second
+    line (``Subject:`` CRLF SP ``Pike digest ...``: parsers then return it with a leading space),
+    and when it mixes ASCII words with encoded words it drops the spaces around them
+    ("resolved  (Délivery,Platform)"). ``Header`` folds an ASCII subject at spaces, the first
+    line counting ``Subject: ``, and any other (non-ASCII, or a word longer than a line) as
+    UTF-8 encoded words of at most 75 characters, which decoders join back exactly.
+    """
+
+    def fold(self, *, policy: Policy) -> str:
+        text = str(self)
+        width = min(policy.max_line_length or ENCODED_WORD_LINE, ENCODED_WORD_LINE)
+        # a word too long for a line would go whole onto the next one: encoded words split anywhere
+        fits = text.isascii() and max(map(len, text.split()), default=0) <= width - len(self.name) - 2
+        charset = "us-ascii" if fits else "utf-8"
+        folded = Header(text, charset=charset, header_name=self.name, maxlinelen=width).encode(linesep=policy.linesep)
+        return f"{self.name}: {folded}{policy.linesep}"
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("subject", SubjectHeader)
+MESSAGE_POLICY = SMTP.clone(header_factory=_HEADERS)
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -106,7 +136,7 @@ def build_message(
         to = _checked_address(digest.recipient, "recipient")
         subject = single_line(digest.subject)
 
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=MESSAGE_POLICY)
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = to

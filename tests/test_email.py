@@ -195,6 +195,36 @@ def test_preview_subject_and_recipient():
     assert msg["To"] == "me@example.com" and msg["Subject"].startswith("[Preview] Pike digest 2026-04-09")
 
 
+LONG_SUBJECTS = [
+    # 71 characters: Python 3.11's folder put it whole on a second line ("Subject:" CRLF SP "Pike ..."),
+    # which a parser returns with a leading space
+    "Pike digest 2026-12-06: 35 overdue tasks, 8 new, 4 resolved (Delivery)",
+    # several teams and non-ASCII: the folder dropped the spaces around the encoded words
+    "Pike digest 2026-04-09: 1,234 overdue tasks, 12 new, 3 resolved (Plattform-Zürich, Délivery Ærø, "
+    "Design Øresund, Data & ML)",
+    "Pike digest 2026-04-09: 7 overdue tasks, 2 new, 3 resolved (配送チーム, プラットフォーム, デザイン, データ基盤)",
+    "Pike digest 2026-04-09: 7 overdue tasks (" + "Team-" * 20 + ")",  # a word longer than a line
+]
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["digest", "preview"])
+@pytest.mark.parametrize("subject", LONG_SUBJECTS, ids=range(len(LONG_SUBJECTS)))
+def test_a_long_subject_arrives_exactly_folded_between_words(subject, preview):
+    """Issue 23 item 10: the bytes a real SMTP server received parse back to the subject exactly."""
+    digest = dataclasses.replace(make_digest(), subject=subject)
+    msg = make_message(digest, **({"preview": True, "preview_to": "me@example.com"} if preview else {}))
+    with RecordingSmtpServer() as smtp:
+        send_message(plain_settings(smtp.port), msg)
+    [received] = smtp.messages
+    parsed = email.message_from_bytes(received.data, policy=default)
+    assert parsed["Subject"] == ("[Preview] " if preview else "") + subject
+    head = received.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    subject_lines = head.split("Subject:", 1)[1].split("\r\n")
+    subject_lines = subject_lines[:1] + [line for line in subject_lines[1:] if line.startswith(" ")]
+    assert subject_lines[0].strip(), head  # never folded right after "Subject:"
+    assert all(len(line) <= 78 for line in subject_lines[1:]) and len("Subject:" + subject_lines[0]) <= 78
+
+
 # --- SMTP -----------------------------------------------------------------------------------
 
 
