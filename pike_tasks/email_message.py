@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
 from email.header import Header
-from email.headerregistry import HeaderRegistry, UnstructuredHeader
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid
@@ -45,7 +45,7 @@ PREVIEW_PREFIX = "[Preview] "
 ENCODED_WORD_LINE = 76  # " " + an RFC 2047 encoded word of at most 75 characters
 
 
-class SubjectHeader(UnstructuredHeader):
+class SubjectHeader(UnstructuredHeader, BaseHeader):
     """The Subject, folded between words by the email package's ``Header`` (RFC 2047 encoder).
 
     Python 3.11's folder (``policy.SMTP``) puts a subject of 70-77 characters whole on a second
