@@ -13,6 +13,7 @@ moves a 70-77 character subject whole onto a second line and drops spaces around
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import unicodedata
@@ -81,6 +82,27 @@ def single_line(text: Any) -> str:
     s = "" if text is None else str(text)
     s = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\u200d" else ch for ch in s)
     return _WHITESPACE.sub(" ", s).strip()
+
+
+_NOT_IN_FILE_NAME = re.compile(r"[^a-z0-9@._+-]")
+FILE_STEM_CHARS = 100
+
+
+def address_file_stem(address: str) -> str:
+    """A file name (without extension) for one recipient's message, stable from run to run.
+
+    The address itself, casefolded, when it is made of ASCII letters, digits and ``@._+-`` only,
+    does not start with a dot and has at most 100 characters (``platform.lead@example.com``);
+    any other address gets a slug (every other character ``_``, no leading dot, so no ``..`` or
+    ``/`` reaches a path) and ``~`` plus a hash of the address, so two addresses never share a
+    name (a plain name never holds ``~``). Addresses that differ only in case are one recipient,
+    as the once-only ledger says.
+    """
+    folded = address.strip().casefold()
+    slug = _NOT_IN_FILE_NAME.sub("_", folded).lstrip(".")[:FILE_STEM_CHARS]
+    if slug and slug == folded:
+        return slug
+    return f"{slug or 'x'}~{hashlib.sha256(folded.encode('utf-8')).hexdigest()[:12]}"
 
 
 class MessageHeaderError(ValueError):

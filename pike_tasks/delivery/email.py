@@ -19,9 +19,8 @@ from pike_tasks import rules
 from pike_tasks.delivery.channel import Outbound
 from pike_tasks.delivery.digest import CSV_NAME, Digest
 from pike_tasks.delivery.view import Limits, digest_view
-from pike_tasks.email_message import Attachment, build_message, choose_attachment
+from pike_tasks.email_message import Attachment, address_file_stem, build_message, choose_attachment
 from pike_tasks.mailer import attachment_max_bytes
-from pike_tasks.once import recipient_key
 
 HTML_LIMIT_BYTES = 100_000
 # Headroom under Gmail's ~102 KB clipping point for transfer-encoding differences.
@@ -105,8 +104,9 @@ class PreparedDigest:
 
 
 def eml_name(recipient: str) -> str:
-    """The dry run's file name of one digest: distinct for every distinct address."""
-    return f"{recipient_key(recipient)}.eml"
+    """The dry run's file name of one digest, by its recipient (``platform.lead@example.com.eml``):
+    the same every run, distinct for every distinct address (``email_message.address_file_stem``)."""
+    return f"{address_file_stem(recipient)}.eml"
 
 
 @dataclass(frozen=True)
