@@ -196,18 +196,19 @@ def test_changes_without_a_baseline_date_are_refused():
                       changes=inputs["changes"])
 
 
-def test_text_part_says_what_needs_me_today_first_in_report_md_order():
+def test_text_part_says_what_needs_me_today_first_and_what_was_resolved_last():
+    """What changed is counted first; the lists of what needs action follow (new, due soon, the
+    rest, the people); what was resolved is one compact block, last (issue 23 item 4)."""
     text = render_digest(sample_digests()["lead@example.com"]).text
     order = ["6 OVERDUE TASKS", "+2 new, 3 resolved since Thu 2 Apr", "Platform: 4 overdue, +1 new, 1 resolved",
              "Reassign 2 open tasks from Sam Inactive (inactive)", "NEW OVERDUE SINCE THU 2 APR (2)",
-             "RESOLVED SINCE THU 2 APR (3)", "DUE IN THE NEXT 7 DAYS (2)", "STILL OVERDUE (4)",
-             "YOUR TEAMS' PEOPLE (3)"]
+             "DUE IN THE NEXT 7 DAYS (2)", "STILL OVERDUE (4)", "YOUR TEAMS' PEOPLE (3)",
+             "RESOLVED SINCE THU 2 APR (3)"]
     at = [text.index(part) for part in order]
     assert at == sorted(at), order
-    # resolved with why, in words
-    assert "Ship release notes\n    Closed (Done), was 3 days overdue" in text
-    assert "Plan the offsite\n    Due date moved" in text
-    assert "Clean up feature flags\n    No longer in Pike (deleted or hidden)" in text
+    # resolved with why, in a few words, one line per team (the baseline's team)
+    assert "  Platform (1): Clean up feature flags (no longer in Pike)\n" in text
+    assert "  Delivery (2): Ship release notes (closed), Plan the offsite (due date moved)\n" in text
     # the still-overdue list does not repeat the new ones
     still = text[text.index("STILL OVERDUE"):]
     assert "Renew TLS certificate" not in still and "Rotate API keys" not in still
@@ -234,7 +235,7 @@ def test_html_part_has_the_same_sections_in_the_same_order():
                          report_url="https://reports.example.com/overdue/2026-04-09/").html
     html = html[html.index("<body"):]
     order = ["6 overdue tasks", "+2 new", "3 resolved", "Reassign 2 open tasks", "New overdue since",
-             "Resolved since", "Due in the next 7 days", "Still overdue", "Your teams' people"]
+             "Due in the next 7 days", "Still overdue", "Your teams' people", "Resolved since"]
     at = [html.index(part) for part in order]
     assert at == sorted(at)
     # team sections link the overdue page's anchors (by team id, stable from day to day)
