@@ -216,7 +216,7 @@ def rest_tasks(view: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
 
 
 def _new_lines(view: Mapping[str, Any], cap: int) -> Iterator[str]:
-    rows = sorted(view["new"]["rows"], key=urgency_key)[:cap]
+    rows = view["new"]["rows"][:cap]  # the view's order: rules.urgency_key across the teams, as the email
     return (task_line(t, t.get("overdue", ""), t.get("team", "")) for t in rows)
 
 
@@ -390,13 +390,14 @@ def team_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -> 
     team_url = rows[0].get("url") if rows else view.get("report_url")
     head = escape_plain(team, NAME_CHARS)
     blocks: list[dict[str, Any]] = [header(f"{head}: {escape_plain(view['overdue_headline'], 60)}")]
-    since = f"{SEP}compared with {escape_mrkdwn(view['since'], 40)}" if view.get("has_baseline") else ""
+    since = f"{SEP}{changes_line(view)}" if view.get("has_baseline") else ""
     blocks.append(context(f"Pike, {escape_mrkdwn(view.get('as_of_long', ''), 40)}{since}"))
     soon = view.get("due_soon") or {}
     counts = [("Overdue", wording.fmt_int(int(view["overdue_count"])))]
-    if view.get("has_baseline"):
-        counts += [("New", f"+{wording.fmt_int(int(view['new_count']))}"),
-                   ("Resolved", wording.fmt_int(int(view["resolved_count"])))]
+    if view.get("has_baseline"):  # a zero is left out, never "+0" (the context line says "No change")
+        counts += [(label, text) for label, n, text in (
+            ("New", int(view["new_count"]), f"+{wording.fmt_int(int(view['new_count']))}"),
+            ("Resolved", int(view["resolved_count"]), wording.fmt_int(int(view["resolved_count"])))) if n]
     if soon.get("shown"):
         counts.append(("Due in 7 days", wording.fmt_int(int(soon.get("count") or 0))))
     blocks.append(fields(counts))

@@ -128,7 +128,8 @@ def _lists(view: Mapping[str, Any], limits: CardLimits) -> tuple[_List, _List, _
     from pike_tasks.slack_blocks import urgency_key
 
     soon = view.get("due_soon") or {}
-    new = sorted(view["new"]["rows"], key=urgency_key)[: limits.new] if view.get("has_baseline") else []
+    # the view's order: rules.urgency_key across the teams, as the email and Slack
+    new = view["new"]["rows"][: limits.new] if view.get("has_baseline") else []
     rest = sorted((t for s in view["rest"]["sections"] for t in s["rows"]), key=urgency_key)[: limits.urgent]
     return (
         _List("New overdue", [task_block(t, t.get("overdue", "")) for t in new],
@@ -164,9 +165,10 @@ def _card(view: Mapping[str, Any], lists: tuple[_List, _List, _List], limits: Ca
                                                            isSubtle=True)], "spacing": "None"})
     soon = view.get("due_soon") or {}
     facts = [("Overdue", wording.fmt_int(int(view["overdue_count"])))]
-    if view.get("has_baseline"):
-        facts += [("New", f"+{wording.fmt_int(int(view['new_count']))}"),
-                  ("Resolved", wording.fmt_int(int(view["resolved_count"])))]
+    if view.get("has_baseline"):  # a zero is left out, never "+0" (the line above says "No change")
+        facts += [(label, text) for label, n, text in (
+            ("New", int(view["new_count"]), f"+{wording.fmt_int(int(view['new_count']))}"),
+            ("Resolved", int(view["resolved_count"]), wording.fmt_int(int(view["resolved_count"])))) if n]
     if soon.get("shown"):
         facts.append(("Due in 7 days", wording.fmt_int(int(soon.get("count") or 0))))
     body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]})
