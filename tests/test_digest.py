@@ -483,3 +483,16 @@ def test_the_workload_section_links_the_workload_report_of_its_day(flow_env, mon
     text, _ = _digest_parts(Path(out["digest"]), "platform.lead@example.com")
     stored = next(line for line in text.split("\n") if "workload report" in line)
     assert "/workload/" in stored and stored.rstrip().endswith("index.html")
+
+
+def test_the_digest_flow_takes_the_forms_empty_values_as_the_defaults(flow_env):
+    """Issue 23 item 7: what the Custom run form sends for fields left empty ([] and "") means the
+    default: every team, no resend (not "resend to nobody"), no preview, the environment's SMTP."""
+    from flows.digest import send_manager_digests
+
+    teams = str(Path(__file__).resolve().parents[1] / "teams.example.yaml")
+    out = send_manager_digests(teams_config=teams, output_dir=str(flow_env / "out"), dry_run=True, team_ids=[],
+                               resend_to=[], preview_to="", smtp_block="", channels=[])
+    assert sorted(p.name for p in Path(out["digest"]).glob("*.eml")) == [
+        "data.lead@example.com.eml", "delivery.lead@example.com.eml", "design.lead@example.com.eml",
+        "platform.lead@example.com.eml"]

@@ -234,8 +234,8 @@ def overdue_csv_location(store: ReportStore, as_of: date, team_ids: list[str] | 
 
 
 def digest_links(store: ReportStore, as_of: date, team_ids: list[str] | None, overdue: Any,
-                 report_url: str | None = None, workload: Any = None) -> DigestLinks:
-    """The links of the digests from the overdue report just published (``report_url`` overrides its page).
+                 workload: Any = None) -> DigestLinks:
+    """The links of the digests from the overdue report just published (its link, else its folder).
 
     ``workload``: the workload report this run published (its link, else its folder); None: the
     store's complete workload report of the same day and scope, when one is there (a workload
@@ -245,7 +245,7 @@ def digest_links(store: ReportStore, as_of: date, team_ids: list[str] | None, ov
         workload_url = workload.link or workload.folder
     else:
         workload_url = stored_report_location(store, FolderRef("workload", as_of, Scope.of(team_ids)))
-    return DigestLinks(report_url=report_url or overdue.link or overdue.folder,
+    return DigestLinks(report_url=overdue.link or overdue.folder,
                        csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
                        workload_url=workload_url)
 
