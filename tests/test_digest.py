@@ -496,3 +496,26 @@ def test_the_digest_flow_takes_the_forms_empty_values_as_the_defaults(flow_env):
     assert sorted(p.name for p in Path(out["digest"]).glob("*.eml")) == [
         "data.lead@example.com.eml", "delivery.lead@example.com.eml", "design.lead@example.com.eml",
         "platform.lead@example.com.eml"]
+
+
+def test_slack_and_teams_put_what_was_resolved_last_in_one_compact_line():
+    """Issue 23 item 4 in the other channels: after the lists of what needs action, one line."""
+    from pike_tasks.slack_blocks import check_limits, digest_message, team_message
+    from pike_tasks.team_digest import team_digest
+    from pike_tasks.teams_card import team_card
+
+    lead = sample_digests()["lead@example.com"]
+    dm = digest_message(digest_view(lead))
+    texts = [json_dump(b) for b in dm["blocks"]]
+    resolved_at = [i for i, t in enumerate(texts) if "Resolved since Thu 2 Apr (3)" in t]
+    lists_at = [i for i, t in enumerate(texts) if "New overdue since" in t or "Most urgent of the rest" in t]
+    assert len(resolved_at) == 1 and lists_at and resolved_at[0] > max(lists_at)
+    assert ("Clean up feature flags (no longer in Pike), Ship release notes (closed), "
+            "Plan the offsite (due date moved)") in texts[resolved_at[0]]
+    assert check_limits(dm) == []
+    delivery = digest_view(team_digest(lead, "T1", "T1"))
+    post = [json_dump(b) for b in team_message(delivery)["blocks"]]
+    line = [i for i, t in enumerate(post) if "Resolved since Thu 2 Apr (2)" in t]
+    assert line and line[0] > max(i for i, t in enumerate(post) if "Most urgent" in t or "New overdue" in t)
+    body = [json_dump(b) for b in team_card(delivery)["attachments"][0]["content"]["body"]]
+    assert "Resolved since Thu 2 Apr (2): Ship release notes (closed), Plan the offsite (due date moved)" in body[-1]
