@@ -519,3 +519,19 @@ def test_slack_and_teams_put_what_was_resolved_last_in_one_compact_line():
     assert line and line[0] > max(i for i, t in enumerate(post) if "Most urgent" in t or "New overdue" in t)
     body = [json_dump(b) for b in team_card(delivery)["attachments"][0]["content"]["body"]]
     assert "Resolved since Thu 2 Apr (2): Ship release notes (closed), Plan the offsite (due date moved)" in body[-1]
+
+
+def test_the_compact_resolved_block_shares_its_titles_out_between_the_teams():
+    from pike_tasks.changes import compute_changes
+
+    inputs = digest_sample.inputs()
+    base = digest_sample.baseline_rows()
+    gone = [{**base.iloc[0].to_dict(), "task_id": f"g{i}", "team_id": "T1", "team": "Delivery",
+             "title": f"Old chore {i:02d}", "days_overdue": 2} for i in range(12)]
+    gone += [{**base.iloc[0].to_dict(), "task_id": f"p{i}", "team_id": "T2", "team": "Platform",
+              "title": f"Platform chore {i:02d}", "days_overdue": 2} for i in range(12)]
+    changes = compute_changes(inputs["overdue_rows"], pd.concat([base, pd.DataFrame(gone)], ignore_index=True),
+                              inputs["resolved"], AS_OF, baseline_as_of=digest_sample.BASELINE)
+    view = digest_view(sample_digests(changes=changes)["lead@example.com"], limits=Limits(resolved=10))
+    shown = {g["team"]: (len(g["titles"]), g["more"]) for g in view["resolved"]["groups"]}
+    assert shown == {"Platform": (5, 8), "Delivery": (5, 9)}

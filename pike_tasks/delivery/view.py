@@ -342,20 +342,27 @@ def _new_section(view: _View, new_rows: pd.DataFrame) -> tuple[dict[str, Any], i
 def _resolved_section(view: _View, resolved_rows: pd.DataFrame) -> dict[str, Any]:
     """What was resolved, compactly: per team (the baseline's), a few titles with why, in the
     baseline's order, and how many more the team page has. At most ``limits.resolved`` titles
-    across the teams; a team none of whose titles fit is still counted."""
+    across the teams, shared out in turns (one team's long list does not crowd out the others); a
+    team none of whose titles fit is still counted."""
     records = resolved_rows.to_dict(orient="records")
-    shown_ids = {id(r) for r in records[: view.limits.resolved]}
     groups: dict[str, list[Mapping[Hashable, Any]]] = {}
     for r in records:
         groups.setdefault(_text(r["team_id"]), []).append(r)
     order = {t: i for i, t in enumerate(view.team_order)}
+    team_ids = sorted(groups, key=lambda t: (order.get(t, len(order)), t))
+    room = dict.fromkeys(team_ids, 0)
+    left = min(view.limits.resolved, len(records))
+    while left > 0:
+        for tid in team_ids:
+            if left > 0 and room[tid] < len(groups[tid]):
+                room[tid], left = room[tid] + 1, left - 1
     out = []
-    for tid in sorted(groups, key=lambda t: (order.get(t, len(order)), t)):
+    for tid in team_ids:
         rows = groups[tid]
         titles = [{"title": single_line(_text(r["title"])) or "(untitled)",
-                  "url": None if _text(r["reason"]) == "gone" else view.task(r, team=False)["url"],  # gone: no page
-                  "why": wording.short_reason(_text(r["reason"]))}
-                 for r in rows if id(r) in shown_ids]
+                   "url": None if _text(r["reason"]) == "gone" else view.task(r, team=False)["url"],  # gone: no page
+                   "why": wording.short_reason(_text(r["reason"]))}
+                  for r in rows[: room[tid]]]
         more = len(rows) - len(titles)
         out.append({
             "team": single_line(view.labels.get(tid, _text(rows[0]["team"]))) if view.multi else "",
