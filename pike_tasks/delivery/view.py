@@ -200,9 +200,7 @@ def digest_view(
         limits = replace(limits, rest_per_team=max_rows_per_team)
     if max_members is not None:
         limits = replace(limits, members=max_members)
-    link, location = _links(report_url)
-    list_link, list_location = _links(csv_url)
-    workload_link, workload_location = _links(workload_url)
+    link, _ = _links(report_url)
     view = _View.of(digest, limits, app_url_template, link, team_pages)
     new_rows, resolved_rows = view.changes()
     new, new_hidden = _new_section(view, new_rows)
@@ -235,16 +233,19 @@ def digest_view(
         "csv_name": CSV_NAME,
         "attachment": _attachment_view(attachment),
         "list_ref": wording.full_list_ref(*_attachment_kind(attachment)),
-        "list_url": list_link,
-        "list_path": list_location,
-        "report_url": link,
-        "report_path": location,
-        "workload_url": workload_link,
-        "workload_path": workload_location,
+        **_link_fields(report=report_url, list=csv_url, workload=workload_url),
         "generated_at": generated_at,
         "colours": {"new": wording.PRIORITY_COLOURS["urgent"], "resolved": ("#067647", "#ecfdf3", "#abefc6"),
                     "warn": wording.WARN_COLOURS},
     }
+
+
+def _link_fields(**where: str | None) -> dict[str, str | None]:
+    """``<name>_url`` (an http(s) link) and ``<name>_path`` (where it is, in words) of each place."""
+    out: dict[str, str | None] = {}
+    for name, value in where.items():
+        out[f"{name}_url"], out[f"{name}_path"] = _links(value)
+    return out
 
 
 @dataclass(frozen=True)
