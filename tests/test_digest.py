@@ -535,3 +535,14 @@ def test_the_compact_resolved_block_shares_its_titles_out_between_the_teams():
     view = digest_view(sample_digests(changes=changes)["lead@example.com"], limits=Limits(resolved=10))
     shown = {g["team"]: (len(g["titles"]), g["more"]) for g in view["resolved"]["groups"]}
     assert shown == {"Platform": (5, 8), "Delivery": (5, 9)}
+
+
+def test_the_age_squares_have_a_legend_in_the_pages_words_and_colours():
+    """Issue 23 item 5: the coloured squares before "N days overdue" say what they mean."""
+    html = render_digest(sample_digests()["lead@example.com"]).html
+    legend = html[html.index("How long overdue:"):]
+    legend = legend[:legend.index("</p>")]
+    for _, label, css in wording.AGE_BUCKETS:
+        assert f'color:{wording.AGE_COLOURS[css][0]};' in legend and label in legend
+    assert "31+ days in bold" in legend
+    assert html.index("How long overdue:") < html.index("New overdue since")  # before the first squares

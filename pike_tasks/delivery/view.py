@@ -235,6 +235,16 @@ def digest_view(
         "list_ref": wording.full_list_ref(*_attachment_kind(attachment)),
         **_link_fields(report=report_url, list=csv_url, workload=workload_url),
         "generated_at": generated_at,
+        **_palette(),
+    }
+
+
+def _palette() -> dict[str, Any]:
+    """The colours the templates use, and what the coloured squares before "N days overdue" mean
+    (the pages' age buckets and colours, from ``wording``)."""
+    return {
+        "age_legend": [{"label": label, "swatch": wording.AGE_COLOURS[css][0]}
+                       for _, label, css in wording.AGE_BUCKETS],
         "colours": {"new": wording.PRIORITY_COLOURS["urgent"], "resolved": ("#067647", "#ecfdf3", "#abefc6"),
                     "warn": wording.WARN_COLOURS},
     }
