@@ -8,7 +8,8 @@ What a message shows, phone first: a header with the overdue count, "+N new · M
 <day>" (a zero part left out), the reassign callouts (DM only), then the new overdue tasks (the
 view's order: most urgent first across the teams), what is due soon and the most urgent of the
 rest (priority, then days overdue), one line per task with a link to it in Pike when the view has
-one, what was resolved in one compact line, last, as in the email, and "N more: full report"
+one, what was resolved in one compact line after the lists (the email puts its compact block
+right after the new tasks; a chat message is a summary), and "N more: full report"
 linking the report or the team page. Every list
 is one section whose lines are cut to Slack's limits, most urgent kept, with the omission stated
 ("and 37 more"). Whatever the data (a 5,000-character title, 200 teams, 10,000 tasks) the message

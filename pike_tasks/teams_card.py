@@ -142,7 +142,7 @@ def _lists(view: Mapping[str, Any], limits: CardLimits) -> tuple[_List, _List, _
 
 
 def _resolved(view: Mapping[str, Any], cap: int = 5) -> list[dict[str, Any]]:
-    """What was resolved, one compact line after the lists (as the email's last block): the words
+    """What was resolved, one compact line after the lists (the email's compact block, as a line): the words
     are the card's, the titles plain-text runs."""
     count = int(view.get("resolved_count") or 0)
     if not view.get("has_baseline") or not count:

@@ -196,14 +196,15 @@ def test_changes_without_a_baseline_date_are_refused():
                       changes=inputs["changes"])
 
 
-def test_text_part_says_what_needs_me_today_first_and_what_was_resolved_last():
-    """What changed is counted first; the lists of what needs action follow (new, due soon, the
-    rest, the people); what was resolved is one compact block, last (issue 23 item 4)."""
+def test_text_part_says_what_changed_first_with_resolved_compact_then_what_is_due():
+    """REPORTS.md Report 3: what changed comes first (the new overdue tasks, then what was resolved
+    and why), then due soon, then the rest; resolved is one compact line per team (issue 23 item 4),
+    so it takes less room than the new tasks it follows."""
     text = render_digest(sample_digests()["lead@example.com"]).text
     order = ["6 OVERDUE TASKS", "+2 new, 3 resolved since Thu 2 Apr", "Platform: 4 overdue, +1 new, 1 resolved",
              "Reassign 2 open tasks from Sam Inactive (inactive)", "NEW OVERDUE SINCE THU 2 APR (2)",
-             "DUE IN THE NEXT 7 DAYS (2)", "STILL OVERDUE (4)", "YOUR TEAMS' PEOPLE (3)",
-             "RESOLVED SINCE THU 2 APR (3)"]
+             "RESOLVED SINCE THU 2 APR (3)", "DUE IN THE NEXT 7 DAYS (2)", "STILL OVERDUE (4)",
+             "YOUR TEAMS' PEOPLE (3)"]
     at = [text.index(part) for part in order]
     assert at == sorted(at), order
     # resolved with why, in a few words, one line per team (the baseline's team)
@@ -235,7 +236,7 @@ def test_html_part_has_the_same_sections_in_the_same_order():
                          report_url="https://reports.example.com/overdue/2026-04-09/").html
     html = html[html.index("<body"):]
     order = ["6 overdue tasks", "+2 new", "3 resolved", "Reassign 2 open tasks", "New overdue since",
-             "Due in the next 7 days", "Still overdue", "Your teams' people", "Resolved since"]
+             "Resolved since", "Due in the next 7 days", "Still overdue", "Your teams' people"]
     at = [html.index(part) for part in order]
     assert at == sorted(at)
     # team sections link the overdue page's anchors (by team id, stable from day to day)
@@ -365,8 +366,9 @@ def test_a_cut_new_list_keeps_the_most_urgent_in_urgency_order():
     assert view["new"]["more"] == "and 5 more (Platform 3, Delivery 2)"
 
 
-def test_resolved_is_one_compact_block_after_everything_that_needs_action():
-    """Issue 23 item 4: no full cards; per team a few titles with why, 'and N more' linking the team page."""
+def test_resolved_is_one_compact_block_right_after_the_new_tasks():
+    """Issue 23 item 4: no full cards; per team a few titles with why, 'and N more' linking the team
+    page; where REPORTS.md Report 3 puts it: after the new overdue tasks, before due soon."""
     from pike_tasks.changes import compute_changes
 
     inputs = digest_sample.inputs()
@@ -380,15 +382,15 @@ def test_resolved_is_one_compact_block_after_everything_that_needs_action():
              "T2": "https://reports.example.com/overdue/2026-04-09/team-T2.html"}
     rendered = render_digest(lead, team_pages=pages, report_url="https://reports.example.com/overdue/2026-04-09/")
     text, html = rendered.text, rendered.html
-    block = text[text.index("RESOLVED SINCE THU 2 APR (17)"):]
-    assert "STILL OVERDUE" not in block and "YOUR TEAMS' PEOPLE" not in block  # last
+    block = text[text.index("RESOLVED SINCE THU 2 APR (17)"):text.index("DUE IN THE NEXT 7 DAYS")]
+    assert text.index("NEW OVERDUE SINCE") < text.index("RESOLVED SINCE")
     lines = [line for line in block.split("\n")[1:] if line.strip() and not line.startswith("--")][:2]
     assert lines[0] == "  Platform (1): Clean up feature flags (no longer in Pike)"
     assert lines[1].startswith("  Delivery (16): Ship release notes (closed), Plan the offsite (due date moved), "
                                "Old chore 00 (no longer in Pike)")
     assert lines[1].endswith(f" and 7 more: {pages['T1']}")  # 10 titles across the teams, the rest on the page
-    body = html[html.index("Resolved since Thu 2 Apr (17)"):]
-    assert "Your teams' people" not in body and "Still overdue" not in body
+    body = html[html.index("Resolved since Thu 2 Apr (17)"):html.index("Due in the next 7 days")]
+    assert html.index("New overdue since") < html.index("Resolved since")
     assert body.count('class="item"') == 0  # no cards: one compact paragraph per team
     assert re.search(r'<a href="https://reports.example.com/overdue/2026-04-09/team-T1.html"[^>]*>and 7 more</a>', body)
 

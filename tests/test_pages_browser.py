@@ -121,7 +121,7 @@ def test_on_a_phone_workload_cards_show_the_sort_column_first(measured):
 # On each page: how many "New" marks the team tables show (the word, displayed; sections off screen
 # are not laid out, content-visibility: auto, so their boxes are not measured), whether the
 # age legend is there in words, and the page's width.
-CHANGE_MEASURE = """JSON.stringify({
+CHANGE_MEASURE = r"""JSON.stringify({
   scrollWidth: document.documentElement.scrollWidth,
   innerWidth: window.innerWidth,
   newMarks: [...document.querySelectorAll('table.tasks .row-new')]
