@@ -40,6 +40,7 @@ from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
 from pike_tasks.store import FolderRef, Links, ReportStore, RetentionIncomplete, Scope, StoreError
+from pike_tasks.store.links import home_href
 from pike_tasks.store.settings import keep_days_of
 from pike_tasks.teams_config import TeamsConfig
 
@@ -399,6 +400,8 @@ def build_overdue_report(
     }
     view = views.overdue_view(rows, summary, **page)
     team_views = views.overdue_team_views(rows, summary, **page)
+    for each in (view, *team_views.values()):  # the "All reports" link: the store's home
+        each["home"] = home_href(store, ref)
     progress = ProgressLog(get_run_logger(), "overdue team pages rendered", len(team_views))
     team_pages = {}
     for done, (name, team_view) in enumerate(team_views.items(), start=1):
@@ -472,6 +475,7 @@ def build_workload_report(
         by_member, by_customer, as_of=as_of, generated_at=_generated_at(), filters=filters, source=source,
         links=links,
     )
+    view["home"] = home_href(store, ref)
     files = {
         rules.WORKLOAD_CSV: csv_output.csv_bytes(by_member, rules.WORKLOAD_COLUMNS),
         rules.WORKLOAD_BY_CUSTOMER_CSV: csv_output.csv_bytes(by_customer, rules.WORKLOAD_BY_CUSTOMER_COLUMNS),

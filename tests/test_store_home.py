@@ -236,6 +236,22 @@ def test_a_filtered_run_does_not_move_latest_and_is_listed_apart_with_its_name(l
     assert any(h.startswith("Filtered: Teams: " + HOSTILE) for h in page.headings), page.headings
 
 
+ALL_REPORTS = re.compile(r'<a href="([^"]+)">All reports</a>')
+
+
+def test_every_report_page_links_back_to_the_home(local_store):
+    """The overdue index, a team page, the workload page and a filtered run's page: "All reports"
+    opens <store>/index.html, relative, so it works from disk and from a served copy."""
+    root = local_store["root"]
+    pages = [root / "overdue" / D3.isoformat() / "index.html", root / "workload" / D3.isoformat() / "index.html",
+             next((root / "overdue" / D2.isoformat()).glob("team-*.html")),
+             next(root.glob(f"filtered/*/overdue/{D3}/index.html"))]
+    for page in pages:
+        found = ALL_REPORTS.findall(page.read_text(encoding="utf-8"))
+        assert len(found) == 1 and not found[0].startswith(("/", "file:", "http")), (page, found)
+        assert (page.parent / found[0]).resolve() == (root / "index.html").resolve(), (page, found)
+
+
 def test_hostile_team_names_are_escaped(local_store):
     html = (local_store["root"] / "index.html").read_text(encoding="utf-8")
     assert "<script" not in html.lower()
@@ -454,6 +470,23 @@ def test_on_s3_the_home_and_latest_exist_and_link_into_the_run_folders(moto, s3_
         assert unquote(urljoin("pike/index.html", link)) in keys, link
         assert "<title>" in _get(urljoin(home_url, link))
     assert "<script" not in _get(home_url).lower()
+    # and back: a report page in its run folder links the home ("All reports"), over HTTP too
+    report_url = urljoin(f"{moto.url}/{bucket}/pike/overdue/latest.html", refresh_target(latest))
+    (back,) = ALL_REPORTS.findall(_get(report_url))
+    assert urljoin(report_url, back) == home_url
+
+
+def test_where_links_are_presigned_the_pages_name_no_home_link(moto, s3_store):
+    # a presigned page can follow no relative link, and the home's own links are relative
+    from pike_tasks.store import FolderRef, Scope
+    from pike_tasks.store.links import home_href
+
+    store, bucket = s3_store
+    presigned = open_store(f"s3://{bucket}/pike", setting="output_dir", settings=load_store_settings({}))
+    ref = FolderRef("overdue", D3, Scope.of(None))
+    assert presigned.link(ref) is not None and "Signature" in presigned.link(ref)
+    assert home_href(presigned, ref) is None
+    assert home_href(store, ref) == "../../../../index.html"  # overdue/<date>/runs/<run>/ -> the root
 
 
 # --- in a browser ----------------------------------------------------------------------------------
