@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import email
+import email.utils
 import io
 import json
 import os
@@ -169,11 +170,12 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def messages(inbox: Path) -> dict[str, list[email.message.EmailMessage]]:
-    """Received messages by recipient (the local SMTP server's file names carry it)."""
+    """Received messages by recipient (the To address of each message the local SMTP server saved)."""
     out: dict[str, list] = {}
     for path in sorted(inbox.glob("*.eml")):
-        rcpt = path.stem.split("-", 1)[1].casefold()
-        out.setdefault(rcpt, []).append(email.message_from_bytes(path.read_bytes(), policy=default_policy))
+        message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+        rcpt = email.utils.getaddresses([str(message["To"])])[0][1].casefold()
+        out.setdefault(rcpt, []).append(message)
     return out
 
 

@@ -73,6 +73,6 @@ def run_all_reports(
                     resolved, config=config,
                     overdue=cast(OverdueFrames, overdue.frames),  # the overdue report always carries its frames
                     target=DeliveryTarget(as_of, store, workspace, team_ids), options=options, settings=settings,
-                    links=digest_links(store, as_of, team_ids, overdue),
+                    links=digest_links(store, as_of, team_ids, overdue, workload=workload),
                 )
     return folders

@@ -17,11 +17,13 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import date, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pike_tasks.cli import set_prefect_defaults
+from pike_tasks.email_message import address_file_stem
 from pike_tasks.local_smtp import LocalSmtpServer
 from pike_tasks.sandbox.data import day_before, generate_workspace
 from pike_tasks.sandbox.server import SandboxServer, start_sandbox
@@ -92,16 +94,19 @@ def save_slack_messages(slack: SlackFake, folder: Path) -> list[str]:
     for old in folder.glob("*.html"):
         old.unlink()
     users = {"D" + uid[1:]: address for address, uid in slack.state.users.items()}
-    lines = []
-    for n, message in enumerate(slack.messages, 1):
+    lines, seen = [], Counter[str]()
+    for message in slack.messages:
         channel = slack.state.channels.get(message.channel)
         where = (f"DM to {users[message.channel]}" if message.channel in users
                  else f"#{channel.name if channel else '?'}")
-        name = f"{n:03d}-{where.replace('DM to ', 'dm-').lstrip('#')}.html"
+        # by recipient, as the .eml files: the same names every run, whatever order the posts arrived in
+        stem = address_file_stem(where.replace("DM to ", "dm-").lstrip("#"))
+        seen[stem] += 1
+        name = f"{stem}.html" if seen[stem] == 1 else f"{stem}~{seen[stem]}.html"
         payload = {"text": message.text, "blocks": message.blocks or []}
         (folder / name).write_text(preview_html(payload, subtitle=where), encoding="utf-8")
         lines.append(f"  {where:40s} {message.text[:60]!r} -> {name}")
-    return lines
+    return sorted(lines, key=lambda line: (" #" in line[:3], line))  # the DMs, then the channels
 
 
 def main(out: str = "demo-out") -> int:
@@ -163,6 +168,7 @@ def main(out: str = "demo-out") -> int:
     print("\nReports (open the files, or the links while a server runs, see below):")
     for report in ("overdue", "workload"):
         print(f"  {report:9s} {Path(folders[report]) / 'index.html'}")
+    print(f"  {'home':9s} {Path(out_dir) / 'index.html'} (every stored report by date; newest: <report>/latest.html)")
     mails = sorted(inbox.glob("*.eml"))
     print(f"\nDigests: {len(mails)} emails received by the local SMTP server, saved in {inbox}")
     for path in mails:

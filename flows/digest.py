@@ -8,18 +8,24 @@ once-only protocol and concurrency; ``email``: the rendering); this module wires
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import cast
 
 from prefect import flow
 
-from flows.common import (
-    AsOfParam,
-    OutputDirParam,
-    TeamsConfigParam,
-    logged_phases,
-    open_report_store,
-    run_name,
-    settings_for,
+from flows.common import logged_phases, open_report_store, run_name, settings_for
+from flows.params import (
+    ChannelsParam,
+    DigestResendToParam,
+    DigestStoreParam,
+    DryRunParam,
+    ForceParam,
+    PreviewToParam,
+    ReportDateParam,
+    SkipIfEmptyParam,
+    SkipIfUnchangedParam,
+    SmtpBlockParam,
+    TeamsConfigFormParam,
+    TeamsParam,
 )
 from pike_tasks.delivery.engine import DeliveryTarget
 from pike_tasks.delivery.options import DeliveryOptions, parse_channels
@@ -44,40 +50,31 @@ __all__ = ["check_resend_to", "send_manager_digests"]  # check_resend_to: flows.
 
 @flow(name="send-manager-digests", flow_run_name=run_name("digest"), validate_parameters=True)
 def send_manager_digests(
-    as_of: AsOfParam = None,
-    teams_config: TeamsConfigParam = None,
-    team_ids: list[str] | None = None,
-    output_dir: OutputDirParam = None,
-    dry_run: bool = False,
-    force: bool = False,
-    resend_to: list[str] | None = None,
-    preview_to: str | None = None,
-    skip_if_empty: bool = False,
-    skip_if_unchanged: bool = False,
-    smtp_block: str | None = None,
-    report_url: str | None = None,
-    channels: list[Literal["email", "slack", "teams"]] | None = None,
+    as_of: ReportDateParam = None,
+    teams_config: TeamsConfigFormParam = None,
+    team_ids: TeamsParam = None,
+    output_dir: DigestStoreParam = None,
+    dry_run: DryRunParam = False,
+    force: ForceParam = False,
+    resend_to: DigestResendToParam = None,
+    preview_to: PreviewToParam = None,
+    skip_if_empty: SkipIfEmptyParam = False,
+    skip_if_unchanged: SkipIfUnchangedParam = False,
+    smtp_block: SmtpBlockParam = None,
+    channels: ChannelsParam = None,
 ) -> dict[str, str]:
     """One digest per manager address in the teams config (by email, and as a Slack DM with
     ``channels``), one summary per team channel: their teams' overdue tasks and their members'
     workload. Each (workspace, as_of, scope, channel, recipient) digest is sent once;
     ``resend_to`` resends to those recipients only, ``force`` to everyone.
 
-    Args:
-        as_of: Digest date; empty means today in the configured timezone.
-        teams_config: Path to a teams YAML, inline JSON, or empty to use the pike-teams-config block saved by pike-reports setup.
-        team_ids: Only digest these Pike team ids; empty means every team in the config.
-        output_dir: Report store that also holds the once-only email record: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); its digest/YYYY-MM-DD subfolder gets the .eml files (dry run) and summary.json; empty means the worker's PIKE_REPORTS_STORE.
-        dry_run: Write .eml files instead of sending; nothing is recorded as sent.
-        force: Send every digest again even if already sent (or its outcome is unknown): resend_to with every recipient.
-        resend_to: Send only to these manager addresses, whatever their record says (e.g. after an unknown outcome); everyone else is left alone.
-        preview_to: Send every digest to this one address only, marked [Preview]; not recorded as sent.
-        skip_if_empty: Do not send a digest with nothing overdue.
-        skip_if_unchanged: Do not send a digest with nothing new and nothing resolved since the previous report.
-        smtp_block: Name of a prefect-email EmailServerCredentials block; empty means the PIKE_REPORTS_SMTP_* environment variables.
-        report_url: Where the full HTML report is published, linked from each digest.
-        channels: Where digests go: email (each manager), slack (DMs and team channels, per the teams config), teams (team channels); empty means email.
-    """  # noqa: E501 - each Args line is one parameter's description in the Prefect UI; wrapping adds line breaks
+    The parameters' titles and descriptions (the Prefect UI's Custom run form) are in flows/params.py;
+    an empty field means the default. The links in the digests come from the store
+    (``PIKE_REPORTS_PUBLIC_URL``, else presigned URLs).
+    """
+    # the form's empty values: every team, no resend, no preview, the environment's SMTP settings
+    team_ids, resend_to = team_ids or None, resend_to or None
+    preview_to, smtp_block = (preview_to or "").strip() or None, (smtp_block or "").strip() or None
     as_of, config = settings_for(as_of, teams_config)
     store = open_report_store(output_dir)
     options = DeliveryOptions(
@@ -86,7 +83,8 @@ def send_manager_digests(
         channels=parse_channels(channels),
     )
     settings = channel_settings(config, options, smtp_block, team_ids)  # SMTP tried, Slack's auth.test
-    target = DeliveryTarget(as_of, store, digest_workspace(config, store, team_ids, resend_to), team_ids)
+    target = DeliveryTarget(as_of, store, digest_workspace(config, store, team_ids, resend_to), team_ids,
+                            tuple(sorted(config.team_names().items())))
     with logged_phases():
         resolved = resolve_workspace(fetch_workspace(), config)
         check_team_filter(resolved, team_ids)
@@ -95,6 +93,6 @@ def send_manager_digests(
         )
         folder = deliver_digests(
             resolved, config=config, overdue=cast(OverdueFrames, overdue.frames), target=target, options=options,
-            settings=settings, links=digest_links(store, as_of, team_ids, overdue, report_url),
+            settings=settings, links=digest_links(store, as_of, team_ids, overdue),
         )
     return {"overdue": overdue.folder, "digest": folder}

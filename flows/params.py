@@ -14,7 +14,10 @@ show them:
   "str | None" switch set to None ('Property is type "None"'). A field left empty means the
   default, which each description says.
 
-The digest flow can adopt the same aliases (``ReportDateParam``, ``TeamsParam``, ...).
+The digest flow adopts the same aliases (``ReportDateParam``, ``TeamsParam``, ...) and has its own
+below (``DigestStoreParam``, ``PreviewToParam``, ...). It has no ``report_url``: every link of a digest
+(the overview, the team pages, the CSV, the workload report) comes from the store, through
+``PIKE_REPORTS_PUBLIC_URL`` (else presigned URLs), so one setting makes them all agree.
 """
 
 from __future__ import annotations
@@ -93,4 +96,54 @@ ChannelsParam = Annotated[list[Literal["email", "slack", "teams"]] | SkipJsonSch
     "Digest channels",
     "Where digests go: email (each manager), slack (DMs and team channels, per the teams config), teams "
     "(team channels through their Workflows webhooks); empty means email.",
+)]
+
+
+# --- the digest flow (send-manager-digests) -------------------------------------------------------
+
+DigestStoreParam = Annotated[str | SkipJsonSchema[StoreSpec] | SkipJsonSchema[None], form_field(
+    "Report store",
+    "Where the overdue report the digests link is published, and where the once-only record of every digest "
+    "lives: a URL such as s3://bucket/prefix, or a folder every worker shares (an absolute path); its "
+    "digest/YYYY-MM-DD subfolder gets summary.json (and the .eml files of a dry run); empty means the worker's "
+    "PIKE_REPORTS_STORE. The links in the digests are PIKE_REPORTS_PUBLIC_URL's (else presigned).",
+)]
+
+DryRunParam = Annotated[bool, form_field(
+    "Dry run",
+    "Write each digest as a file (.eml, .slack.json, .teams.json) in the digest folder instead of sending it; "
+    "nothing is recorded as sent.",
+)]
+
+ForceParam = Annotated[bool, form_field(
+    "Send again to everyone",
+    "Send every digest again, even one already sent for this report date (or whose outcome is unknown).",
+)]
+
+DigestResendToParam = Annotated[list[str] | SkipJsonSchema[None], form_field(
+    "Resend to",
+    "Send only to these manager addresses (or Slack channels, Teams team ids), whatever their record says, "
+    "e.g. after an unknown outcome; everyone else is left alone. Empty means no resend: each digest once.",
+)]
+
+PreviewToParam = Annotated[str | SkipJsonSchema[None], form_field(
+    "Preview to",
+    "Send every digest to this one address (or Slack channel) only, marked [Preview]; nothing is recorded as "
+    "sent. Empty means no preview: each manager gets their own.",
+)]
+
+SkipIfEmptyParam = Annotated[bool, form_field(
+    "Skip if nothing is overdue",
+    "Do not send a digest whose teams have no overdue task.",
+)]
+
+SkipIfUnchangedParam = Annotated[bool, form_field(
+    "Skip if nothing changed",
+    "Do not send a digest with nothing new and nothing resolved since the previous report.",
+)]
+
+SmtpBlockParam = Annotated[str | SkipJsonSchema[None], form_field(
+    "SMTP credentials block",
+    "Name of a prefect-email EmailServerCredentials block (pike-reports setup makes pike-reports-smtp); "
+    "empty means the worker's PIKE_REPORTS_SMTP_* settings.",
 )]

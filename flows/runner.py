@@ -32,6 +32,7 @@ from pike_tasks.errors import PikeConfigError, PikeError
 from pike_tasks.once import ENV_SANDBOX_RUN
 from pike_tasks.settings import ENV_BASE_URL, ENV_SECRET, SECRET_BLOCK_NAME, resolve_api_settings
 from pike_tasks.store import ReportStore, StoreSpec
+from pike_tasks.store.home import home_address
 from pike_tasks.teams_config import read_teams_source
 
 if TYPE_CHECKING:
@@ -290,6 +291,8 @@ def _build(args: argparse.Namespace, as_of: date | None, teams_source: str | Non
     # one line per report folder, in the flow's order (`digest` used to be listed twice)
     for name, folder in state.result().items():
         print(f"{name}: {folder}/ ({', '.join(store.files_at(folder))})")
+    # the bookmarkable address: every stored report by date (the public URL with PIKE_REPORTS_PUBLIC_URL)
+    print(f"store home: {home_address(store)}")
     return 0
 
 

@@ -7,11 +7,13 @@ Built with ``email.message.EmailMessage`` rather than prefect-email's ``email_se
 which puts the text and HTML bodies side by side in one ``multipart/mixed`` (clients then show
 both). Policy ``SMTP`` (UTF-8 headers encoded as RFC 2047, CRLF line ends); a header value
 containing CR or LF is refused by the policy, and untrusted text is made single-line before
-it gets there.
+it gets there. The Subject is folded by :class:`SubjectHeader` (see there: Python 3.11's folder
+moves a 70-77 character subject whole onto a second line and drops spaces around encoded words).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import unicodedata
@@ -20,8 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
+from email.header import Header
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid
 from typing import Any, Literal, Protocol
 
@@ -39,6 +43,33 @@ class Digest(Protocol):
 
 
 PREVIEW_PREFIX = "[Preview] "
+ENCODED_WORD_LINE = 76  # " " + an RFC 2047 encoded word of at most 75 characters
+
+
+class SubjectHeader(UnstructuredHeader, BaseHeader):
+    """The Subject, folded between words by the email package's ``Header`` (RFC 2047 encoder).
+
+    Python 3.11's folder (``policy.SMTP``) puts a subject of 70-77 characters whole on a second
+    line (``Subject:`` CRLF SP ``Pike digest ...``: parsers then return it with a leading space),
+    and when it mixes ASCII words with encoded words it drops the spaces around them
+    ("resolved  (Délivery,Platform)"). ``Header`` folds an ASCII subject at spaces, the first
+    line counting ``Subject: ``, and any other (non-ASCII, or a word longer than a line) as
+    UTF-8 encoded words of at most 75 characters, which decoders join back exactly.
+    """
+
+    def fold(self, *, policy: Policy) -> str:
+        text = str(self)
+        width = min(policy.max_line_length or ENCODED_WORD_LINE, ENCODED_WORD_LINE)
+        # a word too long for a line would go whole onto the next one: encoded words split anywhere
+        fits = text.isascii() and max(map(len, text.split()), default=0) <= width - len(self.name) - 2
+        charset = "us-ascii" if fits else "utf-8"
+        folded = Header(text, charset=charset, header_name=self.name, maxlinelen=width).encode(linesep=policy.linesep)
+        return f"{self.name}: {folded}{policy.linesep}"
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("subject", SubjectHeader)
+MESSAGE_POLICY = SMTP.clone(header_factory=_HEADERS)
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -51,6 +82,27 @@ def single_line(text: Any) -> str:
     s = "" if text is None else str(text)
     s = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\u200d" else ch for ch in s)
     return _WHITESPACE.sub(" ", s).strip()
+
+
+_NOT_IN_FILE_NAME = re.compile(r"[^a-z0-9@._+-]")
+FILE_STEM_CHARS = 100
+
+
+def address_file_stem(address: str) -> str:
+    """A file name (without extension) for one recipient's message, stable from run to run.
+
+    The address itself, casefolded, when it is made of ASCII letters, digits and ``@._+-`` only,
+    does not start with a dot and has at most 100 characters (``platform.lead@example.com``);
+    any other address gets a slug (every other character ``_``, no leading dot, so no ``..`` or
+    ``/`` reaches a path) and ``~`` plus a hash of the address, so two addresses never share a
+    name (a plain name never holds ``~``). Addresses that differ only in case are one recipient,
+    as the once-only ledger says.
+    """
+    folded = address.strip().casefold()
+    slug = _NOT_IN_FILE_NAME.sub("_", folded).lstrip(".")[:FILE_STEM_CHARS]
+    if slug and slug == folded:
+        return slug
+    return f"{slug or 'x'}~{hashlib.sha256(folded.encode('utf-8')).hexdigest()[:12]}"
 
 
 class MessageHeaderError(ValueError):
@@ -106,7 +158,7 @@ def build_message(
         to = _checked_address(digest.recipient, "recipient")
         subject = single_line(digest.subject)
 
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=MESSAGE_POLICY)
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = to

@@ -1,4 +1,9 @@
-"""A local SMTP server that saves every message it receives as an .eml file.
+"""A local SMTP server that saves every message it receives as an .eml file named by its recipient.
+
+``platform.lead@example.com.eml`` (``email_message.address_file_stem``: an odd address gets a
+slug and a hash, never a path), so the names are the same from run to run whatever order the
+messages arrive in; a second message to the same recipient in one server's life is
+``<name>~2.eml``.
 
 The demo sends the manager digests here, so a new user sees real emails without a mail
 account. It listens only on 127.0.0.1. A benchmark can make it slow for chosen recipients
@@ -9,7 +14,6 @@ does) and read when each message arrived (``handler.received``).
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -18,6 +22,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from pike_tasks.email_message import address_file_stem
 
 
 @dataclass(frozen=True)
@@ -36,16 +42,23 @@ class _SaveToFolder:
         self.count = 0
         self.slow = {address.casefold(): seconds for address, seconds in (slow or {}).items()}
         self.received: list[Received] = []
+        self._names: dict[str, int] = {}  # file stem -> messages saved under it
         self._lock = threading.Lock()
+
+    def _file_name(self, rcpt: str) -> str:
+        """``<recipient>.eml``, then ``<recipient>~2.eml``... (call with the lock held)."""
+        stem = address_file_stem(rcpt)
+        seen = self._names[stem] = self._names.get(stem, 0) + 1
+        return f"{stem}.eml" if seen == 1 else f"{stem}~{seen}.eml"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
         data_at = time.monotonic()
         with self._lock:
             self.count += 1
             number = self.count
-        for rcpt in envelope.rcpt_tos:
-            safe = re.sub(r"[^A-Za-z0-9@._-]", "_", rcpt)
-            (self.folder / f"{number:03d}-{safe}.eml").write_bytes(_message_bytes(envelope))
+            names = [self._file_name(rcpt) for rcpt in envelope.rcpt_tos]
+        for name in names:
+            (self.folder / name).write_bytes(_message_bytes(envelope))
         delay = max((self.slow.get(r.casefold(), 0.0) for r in envelope.rcpt_tos), default=0.0)
         if delay:
             await asyncio.sleep(delay)  # only this session waits; the others are served meanwhile

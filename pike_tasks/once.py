@@ -52,7 +52,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -341,6 +341,37 @@ def latest_real_outcomes(entries: list[dict[str, Any]]) -> dict[str, dict[str, A
         who = str(entry.get("recipient", "")).casefold()
         (settled if entry.get("status") in SETTLED_OUTCOMES else seen)[who] = entry
     return {**seen, **settled}
+
+
+DELIVERY_COUNTED = ("sent", "failed", "unknown")  # what the store's home counts per day
+
+
+def day_delivery_counts(store: ReportStore, kind: str, day: date, scope: str,
+                        read: Callable[[str], bytes | None] | None = None) -> dict[str, int]:
+    """How the day's digests of ``scope`` (``whole`` or a filtered slug) stand, from the delivery log of
+    every workspace: per recipient and channel its latest real outcome, counted as ``sent``,
+    ``failed``, ``unknown`` (and ``other``: skipped ones). {} when no digest was sent that day.
+
+    ``read`` reads one log object (they are create-only, so a caller may keep what it read).
+    """
+    read = read or store.read_record
+    entries: list[dict[str, Any]] = []
+    for workspace in store.list_records(_day_prefix(kind, day)):
+        if not workspace.endswith("/"):
+            continue
+        for key in store.list_records(f"{workspace}{scope}/log/"):
+            if not key.endswith("/"):
+                data = _load(read(key)) or {}
+                entries.extend(e for e in data.get("entries") or [] if isinstance(e, dict))
+    entries.sort(key=lambda e: str(e.get("at", "")))
+    counts: dict[str, int] = {}
+    for channel in sorted({str(e.get("channel", CHANNEL_EMAIL)) for e in entries}):
+        mine = [e for e in entries if str(e.get("channel", CHANNEL_EMAIL)) == channel]
+        for outcome in latest_real_outcomes(mine).values():
+            status = "sent" if outcome.get("status") == "already-sent" else str(outcome.get("status"))
+            name = status if status in DELIVERY_COUNTED else "other"
+            counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 class Claim:

@@ -16,7 +16,7 @@ import re
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -38,11 +38,13 @@ from pike_tasks import events, phases, rules
 from pike_tasks.client import RESOURCES, PikeClient
 from pike_tasks.config.settings import api_concurrency_limit, sandbox_run
 from pike_tasks.errors import PikeConfigError, PikeError
+from pike_tasks.home import refresh_home
 from pike_tasks.once import prune_ledger_days
 from pike_tasks.outputs import json_bytes
 from pike_tasks.progress import ProgressLog
 from pike_tasks.settings import resolve_api_settings
 from pike_tasks.store import FolderRef, Links, ReportStore, RetentionIncomplete, Scope, StoreError
+from pike_tasks.store.links import home_href
 from pike_tasks.store.settings import keep_days_of
 from pike_tasks.teams_config import TeamsConfig
 
@@ -315,10 +317,12 @@ def _generated_at() -> str:
 
 
 def _publish(store: ReportStore, ref: FolderRef, files: dict[str, bytes],
-             counts: dict[str, Any]) -> tuple[str, list[str], str | None]:
-    """Publish the folder whole, apply retention, and tell Prefect's event feed (``pike.report.published``)."""
+             counts: dict[str, Any], labels: Mapping[str, str] | None = None) -> tuple[str, list[str], str | None]:
+    """Publish the folder whole, apply retention, rewrite the store's home (``pike_tasks.home``; team
+    ``labels`` name its filtered scopes) and tell Prefect's event feed (``pike.report.published``)."""
     location = store.publish(ref, files)
     apply_retention(store, ref)
+    refresh_home(store, get_run_logger(), labels)
     link = store.link(ref)
     events.report_published(ref.report, ref.scope.prefix, ref.as_of, counts, link)
     return location, sorted(files), link
@@ -497,6 +501,8 @@ def build_overdue_report(
         }
         view = views.overdue_view(rows, summary, **page)
         team_views = views.overdue_team_views(rows, summary, **page)
+        for each in (view, *team_views.values()):  # the "All reports" link: the store's home
+            each["home"] = home_href(store, ref)
         progress = ProgressLog(get_run_logger(), "overdue team pages rendered", len(team_views))
         team_pages = {}
         for done, (name, team_view) in enumerate(team_views.items(), start=1):
@@ -519,7 +525,8 @@ def build_overdue_report(
     with phases.phase("overdue publish"):
         folder, names, link = _publish(store, ref, files, {**totals, "new": counts["new"],
                                                            "resolved": counts["resolved"],
-                                                           "baseline_as_of": report["baseline_as_of"]})
+                                                           "baseline_as_of": report["baseline_as_of"]},
+                                       config.team_names())
     get_run_logger().info(
         "overdue report: %d tasks in %d teams (%d new, %d resolved since %s) -> %s",
         len(rows), len(summary), counts["new"], counts["resolved"], report["baseline_as_of"] or "no baseline", folder,
@@ -573,6 +580,7 @@ def build_workload_report(
             by_member, by_customer, as_of=as_of, generated_at=_generated_at(), filters=filters, source=source,
             links=links,
         )
+        view["home"] = home_href(store, ref)
         files = {
             rules.WORKLOAD_CSV: csv_output.csv_bytes(by_member, rules.WORKLOAD_COLUMNS),
             rules.WORKLOAD_BY_CUSTOMER_CSV: csv_output.csv_bytes(by_customer, rules.WORKLOAD_BY_CUSTOMER_COLUMNS),
@@ -580,10 +588,18 @@ def build_workload_report(
             rules.SUMMARY_JSON: json_bytes(_summary("workload", as_of, filters, totals, resolved.data_quality)),
         }
     with phases.phase("workload publish"):
-        folder, names, link = _publish(store, ref, files, totals)
+        folder, names, link = _publish(store, ref, files, totals, _team_labels(resolved.tasks))
     get_run_logger().info("workload report: %d members, %d customers -> %s", len(by_member), len(by_customer), folder)
     top = by_member.head(TOP_ROWS)[["member", "status", "open", "billable", "billable_share", "overdue", "flag"]]
     return ReportResult("workload", as_of, folder, names, totals, _records(top), link)
+
+
+def _team_labels(tasks: pd.DataFrame) -> dict[str, str]:
+    """team id -> the label the report uses (the teams config's name, else ``Team <id>``)."""
+    if not len(tasks):
+        return {}
+    pairs = tasks[["team_id", "team"]].dropna().drop_duplicates("team_id")
+    return {str(tid): str(name) for tid, name in zip(pairs["team_id"], pairs["team"], strict=True)}
 
 
 @task(name="publish-artifacts", task_run_name="publish-{result.report}", cache_policy=NO_CACHE, persist_result=False)

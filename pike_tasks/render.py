@@ -130,3 +130,13 @@ def render_workload_html(view: dict[str, Any]) -> str:
 def render_overdue_team_html(view: dict[str, Any]) -> str:
     """One team's overdue page from :func:`pike_tasks.views.overdue_team_views`."""
     return _render("overdue_team.html.j2", view)
+
+
+def render_store_home_html(view: dict[str, Any]) -> str:
+    """The store's home page (``<store>/index.html``) from :func:`pike_tasks.home_view.home_view`."""
+    return _render("store_home.html.j2", view)
+
+
+def render_latest_html(view: dict[str, Any]) -> str:
+    """``<store>/<report>/latest.html`` from :func:`pike_tasks.home_view.latest_view`."""
+    return _render("latest.html.j2", view)

@@ -5,9 +5,12 @@ Pure: the plain dict of :func:`pike_tasks.digest.digest_view` in, a ``chat.postM
 tests check them against ``slack_sdk.models.blocks`` as well as :func:`check_limits`).
 
 What a message shows, phone first: a header with the overdue count, "+N new · M resolved since
-<day>", the reassign callouts (DM only), then the new overdue tasks, what is due soon and the most
-urgent of the rest (priority, then days overdue), one line per task with a link to it in Pike
-when the view has one, and "N more: full report" linking the report or the team page. Every list
+<day>" (a zero part left out), the reassign callouts (DM only), then the new overdue tasks (the
+view's order: most urgent first across the teams), what is due soon and the most urgent of the
+rest (priority, then days overdue), one line per task with a link to it in Pike when the view has
+one, what was resolved in one compact line after the lists (the email puts its compact block
+right after the new tasks; a chat message is a summary), and "N more: full report"
+linking the report or the team page. Every list
 is one section whose lines are cut to Slack's limits, most urgent kept, with the omission stated
 ("and 37 more"). Whatever the data (a 5,000-character title, 200 teams, 10,000 tasks) the message
 stays within :data:`MAX_BLOCKS` blocks and every other limit below; :func:`check_limits` says
@@ -216,7 +219,7 @@ def rest_tasks(view: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
 
 
 def _new_lines(view: Mapping[str, Any], cap: int) -> Iterator[str]:
-    rows = sorted(view["new"]["rows"], key=urgency_key)[:cap]
+    rows = view["new"]["rows"][:cap]  # the view's order: rules.urgency_key across the teams, as the email
     return (task_line(t, t.get("overdue", ""), t.get("team", "")) for t in rows)
 
 
@@ -242,6 +245,22 @@ def changes_line(view: Mapping[str, Any]) -> str:
         parts.append(f"{wording.fmt_int(view['resolved_count'])} resolved")
     since = escape_mrkdwn(view.get("since", ""), 40)
     return (SEP.join(parts) + f" since {since}") if parts else f"No change since {since}"
+
+
+RESOLVED_TITLES = 5  # titles in a message's compact "Resolved since ..." line
+
+
+def resolved_line(view: Mapping[str, Any], cap: int = RESOLVED_TITLES) -> str:
+    """``Resolved since Thu 2 Apr (3): Ship release notes (closed), ... and 1 more``: the email's
+    compact resolved block in one line, after the lists of what needs action; "" when nothing was."""
+    count = int(view.get("resolved_count") or 0)
+    if not view.get("has_baseline") or not count:
+        return ""
+    titles = [t for g in (view.get("resolved") or {}).get("groups", []) for t in g["titles"]][:cap]
+    since = escape_mrkdwn(view.get("since", ""), 40)
+    text = f"Resolved since {since} ({wording.fmt_int(count)})" + (": " if titles else "")
+    text += ", ".join(f"{escape_mrkdwn(t['title'], 60)} ({escape_mrkdwn(t['why'], 30)})" for t in titles)
+    return text + (f" and {wording.fmt_int(count - len(titles))} more" if count > len(titles) else "")
 
 
 def _team_line(row: Mapping[str, Any], has_baseline: bool) -> str:
@@ -313,6 +332,8 @@ def digest_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -
     blocks += lists
     if not view["overdue_count"]:
         blocks.append(section("Nothing overdue in your teams."))
+    if resolved_line(view):
+        blocks.append(context(resolved_line(view)))
     rows = view.get("team_rows") or []
     # One team: its own page (every one of its overdue tasks); several: the overview.
     page = rows[0].get("url") if rows and not multi else None
@@ -390,19 +411,22 @@ def team_message(view: Mapping[str, Any], limits: SlackLimits | None = None) -> 
     team_url = rows[0].get("url") if rows else view.get("report_url")
     head = escape_plain(team, NAME_CHARS)
     blocks: list[dict[str, Any]] = [header(f"{head}: {escape_plain(view['overdue_headline'], 60)}")]
-    since = f"{SEP}compared with {escape_mrkdwn(view['since'], 40)}" if view.get("has_baseline") else ""
+    since = f"{SEP}{changes_line(view)}" if view.get("has_baseline") else ""
     blocks.append(context(f"Pike, {escape_mrkdwn(view.get('as_of_long', ''), 40)}{since}"))
     soon = view.get("due_soon") or {}
     counts = [("Overdue", wording.fmt_int(int(view["overdue_count"])))]
-    if view.get("has_baseline"):
-        counts += [("New", f"+{wording.fmt_int(int(view['new_count']))}"),
-                   ("Resolved", wording.fmt_int(int(view["resolved_count"])))]
+    if view.get("has_baseline"):  # a zero is left out, never "+0" (the context line says "No change")
+        counts += [(label, text) for label, n, text in (
+            ("New", int(view["new_count"]), f"+{wording.fmt_int(int(view['new_count']))}"),
+            ("Resolved", int(view["resolved_count"]), wording.fmt_int(int(view["resolved_count"])))) if n]
     if soon.get("shown"):
         counts.append(("Due in 7 days", wording.fmt_int(int(soon.get("count") or 0))))
     blocks.append(fields(counts))
     blocks += _preview_note(view)
     lists, shown = _task_lists(view, limits, ("*New overdue*", "*Due soon*", "*Most urgent*"), with_team=False)
     blocks += lists
+    if resolved_line(view):
+        blocks.append(context(resolved_line(view)))
     footer = _full_report(view, shown, team_url, "the team page")
     if footer:
         blocks.append(context(footer))

@@ -8,8 +8,9 @@ Workflows accepts out::
                                          "content": {"type": "AdaptiveCard", "version": "1.5", ...}}]}
 
 The same parts as the Slack channel post (``slack_blocks.team_message``): the team and its overdue
-count, what changed, the counts, then the new tasks, what is due soon and the most urgent, each
-task linked to Pike, "and N more", and a button to the team page.
+count, what changed, the counts (a zero left out), then the new tasks (most urgent first), what is
+due soon and the most urgent, each task linked to Pike, "and N more", what was resolved in one
+compact line, last, and a button to the team page.
 
 Escaping: a ``TextBlock`` reads a markdown subset (``**bold**``, ``_italic_``, ``[label](url)``,
 lists), so nothing from the data goes into one. Titles, team names and statuses go only into
@@ -128,7 +129,8 @@ def _lists(view: Mapping[str, Any], limits: CardLimits) -> tuple[_List, _List, _
     from pike_tasks.slack_blocks import urgency_key
 
     soon = view.get("due_soon") or {}
-    new = sorted(view["new"]["rows"], key=urgency_key)[: limits.new] if view.get("has_baseline") else []
+    # the view's order: rules.urgency_key across the teams, as the email and Slack
+    new = view["new"]["rows"][: limits.new] if view.get("has_baseline") else []
     rest = sorted((t for s in view["rest"]["sections"] for t in s["rows"]), key=urgency_key)[: limits.urgent]
     return (
         _List("New overdue", [task_block(t, t.get("overdue", "")) for t in new],
@@ -137,6 +139,19 @@ def _lists(view: Mapping[str, Any], limits: CardLimits) -> tuple[_List, _List, _
               int(soon.get("count") or 0) if soon.get("shown") else 0),
         _List("Most urgent", [task_block(t, t.get("overdue", "")) for t in rest], int(view["rest"]["count"])),
     )
+
+
+def _resolved(view: Mapping[str, Any], cap: int = 5) -> list[dict[str, Any]]:
+    """What was resolved, one compact line after the lists (the email's compact block, as a line): the words
+    are the card's, the titles plain-text runs."""
+    count = int(view.get("resolved_count") or 0)
+    if not view.get("has_baseline") or not count:
+        return []
+    titles = [t for g in (view.get("resolved") or {}).get("groups", []) for t in g["titles"]][:cap]
+    text = f"Resolved since {plain(view.get('since', ''), 40)} ({wording.fmt_int(count)})" + (": " if titles else "")
+    text += ", ".join(f"{plain(t['title'], 60)} ({plain(t['why'], 30)})" for t in titles)
+    text += f" and {wording.fmt_int(count - len(titles))} more" if count > len(titles) else ""
+    return [{"type": "RichTextBlock", "inlines": [_run(text, isSubtle=True)], "spacing": "Medium"}]
 
 
 def _changes(view: Mapping[str, Any]) -> str:
@@ -164,14 +179,16 @@ def _card(view: Mapping[str, Any], lists: tuple[_List, _List, _List], limits: Ca
                                                            isSubtle=True)], "spacing": "None"})
     soon = view.get("due_soon") or {}
     facts = [("Overdue", wording.fmt_int(int(view["overdue_count"])))]
-    if view.get("has_baseline"):
-        facts += [("New", f"+{wording.fmt_int(int(view['new_count']))}"),
-                  ("Resolved", wording.fmt_int(int(view["resolved_count"])))]
+    if view.get("has_baseline"):  # a zero is left out, never "+0" (the line above says "No change")
+        facts += [(label, text) for label, n, text in (
+            ("New", int(view["new_count"]), f"+{wording.fmt_int(int(view['new_count']))}"),
+            ("Resolved", int(view["resolved_count"]), wording.fmt_int(int(view["resolved_count"])))) if n]
     if soon.get("shown"):
         facts.append(("Due in 7 days", wording.fmt_int(int(soon.get("count") or 0))))
     body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]})
     new, due_soon, urgent = lists
     body += new.render(limits.new) + due_soon.render(limits.due_soon) + urgent.render(limits.urgent)
+    body += _resolved(view)
     content: dict[str, Any] = {"$schema": SCHEMA, "type": "AdaptiveCard", "version": "1.5", "body": body,
                                "msteams": {"width": "Full"}}
     if page:

@@ -54,6 +54,14 @@ REASONS = {
     "out_of_scope": "Moved to a team outside this report",
 }
 
+# The same reasons in a compact list ("Ship release notes (closed)"): the digest's resolved block.
+SHORT_REASONS = {
+    "gone": "no longer in Pike",
+    "closed": "closed",
+    "rescheduled": "due date moved",
+    "out_of_scope": "moved to another team",
+}
+
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July",
            "August", "September", "October", "November", "December")
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -178,6 +186,11 @@ def reason(code: str, status_today: str = "") -> str:
     if code == "closed" and status_today:
         words += f" ({humanize_status(status_today)})"
     return words
+
+
+def short_reason(code: str) -> str:
+    """Why a task left the overdue list, in a few words (``closed``, ``due date moved``)."""
+    return SHORT_REASONS.get(code, humanize_status(code).lower() or "resolved")
 
 
 def new_reason(code: str) -> str:

@@ -120,6 +120,10 @@ XDIST_GROUPS = {
     # one headless Chromium at a time (module-scoped browsers; layout and render-time checks)
     "test_pages_browser.py": "browser",
     "test_digest_browser.py": "browser",
+    # the store's home: a module-scoped store built once, a moto_server, and Chromium
+    "test_store_home.py": "browser",
+    # a Prefect server with its UI, read in Chromium
+    "test_flow_form_browser.py": "browser",
 }
 
 

@@ -115,7 +115,9 @@ def test_run_all_writes_the_reports_and_prints_where(sandbox_factory, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"overdue: {out / 'overdue' / '2026-04-09'}" in done.stdout
-    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["overdue", "workload"]
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["overdue", "workload", "store home"]
+    assert done.stdout.splitlines()[-1] == f"store home: {out / 'index.html'}"  # issue 23, item 6
+    assert (out / "index.html").is_file() and (out / "overdue" / "latest.html").is_file()
     assert "Traceback" not in done.stderr
     expected = (FIXTURE / "overdue.csv").read_text(encoding="utf-8")
     written = (out / "overdue" / "2026-04-09" / "overdue.csv").read_bytes().decode("utf-8").replace("\r\n", "\n")
@@ -178,7 +180,7 @@ def test_sandbox_flag_wins_over_env_says_so_and_lists_each_folder_once(tmp_path)
             "using the built-in sandbox") in done.stderr
     assert "Traceback" not in done.stderr
     # each folder once (digest was printed twice); the digest run stores the overdue page it links
-    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["overdue", "digest"]
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["overdue", "digest", "store home"]
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == EXAMPLE_MANAGERS
     assert secret not in done.stdout + done.stderr
 

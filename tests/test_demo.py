@@ -58,7 +58,10 @@ def test_demo_writes_both_reports_and_mails_every_manager_once(tmp_path):
     # and in the local Slack stand-in: a DM per manager and the two demo team channels, each saved
     assert "Slack: 6 messages received by the local Slack stand-in" in done.stdout
     assert all(f"DM to {m}" in done.stdout for m in managers) and "#delivery" in done.stdout
-    assert len(list((out / "slack" / day).glob("*.html"))) == 6
+    # named by recipient (as the .eml files are), so a second run's names are the same
+    assert {p.name for p in (out / "slack" / day).glob("*.html")} == {
+        *(f"dm-{m}.html" for m in managers), "delivery.html", "platform.html"}
+    assert {m.name for m in mails} == {f"{m}.eml" for m in managers}
 
     # the change view: yesterday's report is the baseline, and the digests say what changed
     summary = json.loads((out / "overdue" / day / "summary.json").read_text(encoding="utf-8"))

@@ -117,3 +117,60 @@ def test_first_phone_screen_has_overdue_new_and_resolved_counts(measured):
     assert "Reassign 2 open tasks from Sam Inactive (inactive)" in first
     # and the first new overdue task starts on it
     assert "New overdue since Thu 2 Apr (2)" in first
+
+
+# --- issue 23 item 4: what was resolved takes less room than what is new, and comes last ----------
+
+SECTIONS = """JSON.stringify(Array.from(document.querySelectorAll('h2')).map(h => {
+  const box = h.closest('td').getBoundingClientRect();
+  return {title: h.textContent, top: box.top + window.scrollY, height: box.height};
+}).concat([{title: 'page', top: 0, height: document.documentElement.scrollHeight}]))"""
+
+
+def eighteen_resolved_html() -> str:
+    """The sample lead's digest with 18 resolved tasks across both teams (the demo's two-team
+    digest had 18), rendered and built as sent."""
+    import pandas as pd
+
+    from pike_tasks.changes import compute_changes
+
+    inputs = digest_sample.inputs()
+    base = digest_sample.baseline_rows()
+    gone = [{**base.iloc[0].to_dict(), "task_id": f"g{i}", "team_id": "T1" if i % 2 else "T2",
+             "team": "Delivery" if i % 2 else "Platform", "title": f"Retired chore number {i:02d}",
+             "days_overdue": 2 + i} for i in range(15)]
+    changes = compute_changes(inputs["overdue_rows"], pd.concat([base, pd.DataFrame(gone)], ignore_index=True),
+                              inputs["resolved"], inputs["as_of"], baseline_as_of=inputs["baseline_as_of"])
+    [lead] = [d for d in build_digests(
+        inputs["resolved"], inputs["members"], inputs["overdue_rows"], inputs["teams_config_teams"], inputs["as_of"],
+        changes=changes, due_soon_rows=inputs["due_soon_rows"], baseline_as_of=inputs["baseline_as_of"],
+    ) if d.recipient == "lead@example.com"]
+    assert lead.resolved_count == 18
+    rendered = render_digest(lead, report_url="https://reports.example.com/overdue/2026-04-09/",
+                             app_url_template="https://app.pike.example/tasks/{id}")
+    message = build_message(lead, rendered.html, rendered.text, sender="Pike reports <reports@example.com>")
+    parsed = email.message_from_bytes(message.as_bytes(), policy=default)
+    return next(p.get_content() for p in parsed.walk() if p.get_content_type() == "text/html")
+
+
+def test_eighteen_resolved_tasks_take_one_compact_block_after_the_new_ones(tmp_path):
+    import json
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("chromium is not installed: `make browsers` installs it (as root, on Debian)")
+    page = tmp_path / "digest.html"
+    page.write_text(eighteen_resolved_html(), encoding="utf-8")
+    browser = Browser(executable, tmp_path / "profile")
+    try:
+        target, session = browser.load(page.as_uri(), 1280)
+        result = browser.send("Runtime.evaluate", {"expression": SECTIONS, "returnByValue": True}, session=session)
+    finally:
+        browser.close()
+    sections = {s["title"].split(" (")[0]: s for s in json.loads(result["result"]["value"])}
+    resolved, new = sections["Resolved since Thu 2 Apr"], sections["New overdue since Thu 2 Apr"]
+    # REPORTS.md Report 3's order: the new tasks, then what was resolved, then due soon and the rest
+    assert new["top"] < resolved["top"] < sections["Due in the next 7 days"]["top"], sections
+    # 18 resolved tasks take less room than the 2 new ones (18 cards were ~1,000 px at 1280)
+    assert resolved["height"] < new["height"], sections
+    assert sections["page"]["height"] < 2000, sections

@@ -195,6 +195,36 @@ def test_preview_subject_and_recipient():
     assert msg["To"] == "me@example.com" and msg["Subject"].startswith("[Preview] Pike digest 2026-04-09")
 
 
+LONG_SUBJECTS = [
+    # 71 characters: Python 3.11's folder put it whole on a second line ("Subject:" CRLF SP "Pike ..."),
+    # which a parser returns with a leading space
+    "Pike digest 2026-12-06: 35 overdue tasks, 8 new, 4 resolved (Delivery)",
+    # several teams and non-ASCII: the folder dropped the spaces around the encoded words
+    "Pike digest 2026-04-09: 1,234 overdue tasks, 12 new, 3 resolved (Plattform-Zürich, Délivery Ærø, "
+    "Design Øresund, Data & ML)",
+    "Pike digest 2026-04-09: 7 overdue tasks, 2 new, 3 resolved (配送チーム, プラットフォーム, デザイン, データ基盤)",
+    "Pike digest 2026-04-09: 7 overdue tasks (" + "Team-" * 20 + ")",  # a word longer than a line
+]
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["digest", "preview"])
+@pytest.mark.parametrize("subject", LONG_SUBJECTS, ids=range(len(LONG_SUBJECTS)))
+def test_a_long_subject_arrives_exactly_folded_between_words(subject, preview):
+    """Issue 23 item 10: the bytes a real SMTP server received parse back to the subject exactly."""
+    digest = dataclasses.replace(make_digest(), subject=subject)
+    msg = make_message(digest, **({"preview": True, "preview_to": "me@example.com"} if preview else {}))
+    with RecordingSmtpServer() as smtp:
+        send_message(plain_settings(smtp.port), msg)
+    [received] = smtp.messages
+    parsed = email.message_from_bytes(received.data, policy=default)
+    assert parsed["Subject"] == ("[Preview] " if preview else "") + subject
+    head = received.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    subject_lines = head.split("Subject:", 1)[1].split("\r\n")
+    subject_lines = subject_lines[:1] + [line for line in subject_lines[1:] if line.startswith(" ")]
+    assert subject_lines[0].strip(), head  # never folded right after "Subject:"
+    assert all(len(line) <= 78 for line in subject_lines[1:]) and len("Subject:" + subject_lines[0]) <= 78
+
+
 # --- SMTP -----------------------------------------------------------------------------------
 
 
@@ -670,3 +700,49 @@ def test_skip_if_unchanged_skips_only_digests_with_nothing_new_or_resolved(state
         first_day = send(MANAGERS[:1], smtp.port, str(state / "no-baseline"), skip_if_unchanged=True)
         assert first_day[MANAGERS[0]]["status"] == "sent"
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted([MANAGERS[1], MANAGERS[2], MANAGERS[0]])
+
+
+# --- .eml names (issue 23 item 10) -------------------------------------------------------------
+
+ODD_ADDRESSES = ["platform.lead@example.com", "Delivery.Lead@Example.com", "../x@y.example", "a/b@example.com",
+                 ".hidden@example.com", "o'brien@example.com", "o_brien@example.com", "zoë@example.com"]
+
+
+def test_the_local_smtp_server_names_each_eml_by_its_recipient_the_same_every_run(tmp_path):
+    """The demo's inbox: ``platform.lead@example.com.eml``, not a number that changes with the order
+    messages arrive in; an odd address never escapes the folder."""
+    from pike_tasks.local_smtp import LocalSmtpServer
+
+    def run(folder: Path, order: list[str]) -> list[str]:
+        with LocalSmtpServer(folder) as smtp:
+            settings = SmtpSettings(host=smtp.host, port=smtp.port, sender="reports@example.com", security="none")
+            for address in order:
+                send_message(settings, make_message(make_digest(recipient=address)))
+        return sorted(p.name for p in folder.iterdir())
+
+    first = run(tmp_path / "inbox" / "one", ODD_ADDRESSES)
+    second = run(tmp_path / "inbox" / "two", ODD_ADDRESSES[::-1])
+    assert first == second and len(first) == len(ODD_ADDRESSES)
+    assert {"platform.lead@example.com.eml", "delivery.lead@example.com.eml", "o_brien@example.com.eml"} <= set(first)
+    assert not any(name.startswith(".") or "/" in name for name in first)
+    assert sorted(p.name for p in (tmp_path / "inbox").iterdir()) == ["one", "two"]  # nothing written beside
+    assert not list(tmp_path.glob("*.eml"))
+
+
+def test_a_second_message_to_one_recipient_gets_its_own_name(tmp_path):
+    from pike_tasks.local_smtp import LocalSmtpServer
+
+    with LocalSmtpServer(tmp_path) as smtp:
+        settings = SmtpSettings(host=smtp.host, port=smtp.port, sender="reports@example.com", security="none")
+        for _ in range(2):
+            send_message(settings, make_message(make_digest(recipient="lead@example.com")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lead@example.com.eml", "lead@example.com~2.eml"]
+
+
+def test_dry_run_eml_names_are_the_recipient_and_the_same_every_run():
+    from pike_tasks.delivery.email import eml_name
+
+    assert eml_name("platform.lead@example.com") == "platform.lead@example.com.eml"
+    names = [eml_name(a) for a in ODD_ADDRESSES]
+    assert names == [eml_name(a) for a in ODD_ADDRESSES] and len(set(names)) == len(names)
+    assert all("/" not in n and not n.startswith(".") for n in names)

@@ -121,7 +121,7 @@ def test_on_a_phone_workload_cards_show_the_sort_column_first(measured):
 # On each page: how many "New" marks the team tables show (the word, displayed; sections off screen
 # are not laid out, content-visibility: auto, so their boxes are not measured), whether the
 # age legend is there in words, and the page's width.
-CHANGE_MEASURE = """JSON.stringify({
+CHANGE_MEASURE = r"""JSON.stringify({
   scrollWidth: document.documentElement.scrollWidth,
   innerWidth: window.innerWidth,
   newMarks: [...document.querySelectorAll('table.tasks .row-new')]
@@ -132,7 +132,12 @@ CHANGE_MEASURE = """JSON.stringify({
     .filter(tr => tr.querySelector('.row-new')).length,
   legend: [...document.querySelectorAll('ul.legend')]
     .map(e => [...e.querySelectorAll('li')].map(li => li.textContent.trim()).join(' ')),
-  headings: [...document.querySelectorAll('h2, h3')].map(e => e.innerText.trim()),
+  // textContent, not innerText: a team card off screen is skipped by content-visibility: auto, and
+  // Chromium then gives its heading's innerText as '' (about every other run)
+  headings: [...document.querySelectorAll('h2, h3')].map(e => e.textContent.replace(/\s+/g, ' ').trim()),
+  bars: [...document.querySelectorAll('.trend-bars li')].map(li => [
+    parseInt(li.querySelector('.trend-count').textContent.replace(/,/g, '')),
+    li.querySelector('.trend-bar').getBoundingClientRect().height]),
   newTops: [...document.querySelectorAll('#changes ul.ranked:not(details ul) > li')]
     .map(li => li.getBoundingClientRect().top),
 })"""
@@ -203,6 +208,18 @@ def test_the_team_page_says_what_changed_and_what_is_due_soon_with_an_age_legend
     assert due_soon < headings.index("Delivery"), headings  # above the table: on a phone that is 8,000 px tall
     assert headings[-1].startswith("Resolved since"), headings  # after what needs action
     assert "1–7 days 8–30 days 31+ days" in seen["legend"], seen["legend"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_each_trend_bar_is_as_tall_as_its_share_of_the_largest_count(change_measured, width):
+    # in a flex column the count and date labels pushed every tall bar down to the same height
+    bars = change_measured[("index", width)]["bars"]
+    counts = [count for count, _ in bars]
+    assert len(bars) >= 2 and len(set(counts)) > 1, bars
+    largest = max(counts)
+    tallest = next(height for count, height in bars if count == largest)
+    for count, height in bars:
+        assert abs(height - tallest * count / largest) <= 1, bars
 
 
 # --- the overdue pages at agency size render quickly ----------------------------------------

@@ -19,9 +19,8 @@ from pike_tasks import rules
 from pike_tasks.delivery.channel import Outbound
 from pike_tasks.delivery.digest import CSV_NAME, Digest
 from pike_tasks.delivery.view import Limits, digest_view
-from pike_tasks.email_message import Attachment, build_message, choose_attachment
+from pike_tasks.email_message import Attachment, address_file_stem, build_message, choose_attachment
 from pike_tasks.mailer import attachment_max_bytes
-from pike_tasks.once import recipient_key
 
 HTML_LIMIT_BYTES = 100_000
 # Headroom under Gmail's ~102 KB clipping point for transfer-encoding differences.
@@ -48,12 +47,13 @@ def render_digest(
     attachment: Attachment | None = None,
     csv_url: str | None = None,
     team_pages: Mapping[str, str] | None = None,
+    workload_url: str | None = None,
 ) -> RenderedDigest:
     """Render the HTML (CSS inlined) and text parts, cutting rows until the HTML part fits
     ``budget_bytes`` (Gmail clips messages over ~102 KB): the rest of the overdue list goes
     first (the most urgent across the teams stay), new overdue tasks last.
 
-    ``attachment``, ``csv_url`` and ``team_pages``: see :func:`digest_view` (the words about
+    ``attachment``, ``csv_url``, ``team_pages`` and ``workload_url``: see :func:`digest_view` (the words about
     the attachment follow what ``attachment`` says is attached)."""
     import css_inline
 
@@ -67,7 +67,8 @@ def render_digest(
     while True:
         view = digest_view(digest, report_url=report_url, app_url_template=app_url_template,
                            generated_at=generated_at, preview_for=preview_for, limits=current,
-                           attachment=attachment, csv_url=csv_url, team_pages=team_pages)
+                           attachment=attachment, csv_url=csv_url, team_pages=team_pages,
+                           workload_url=workload_url)
         html = inliner.inline(html_template.render(**view))
         smaller = current.shrunk()
         if len(html.encode("utf-8")) <= budget_bytes or smaller is None:
@@ -105,8 +106,9 @@ class PreparedDigest:
 
 
 def eml_name(recipient: str) -> str:
-    """The dry run's file name of one digest: distinct for every distinct address."""
-    return f"{recipient_key(recipient)}.eml"
+    """The dry run's file name of one digest, by its recipient (``platform.lead@example.com.eml``):
+    the same every run, distinct for every distinct address (``email_message.address_file_stem``)."""
+    return f"{address_file_stem(recipient)}.eml"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class EmailRender:
     team_pages: Mapping[str, str] | None = None
     preview_to: str | None = None
     attachment_max: int | None = None
+    workload_url: str | None = None  # the workload report of the same day and scope (a link, or where it is)
 
 
 def prepare_emails(digests: Sequence[Digest], render: EmailRender,
@@ -142,6 +145,7 @@ def prepare_emails(digests: Sequence[Digest], render: EmailRender,
             digest, report_url=render.report_url, app_url_template=render.app_url_template,
             generated_at=generated_at, preview_for=digest.recipient if render.preview_to else None,
             attachment=attachment, csv_url=render.csv_url, team_pages=render.team_pages,
+            workload_url=render.workload_url,
         )
         message = build_message(
             digest, rendered.html, rendered.text, sender=render.sender, attachments=attachment.parts,

@@ -47,6 +47,7 @@ from pike_tasks.delivery.channel import (
 )
 from pike_tasks.delivery.options import DeliveryOptions
 from pike_tasks.errors import PikeError
+from pike_tasks.home import refresh_home
 from pike_tasks.once import (
     FAILED,
     MANAGER_DIGEST,
@@ -79,6 +80,7 @@ class DeliveryTarget:
     store: ReportStore
     workspace: str
     team_ids: list[str] | None = None
+    team_names: tuple[tuple[str, str], ...] = ()  # (id, name): the filtered scopes' names on the store's home
 
     @property
     def scope(self) -> Scope:
@@ -266,6 +268,7 @@ def deliver(batches: Sequence[tuple[Channel, Sequence[Outbound]]], target: Deliv
     apply_retention(target.store, ref, logger)
     if options.mode == "send":
         prune_ledger(target.store, DIGEST_KIND, target.as_of, logger)
+    refresh_home(target.store, logger, dict(target.team_names))  # the day's delivery summary on the store's home
     _raise_for_failures(runs, logger)
     return folder, {run.channel.name: run.outcomes for run in runs}
 

@@ -37,10 +37,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DigestLinks:
-    """Where the digests point: the overdue page (or where it is) and its stored overdue.csv."""
+    """Where the digests point: the overdue page (or where it is), its stored overdue.csv, and the
+    workload report of the same day and scope (or where it is; None when there is none)."""
 
     report_url: str | None = None
     csv_url: str | None = None
+    workload_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ def _channels(config: TeamsConfig, overdue: OverdueFrames, target: DeliveryTarge
         if name == "email" and not slack_preview:
             render = EmailRender(sender=sender_for(settings.smtp), app_url_template=config.app_url_template,
                                  report_url=links.report_url, csv_url=links.csv_url, team_pages=overdue.team_links,
-                                 preview_to=options.preview_to)
+                                 preview_to=options.preview_to, workload_url=links.workload_url)
             channels.append(EmailChannel(settings.smtp, render))
         elif name == "slack" and (slack_preview or not options.preview_to):
             channels.append(SlackChannel(
@@ -232,7 +234,25 @@ def overdue_csv_location(store: ReportStore, as_of: date, team_ids: list[str] | 
 
 
 def digest_links(store: ReportStore, as_of: date, team_ids: list[str] | None, overdue: Any,
-                 report_url: str | None = None) -> DigestLinks:
-    """The links of the digests from the overdue report just published (``report_url`` overrides its page)."""
-    return DigestLinks(report_url=report_url or overdue.link or overdue.folder,
-                       csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder))
+                 workload: Any = None) -> DigestLinks:
+    """The links of the digests from the overdue report just published (its link, else its folder).
+
+    ``workload``: the workload report this run published (its link, else its folder); None: the
+    store's complete workload report of the same day and scope, when one is there (a workload
+    flow run earlier that day), else none.
+    """
+    if workload is not None:
+        workload_url = workload.link or workload.folder
+    else:
+        workload_url = stored_report_location(store, FolderRef("workload", as_of, Scope.of(team_ids)))
+    return DigestLinks(report_url=overdue.link or overdue.folder,
+                       csv_url=overdue_csv_location(store, as_of, team_ids, overdue.folder),
+                       workload_url=workload_url)
+
+
+def stored_report_location(store: ReportStore, ref: FolderRef) -> str | None:
+    """The store's link of a complete report folder's page (public URL or presigned), else where the
+    folder is; None when the store has no complete folder ``ref``."""
+    if ref.as_of not in store.completed_dates(ref.report, ref.scope):
+        return None
+    return store.link(ref) or store.folder_location(ref)

@@ -2,21 +2,22 @@
 
 Pure: a ``Digest`` in, a dict of strings, ints and lists out (email templates, Slack Block Kit,
 Teams cards). Every word and colour comes from ``pike_tasks.wording``, the same place the
-report pages take theirs from; task descriptions (untrusted HTML) become plain-text excerpts
-through nh3's cleaner here.
+report pages take theirs from; task descriptions (untrusted HTML) become short excerpts of
+paragraphs and list items through nh3's cleaner (``delivery.description``).
 
-The body is read on a phone first: the counts (overdue, new, resolved, per team) and the
-people to reassign come before any list, then the new overdue tasks, what was resolved and
-why, what is due soon, and a short rest of the overdue list ("and N more" points at the
-attached CSV and the linked page). ``Limits`` says how many rows each list shows; a renderer
-with a size budget shrinks them (the rest of the overdue list first, keeping the most urgent
-tasks across all the teams; what is new last).
+The body is read on a phone first: the counts (overdue, what changed, per team; a zero part is
+left out, never "+0 new") and the people to reassign come before any list, then what needs
+action: the new overdue tasks (most urgent first across the teams: ``rules.urgency_key``), what
+is due soon, a short rest of the overdue list ("and N more" points at the attached CSV and the
+linked page) and the people's workload (linking the workload report); what was resolved comes
+last, as one compact block (a few titles per team with why, "and N more" linking the team page).
+``Limits`` says how many rows each list shows; a renderer with a size budget shrinks them (the
+rest of the overdue list first, keeping the most urgent tasks across all the teams; what is new
+last).
 """
 
 from __future__ import annotations
 
-import html as html_lib
-import re
 import urllib.parse
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from pike_tasks import rules, wording
+from pike_tasks.delivery.description import description_blocks, one_line
 from pike_tasks.delivery.digest import CSV_NAME, DEFAULT_MAX_ROWS_PER_TEAM, Digest, empty_changes
 from pike_tasks.email_message import Attachment, single_line
 
@@ -41,7 +43,7 @@ class Limits:
     """
 
     new: int = 50
-    resolved: int = 30
+    resolved: int = 10  # titles in the compact resolved block, across the teams
     due_soon: int = 20
     rest_per_team: int = DEFAULT_MAX_ROWS_PER_TEAM
     rest_total: int = 40
@@ -54,8 +56,8 @@ class Limits:
         if self.rest_total > 0:
             return replace(self, rest_total=self.rest_total // 2,
                            rest_per_team=max(0, min(self.rest_per_team, self.rest_total // 2)))
-        for name, floor in (("members", 5), ("due_soon", 3), ("resolved", 5), ("new", 5), ("members", 0),
-                            ("due_soon", 0), ("resolved", 0), ("new", 1)):
+        for name, floor in (("resolved", 5), ("members", 5), ("due_soon", 3), ("new", 5), ("resolved", 0),
+                            ("members", 0), ("due_soon", 0), ("new", 1)):
             value = getattr(self, name)
             if value > floor:
                 return replace(self, **{name: max(floor, value // 2)})
@@ -72,27 +74,6 @@ def _text(value: Any) -> str:
 def _int(value: Any) -> int:
     text = _text(value)
     return int(float(text)) if text else 0
-
-
-_BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(?:p|li|div|h[1-6]|tr|td|th|blockquote|pre)\s*>")
-
-
-def _plain_excerpt(description: Any, limit: int = 140) -> str:
-    """Task description (untrusted HTML) as a short plain-text excerpt.
-
-    Every tag is removed by nh3's allow-list cleaner (script/style contents dropped), then
-    entities are decoded: the result is text, escaped again by the template on output.
-    """
-    raw = _text(description)
-    if not raw:
-        return ""
-    import nh3
-
-    # a space where a block or line break ended, so "<li>a</li><li>b</li>" reads "a b", not "ab"
-    spaced = _BLOCK_END.sub(" ", raw)
-    text = html_lib.unescape(nh3.clean(spaced, tags=set(), attributes={}))
-    text = " ".join(single_line(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _links(report_url: str | None) -> tuple[str | None, str | None]:
@@ -116,6 +97,14 @@ def _urgency(rows: pd.DataFrame) -> pd.Index:
         "at": range(len(rows)),
     }, index=rows.index)
     return keys.sort_values(["rank", "days", "at"], kind="stable").index
+
+
+def _urgency_key(record: Mapping[Hashable, Any]) -> tuple[int, int, str, str]:
+    """A row's place in a list across teams: ``rules.urgency_key`` (priority urgent -> none, days
+    overdue most first, title, task id)."""
+    key = wording.PRIORITIES[wording.priority_rank(_rank_or_priority(record))][0]
+    return rules.urgency_key(key, _int(record.get("days_overdue")), _text(record.get("title")),
+                             _text(record.get("task_id")))
 
 
 def _rank_or_priority(record: Mapping[Hashable, Any]) -> Any:
@@ -150,6 +139,7 @@ def _task(record: Mapping[Hashable, Any], app_url_template: str | None, as_of: d
 
     prio = wording.priority(_rank_or_priority(record))
     days = _int(record.get("days_overdue"))
+    blocks = description_blocks(record.get("description")) if excerpt else ()
     return {
         "title": single_line(_text(record["title"])) or "(untitled)",
         "url": task_url(app_url_template, _text(record["task_id"])),
@@ -162,7 +152,9 @@ def _task(record: Mapping[Hashable, Any], app_url_template: str | None, as_of: d
         "assignees": single_line(_text(record.get("assignees"))),
         "status": wording.humanize_status(single_line(_text(record.get("status")))),
         "team": single_line(_text(record["team"])) if team else "",
-        "excerpt": _plain_excerpt(record.get("description")) if excerpt else "",
+        # paragraphs and lists: {"kind": "p" | "ul" | "ol", "lines": [...]}; "excerpt" on one line
+        "description": [{"kind": b.kind, "lines": list(b.lines)} for b in blocks],
+        "excerpt": one_line(blocks),
         "why": wording.new_reason(_text(record.get("reason"))),
     }
 
@@ -180,6 +172,7 @@ def digest_view(
     attachment: Attachment | None = None,
     csv_url: str | None = None,
     team_pages: Mapping[str, str] | None = None,
+    workload_url: str | None = None,
 ) -> dict[str, Any]:
     """The template context of one digest: strings, ints, lists and dicts; rows already cut.
 
@@ -199,14 +192,15 @@ def digest_view(
         team_pages: team id -> the http(s) link of that team's own overdue page (every one of
             its overdue tasks, where the overview shows the most urgent few); a team without
             one links its section of ``report_url``.
+        workload_url: the workload report of the same day and scope: an http(s) link, or where
+            it is (in words); None: the workload section names no report.
     """
     limits = limits or Limits(rest_per_team=digest.max_rows_per_team)
     if max_rows_per_team is not None:
         limits = replace(limits, rest_per_team=max_rows_per_team)
     if max_members is not None:
         limits = replace(limits, members=max_members)
-    link, location = _links(report_url)
-    list_link, list_location = _links(csv_url)
+    link, _ = _links(report_url)
     view = _View.of(digest, limits, app_url_template, link, team_pages)
     new_rows, resolved_rows = view.changes()
     new, new_hidden = _new_section(view, new_rows)
@@ -227,6 +221,7 @@ def digest_view(
         "baseline_as_of": digest.baseline_as_of.isoformat() if digest.baseline_as_of is not None else "",
         "new_count": len(new_rows),
         "resolved_count": len(resolved_rows),
+        "changes": _change_parts(len(new_rows), len(resolved_rows)),
         "team_rows": _team_rows(view, new_rows, resolved_rows),
         "multi_team": view.multi,
         **_members_section(view),
@@ -238,14 +233,29 @@ def digest_view(
         "csv_name": CSV_NAME,
         "attachment": _attachment_view(attachment),
         "list_ref": wording.full_list_ref(*_attachment_kind(attachment)),
-        "list_url": list_link,
-        "list_path": list_location,
-        "report_url": link,
-        "report_path": location,
+        **_link_fields(report=report_url, list=csv_url, workload=workload_url),
         "generated_at": generated_at,
+        **_palette(),
+    }
+
+
+def _palette() -> dict[str, Any]:
+    """The colours the templates use, and what the coloured squares before "N days overdue" mean
+    (the pages' age buckets and colours, from ``wording``)."""
+    return {
+        "age_legend": [{"label": label, "swatch": wording.AGE_COLOURS[css][0]}
+                       for _, label, css in wording.AGE_BUCKETS],
         "colours": {"new": wording.PRIORITY_COLOURS["urgent"], "resolved": ("#067647", "#ecfdf3", "#abefc6"),
                     "warn": wording.WARN_COLOURS},
     }
+
+
+def _link_fields(**where: str | None) -> dict[str, str | None]:
+    """``<name>_url`` (an http(s) link) and ``<name>_path`` (where it is, in words) of each place."""
+    out: dict[str, str | None] = {}
+    for name, value in where.items():
+        out[f"{name}_url"], out[f"{name}_path"] = _links(value)
+    return out
 
 
 @dataclass(frozen=True)
@@ -300,16 +310,30 @@ def _team_rows(view: _View, new_rows: pd.DataFrame, resolved_rows: pd.DataFrame)
     for tid in view.team_order:
         rec = view.summary.get(tid)
         count = _int(rec["count"]) if rec else 0
+        new = int((new_rows["team_id"].map(_text) == tid).sum())
+        resolved = int((resolved_rows["team_id"].map(_text) == tid).sum())
         teams.append({
             "team": single_line(view.labels[tid]),
             "url": view.team_url(tid) if count else view.link,
             "count": count,
             "overdue": wording.plural(count, "overdue", "overdue"),
-            "new": int((new_rows["team_id"].map(_text) == tid).sum()),
-            "resolved": int((resolved_rows["team_id"].map(_text) == tid).sum()),
+            "new": new,
+            "resolved": resolved,
+            "changes": _change_parts(new, resolved),
             "oldest": wording.days(_int(rec["oldest_days"])) if rec else "",
         })
     return teams
+
+
+def _change_parts(new: int, resolved: int) -> list[dict[str, str]]:
+    """``[{"kind": "new", "text": "+2 new"}, {"kind": "resolved", "text": "3 resolved"}]`` without
+    the zero parts (never "+0 new"); empty when nothing changed (the templates say "no change")."""
+    parts = []
+    if new:
+        parts.append({"kind": "new", "text": f"+{wording.fmt_int(new)} new"})
+    if resolved:
+        parts.append({"kind": "resolved", "text": f"{wording.fmt_int(resolved)} resolved"})
+    return parts
 
 
 def _new_section(view: _View, new_rows: pd.DataFrame) -> tuple[dict[str, Any], int]:
@@ -319,20 +343,48 @@ def _new_section(view: _View, new_rows: pd.DataFrame) -> tuple[dict[str, Any], i
     by_id = {(_text(r["task_id"])): r for r in rows.to_dict(orient="records")}
     new_full = pd.DataFrame([{**r, **by_id.get(_text(r["task_id"]), {})} for r in new_rows.to_dict(orient="records")],
                             columns=[*rows.columns, "reason"]) if len(new_rows) else new_rows
-    shown = new_full.loc[_urgency(new_full)[: view.limits.new]].sort_index() if len(new_full) else new_full
-    hidden = new_full.drop(index=shown.index) if len(new_full) else new_full
-    return {"rows": [view.task(r, team=view.multi, excerpt=True) for r in shown.to_dict(orient="records")],
+    records = sorted(new_full.to_dict(orient="records"), key=_urgency_key)  # across teams, not by team
+    shown = records[: view.limits.new]
+    hidden = new_full.iloc[0:0] if len(records) <= len(shown) else pd.DataFrame(records[len(shown):])
+    return {"rows": [view.task(r, team=view.multi, excerpt=True) for r in shown],
             "more": view.more(hidden)}, len(hidden)
 
 
 def _resolved_section(view: _View, resolved_rows: pd.DataFrame) -> dict[str, Any]:
-    shown = resolved_rows.head(view.limits.resolved)
-    return {"rows": [{**view.task(r, team=view.multi),
-                      **({"url": None} if _text(r["reason"]) == "gone" else {}),  # no page to open
-                      "reason": wording.reason(_text(r["reason"]), _text(r["status"])),
-                      "was": "was " + wording.overdue_days(_int(r["days_overdue"]))}
-                     for r in shown.to_dict(orient="records")],
-            "more": view.more(resolved_rows.iloc[len(shown):])}
+    """What was resolved, compactly: per team (the baseline's), a few titles with why, in the
+    baseline's order, and how many more the team page has. At most ``limits.resolved`` titles
+    across the teams, shared out in turns (one team's long list does not crowd out the others); a
+    team none of whose titles fit is still counted."""
+    records = resolved_rows.to_dict(orient="records")
+    groups: dict[str, list[Mapping[Hashable, Any]]] = {}
+    for r in records:
+        groups.setdefault(_text(r["team_id"]), []).append(r)
+    order = {t: i for i, t in enumerate(view.team_order)}
+    team_ids = sorted(groups, key=lambda t: (order.get(t, len(order)), t))
+    room = dict.fromkeys(team_ids, 0)
+    left = min(view.limits.resolved, len(records))
+    while left > 0:
+        for tid in team_ids:
+            if left > 0 and room[tid] < len(groups[tid]):
+                room[tid], left = room[tid] + 1, left - 1
+    out = []
+    for tid in team_ids:
+        rows = groups[tid]
+        titles = [{"title": single_line(_text(r["title"])) or "(untitled)",
+                   "url": None if _text(r["reason"]) == "gone" else view.task(r, team=False)["url"],  # gone: no page
+                   "why": wording.short_reason(_text(r["reason"]))}
+                  for r in rows[: room[tid]]]
+        more = len(rows) - len(titles)
+        out.append({
+            "team": single_line(view.labels.get(tid, _text(rows[0]["team"]))) if view.multi else "",
+            "url": view.team_url(tid),
+            "count": len(rows),
+            "titles": titles,
+            "more": more,
+            "more_label": "" if not more else (f"and {wording.fmt_int(more)} more" if titles
+                                               else "listed on the team page"),
+        })
+    return {"count": len(records), "groups": out}
 
 
 def _due_soon_section(view: _View) -> dict[str, Any]:

@@ -14,6 +14,8 @@ a team-filtered run never overwrites the whole-workspace report of the same date
 
     <store>/<scope><report>/<as_of>/...            one report folder, published whole
     <store>/_ledger/...                            once-only records (their layout: pike_tasks.once)
+    <store>/index.html, <store>/<report>/latest.html   the store's home (``store.home``, ``pike_tasks.home``):
+                                                   rewritten whole after each publish, never a date folder
 
 Prefixes are literal: nothing here globs (fsspec's ``glob`` reads ``[``, ``?``, ``*`` as
 patterns); a URL whose prefix has an empty, ``.`` or ``..`` segment is refused.

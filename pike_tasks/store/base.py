@@ -141,6 +141,12 @@ class ReportStore(Protocol):
         """File names of a complete folder (no marker, no hidden files)."""
         ...
 
+    def complete_folder(self, key: str) -> tuple[str, str, bool] | None:
+        """The report folder at ``key`` (``<scope><report>/<as_of>``) if complete, else None: the key of the
+        folder its files are in, what changes when it is published again, and whether its files never
+        change (an object store's run folder). For the store's home (``pike_tasks.store.home``)."""
+        ...
+
     def files_at(self, location: str) -> list[str]:
         """File names in a folder given by its location (what ``publish`` returned), for people."""
         ...

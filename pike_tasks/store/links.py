@@ -37,6 +37,20 @@ def page_link(store: ReportStore, ref: FolderRef, name: str, anchor: str | None 
     return _page_base(store, ref, name) + ("#" + quote(anchor) if anchor else "")
 
 
+def home_href(store: ReportStore, ref: FolderRef) -> str | None:
+    """The href from a page of ``ref``'s folder to the store's home (``<store>/index.html``).
+
+    Relative (``../../index.html``; from an object store's run folder ``../../../../index.html``),
+    so it works from disk, behind ``PIKE_REPORTS_PUBLIC_URL`` and in a bucket served over HTTP.
+    None where links are presigned: the home links its reports relatively, and a presigned page
+    can follow no relative link.
+    """
+    if not public_url_of(store) and store._signed_url("index.html") is not None:
+        return None
+    depth = len([part for part in store._draft_folder(ref).split("/") if part])
+    return "../" * depth + "index.html"
+
+
 def _page_base(store: ReportStore, ref: FolderRef, name: str) -> str:
     signed = None if public_url_of(store) else store._signed_url(store._draft_folder(ref) + "/" + name)
     return signed or quote(name)

@@ -128,6 +128,18 @@ class LocalStore(StoreOps):
         except FileNotFoundError:
             return None
 
+    def complete_folder(self, key: str) -> tuple[str, str, bool] | None:
+        folder = self._path(key)
+        try:
+            stamp = (folder / MARKER).stat().st_mtime_ns
+        except OSError:
+            self._repair(folder.parent, folder.name)  # a publish killed between its renames
+            try:
+                stamp = (folder / MARKER).stat().st_mtime_ns
+            except OSError:
+                return None
+        return key, str(stamp), False
+
     def list_files(self, ref: FolderRef) -> list[str]:
         folder = self._path(ref.key)
         if not (folder / MARKER).is_file():

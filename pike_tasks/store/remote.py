@@ -136,11 +136,22 @@ class RemoteStore(StoreOps):
     # ---- the pointer and the run folders ------------------------------------------------
     def _pointer(self, ref: FolderRef) -> Pointer | None:
         """The folder's pointer, or None when it has none (incomplete or missing)."""
+        return self._pointer_at(ref.key)
+
+    def _pointer_at(self, key: str) -> Pointer | None:
         try:
-            raw: bytes = self._call("reading", self.fs.cat_file, f"{self._path(ref.key)}/{MARKER}")
+            raw: bytes = self._call("reading", self.fs.cat_file, f"{self._path(key)}/{MARKER}")
         except FileNotFoundError:
             return None
         return _parse_pointer(raw)
+
+    def complete_folder(self, key: str) -> tuple[str, str, bool] | None:
+        pointer = self._pointer_at(key)
+        if pointer is None:
+            return None
+        if pointer.run is None:  # the layout before run folders: files in the folder itself, rewritten in place
+            return key, "flat", False
+        return f"{key}/{RUNS}/{pointer.run}", pointer.run, True
 
     def _folder_of(self, ref: FolderRef, pointer: Pointer) -> str:
         key = f"{ref.key}/{RUNS}/{pointer.run}" if pointer.run else ref.key
