@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -129,18 +130,30 @@ def fetch_listing(resource: str, joins: TasksJoin | None = None) -> pd.DataFrame
 GIL_SWITCH_SECONDS = 0.001  # while a listing is turned into columns beside its download
 
 
+_HANDOFF_LOCK = threading.Lock()
+_handoffs = {"active": 0, "before": 0.0}  # listings converting at once in this process; the interval before them
+
+
 @contextmanager
 def _quick_gil_handoff() -> Iterator[None]:
     """Python's thread switch interval at 1 ms instead of 5 while pages are converted beside the
     download: when a page's bytes arrive, the fetching thread waits at most that long for the
     converter to let go of the GIL before it asks for the next page (at 20 ms a page, 5 ms is a
-    quarter of a page). Restored afterwards; it only changes how often threads take turns."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, GIL_SWITCH_SECONDS))
+    quarter of a page). Restored when the last listing converting in this process ends (two flows
+    in one process overlap: the first to start keeps the interval to restore); it only changes how
+    often threads take turns."""
+    with _HANDOFF_LOCK:
+        if not _handoffs["active"]:
+            _handoffs["before"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_handoffs["before"], GIL_SWITCH_SECONDS))
+        _handoffs["active"] += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(before)
+        with _HANDOFF_LOCK:
+            _handoffs["active"] -= 1
+            if not _handoffs["active"]:
+                sys.setswitchinterval(_handoffs["before"])
 
 
 class TasksJoin:

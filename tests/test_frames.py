@@ -122,3 +122,19 @@ def test_tasks_joined_page_by_page_equals_resolve_tasks_at_once(page: int, join_
     pre_joined = fr.Frames(tasks, workspace.projects, workspace.customers, workspace.members, tasks_joined=joined)
     pd.testing.assert_frame_equal(tf.resolve_tasks(pre_joined, names), expected)
     assert tf.data_quality(pre_joined, expected) == tf.data_quality(workspace, expected)
+
+
+def test_overlapping_listings_restore_the_thread_switch_interval_they_found():
+    import sys
+
+    from pike_tasks.prefect_tasks import _quick_gil_handoff
+
+    found = sys.getswitchinterval()
+    first, second = _quick_gil_handoff(), _quick_gil_handoff()
+    first.__enter__()
+    second.__enter__()  # a second flow's tasks listing in the same process, begun while the first converts
+    assert sys.getswitchinterval() == min(found, 0.001)
+    first.__exit__(None, None, None)  # the first ends first: the second still converts
+    assert sys.getswitchinterval() == min(found, 0.001)
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == found
