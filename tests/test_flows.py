@@ -101,13 +101,18 @@ def test_one_fetch_per_resource_with_limit_200(prefect_harness, api_env, tmp_pat
 
 def test_artifacts_are_published_per_report(prefect_harness, api_env, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     from flows.overdue import report_overdue_tasks
 
-    report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"))
+    state = report_overdue_tasks(as_of=AS_OF, output_dir=str(tmp_path), teams_config=str(FIXTURE / "teams.yaml"),
+                                 return_state=True)
+    assert state.is_completed(), state.message
+    # this run's artifact (other tests on this worker publish overdue-report artifacts to the same API)
+    mine = ArtifactFilter(key=ArtifactFilterKey(any_=["overdue-report"]),
+                          flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["overdue-report"])))
+        found = client.read_artifacts(artifact_filter=mine)
     assert found, "no overdue-report artifact"
     text = found[-1].data
     assert "2026\\-04\\-09" in text or "2026-04-09" in text
