@@ -338,13 +338,24 @@ def tasks_frame(records: Iterable[Task] | None) -> pd.DataFrame:
     ``attrs["bad_due_dates"]``: non-null ``dueDate`` values that were not a ``YYYY-MM-DD`` date;
     ``attrs["text_replaced"]``: ids of the tasks whose text had a surrogate replaced.
     """
-    fields = ("id", "title", "description", "status", "priority", "projectId", "teamId",
-              "customerId", "assigneeIds", "dueDate", "billableStatus")
-    raw = _raw(records, fields)
+    raw = _raw(records, _TASK_FIELDS)
     raw = _first_by_id(raw.assign(id=_text(raw["id"])), "id", keep_null_ids=True)
     due, bad = _parse_due(raw["dueDate"])
-    frame = pd.DataFrame({
-        "task_id": raw["id"],
+    frame = _task_columns(raw, raw["id"], due, _distinct_lists(raw["assigneeIds"]))
+    frame.attrs["bad_due_dates"] = bad
+    return _replace_surrogates(frame, "task_id")
+
+
+_TASK_FIELDS = ("id", "title", "description", "status", "priority", "projectId", "teamId", "customerId",
+                "assigneeIds", "dueDate", "billableStatus")
+
+
+def _task_columns(raw: pd.DataFrame, task_ids: pd.Series, due: pd.Series, assignee_ids: pd.Series) -> pd.DataFrame:
+    """The tasks frame's columns of ``raw`` (/tasks records, a column per API field): one home for
+    :func:`tasks_frame` and :class:`TasksFrameBuilder`; ids, due dates and assignee lists as the
+    caller made them (text ids; parsed dates; distinct lists, shared or not)."""
+    return pd.DataFrame({
+        "task_id": task_ids,
         "title": _text(raw["title"]),
         "description": _text(raw["description"]),
         "status": raw["status"],
@@ -352,16 +363,12 @@ def tasks_frame(records: Iterable[Task] | None) -> pd.DataFrame:
         "project_id": _ids(raw["projectId"]),
         "team_id": _ids(raw["teamId"]),
         "customer_id": _ids(raw["customerId"]),
-        "assignee_ids": _distinct_lists(raw["assigneeIds"]),
+        "assignee_ids": assignee_ids,
         "due_date": due,
         "billable_status": raw["billableStatus"],
     }, columns=list(TASK_COLUMNS))
-    frame.attrs["bad_due_dates"] = bad
-    return _replace_surrogates(frame, "task_id")
 
 
-_TASK_FIELDS = ("id", "title", "description", "status", "priority", "projectId", "teamId", "customerId",
-                "assigneeIds", "dueDate", "billableStatus")
 _SHARED_TASK_COLUMNS = ("status", "priority", "project_id", "team_id", "customer_id", "billable_status")
 _KEY, _BAD, _REPLACED = "_key", "_bad_due", "_replaced"
 
@@ -410,19 +417,7 @@ class TasksFrameBuilder:
             return
         key = _text(raw["id"])
         due, _ = _parse_due(raw["dueDate"])
-        part = pd.DataFrame({
-            "task_id": key,
-            "title": _text(raw["title"]),
-            "description": _text(raw["description"]),
-            "status": raw["status"],
-            "priority": raw["priority"],
-            "project_id": _ids(raw["projectId"]),
-            "team_id": _ids(raw["teamId"]),
-            "customer_id": _ids(raw["customerId"]),
-            "assignee_ids": self._shared_lists(_distinct_lists(raw["assigneeIds"])),
-            "due_date": due,
-            "billable_status": raw["billableStatus"],
-        }, columns=list(TASK_COLUMNS))
+        part = _task_columns(raw, key, due, self._shared_lists(_distinct_lists(raw["assigneeIds"])))
         for name in _SHARED_TASK_COLUMNS:
             part[name] = self._shared(part[name])
         bad = raw["dueDate"].notna().to_numpy() & due.isna().to_numpy()
