@@ -87,6 +87,22 @@ class MotoServer:
             self.process.wait(timeout=5)
 
 
+def use_moto(server: MotoServer, monkeypatch) -> None:
+    """Make this process a worker that reaches ``server`` and nothing else: every ``AWS_*`` variable
+    gone, the server's set, no shared credentials or config file, and s3fs's cached filesystems
+    dropped (fsspec keeps one per set of arguments, endpoint and credentials included)."""
+    import s3fs
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
 def start_moto(folder: Path, *, timeout: float = 60.0) -> MotoServer:
     """Start ``moto_server -H 127.0.0.1 -p <free port>`` and wait until it answers (about 3 s)."""
     folder.mkdir(parents=True, exist_ok=True)

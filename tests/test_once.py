@@ -519,20 +519,13 @@ def s3_store(tmp_path, monkeypatch):
     import uuid
 
     import s3fs
-    from moto_server import start_moto
+    from moto_server import start_moto, use_moto
 
     from pike_tasks.store import open_store
 
     server = start_moto(tmp_path / "moto")
     try:
-        for name in list(os.environ):
-            if name.startswith("AWS_"):
-                monkeypatch.delenv(name)
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-        s3fs.S3FileSystem.clear_instance_cache()
+        use_moto(server, monkeypatch)
         bucket = f"pike-{uuid.uuid4().hex[:12]}"
         server.client().create_bucket(Bucket=bucket)
         yield open_store(f"s3://{bucket}/x[1]?")  # a prefix fsspec's glob would misread

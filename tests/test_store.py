@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from moto_server import CREDENTIALS, MotoServer, start_moto
+from moto_server import CREDENTIALS, MotoServer, start_moto, use_moto
 
 from pike_tasks.once import ledger_dates, prune_ledger_days
 from pike_tasks.store import MARKER, FolderRef, Scope, StoreError, open_store
@@ -45,15 +45,8 @@ def _fresh_s3fs() -> None:
 @pytest.fixture
 def aws_env(moto: MotoServer, monkeypatch):
     """The environment of a worker that can reach ``moto`` (and no real AWS settings)."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name, value in moto.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    use_moto(moto, monkeypatch)
     monkeypatch.delenv("PIKE_REPORTS_PUBLIC_URL", raising=False)
-    _fresh_s3fs()
     yield monkeypatch
     _fresh_s3fs()
 

@@ -421,15 +421,9 @@ def moto(tmp_path_factory):
 @pytest.fixture
 def s3_store(moto, monkeypatch):
     import s3fs
+    from moto_server import use_moto
 
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name, value in moto.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-    s3fs.S3FileSystem.clear_instance_cache()
+    use_moto(moto, monkeypatch)
     bucket = f"pike-{uuid.uuid4().hex[:12]}"
     moto.client().create_bucket(Bucket=bucket)
     moto.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
