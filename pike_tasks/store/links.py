@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from pike_tasks.store.base import FolderRef, ReportStore, _check_name
+from pike_tasks.store.home import HOME_PAGE
 from pike_tasks.store.settings import public_url_of
 
 
@@ -45,10 +46,10 @@ def home_href(store: ReportStore, ref: FolderRef) -> str | None:
     None where links are presigned: the home links its reports relatively, and a presigned page
     can follow no relative link.
     """
-    if not public_url_of(store) and store._signed_url("index.html") is not None:
+    if not public_url_of(store) and store._signed_url(HOME_PAGE) is not None:
         return None
     depth = len([part for part in store._draft_folder(ref).split("/") if part])
-    return "../" * depth + "index.html"
+    return "../" * depth + HOME_PAGE
 
 
 def _page_base(store: ReportStore, ref: FolderRef, name: str) -> str:
